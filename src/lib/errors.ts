@@ -1,0 +1,74 @@
+// Typed errors with stable codes. Each maps to a process exit code (DESIGN.md §4).
+
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  podmanUnavailable: 69,
+  badConfig: 78,
+} as const;
+
+export type ErrorCode =
+  | "E_CONFIG"
+  | "E_USAGE"
+  | "E_PODMAN_UNAVAILABLE"
+  | "E_PODMAN_API"
+  | "E_IMAGE"
+  | "E_TIMEOUT"
+  | "E_DEPENDENCY"
+  | "E_ABORTED"
+  | "E_INTERNAL";
+
+export class PodwardenError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = options?.exitCode ?? EXIT.failure;
+  }
+}
+
+/** One problem found in a config file: which file, which field (dotted path), what is wrong. */
+export interface ConfigIssue {
+  readonly file: string;
+  readonly path: string;
+  readonly message: string;
+}
+
+export class ConfigError extends PodwardenError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super("E_CONFIG", formatIssues(issues), { exitCode: EXIT.badConfig });
+    this.issues = issues;
+  }
+}
+
+export const formatIssues = (issues: readonly ConfigIssue[]): string =>
+  `invalid configuration (${issues.length} ${issues.length === 1 ? "problem" : "problems"}):\n` +
+  issues.map((i) => `  ${i.file}: ${i.path || "(root)"}: ${i.message}`).join("\n");
+
+export class UsageError extends PodwardenError {
+  constructor(message: string) {
+    super("E_USAGE", message, { exitCode: EXIT.usage });
+  }
+}
+
+export class PodmanUnavailableError extends PodwardenError {
+  constructor(message: string, cause?: unknown) {
+    super("E_PODMAN_UNAVAILABLE", message, { cause, exitCode: EXIT.podmanUnavailable });
+  }
+}
+
+export class PodmanApiError extends PodwardenError {
+  readonly status: number | undefined;
+  readonly operation: string;
+  constructor(operation: string, message: string, status?: number, cause?: unknown) {
+    super("E_PODMAN_API", `${operation}: ${message}`, { cause });
+    this.status = status;
+    this.operation = operation;
+  }
+}
+
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
