@@ -1,0 +1,152 @@
+// What the supervisor remembers about each container between passes (Podman cannot tell
+// us): probe results, readiness, failures and backoff. Updated by pure functions only.
+
+import { nextDelay, type BackoffPolicy } from "./backoff.js";
+import type { ContainerState } from "./lifecycle.js";
+import type { ObservedContainer } from "./observed.js";
+import type { ContainerSpec } from "./spec.js";
+
+export interface ProbeResult {
+  readonly ok: boolean;
+  /** Time the probe took. */
+  readonly ms: number;
+  /** When it finished (epoch ms). */
+  readonly at: number;
+  readonly message: string;
+}
+
+export interface ContainerHistory {
+  readonly state: ContainerState;
+  /** `${id}@${startedAt}` of the running instance the probe counters belong to. */
+  readonly instance: string | undefined;
+  readonly running: boolean;
+  readonly startedAt: number | undefined;
+  /** First passing probe of the current instance. */
+  readonly readyAt: number | undefined;
+  readonly ready: boolean;
+  readonly consecutiveFailures: number;
+  readonly lastProbe: ProbeResult | undefined;
+  readonly nextProbeAt: number | undefined;
+  /** Consecutive failed runs: the backoff exponent. */
+  readonly failures: number;
+  readonly nextAttemptAt: number | undefined;
+  readonly restarts: number;
+  readonly lastReason: string | undefined;
+  readonly lastExitCode: number | null;
+  /** Why podwarden itself stopped the container, so the exit is not taken for a crash. */
+  readonly stopReason: StopReason | undefined;
+}
+
+export type StopReason = "shutdown" | "spec-changed" | "start-timeout" | "unhealthy" | "orphan";
+
+/** Stops that are part of normal operation, not failures of the container. */
+const EXPECTED_STOPS: ReadonlySet<StopReason> = new Set(["shutdown", "spec-changed", "orphan"]);
+
+export const emptyHistory = (): ContainerHistory => ({
+  state: "pending",
+  instance: undefined,
+  running: false,
+  startedAt: undefined,
+  readyAt: undefined,
+  ready: false,
+  consecutiveFailures: 0,
+  lastProbe: undefined,
+  nextProbeAt: undefined,
+  failures: 0,
+  nextAttemptAt: undefined,
+  restarts: 0,
+  lastReason: undefined,
+  lastExitCode: null,
+  stopReason: undefined,
+});
+
+const instanceOf = (o: ObservedContainer): string => `${o.id}@${o.startedAt ?? 0}`;
+
+export interface AbsorbContext {
+  readonly now: number;
+  readonly backoff: BackoffPolicy;
+  readonly random: () => number;
+}
+
+const recordFailure = (h: ContainerHistory, reason: string, ctx: AbsorbContext): ContainerHistory => {
+  const failures = h.failures + 1;
+  return { ...h, failures, lastReason: reason, nextAttemptAt: ctx.now + nextDelay(failures, ctx.backoff, ctx.random) };
+};
+
+/** Folds one observation of a container (or its absence) into its history. */
+export const absorbObservation = (
+  h: ContainerHistory,
+  o: ObservedContainer | undefined,
+  ctx: AbsorbContext,
+): ContainerHistory => {
+  const running = o?.running === true;
+  let next: ContainerHistory = h;
+  if (o && running && instanceOf(o) !== h.instance) {
+    // A new instance: probe counters start over, the first probe is due at once.
+    next = {
+      ...next,
+      instance: instanceOf(o),
+      startedAt: o.startedAt ?? ctx.now,
+      readyAt: undefined,
+      ready: false,
+      consecutiveFailures: 0,
+      nextProbeAt: ctx.now,
+      stopReason: undefined,
+    };
+  }
+  if (h.running && !running) {
+    const exitCode = o?.exitCode ?? null;
+    const why = h.stopReason;
+    next = { ...next, ready: false, lastExitCode: exitCode, stopReason: undefined, nextProbeAt: undefined };
+    if (why === undefined || !EXPECTED_STOPS.has(why)) {
+      const reason = why ?? (o === undefined ? "removed" : o.oomKilled ? "oom-killed" : `exited (code ${exitCode ?? "?"})`);
+      next = recordFailure(next, reason, ctx);
+    }
+  }
+  // A container that stayed ready long enough has its failure count forgiven.
+  if (next.ready && next.readyAt !== undefined && next.failures > 0 && ctx.now - next.readyAt >= ctx.backoff.resetAfterMs) {
+    next = { ...next, failures: 0, nextAttemptAt: undefined };
+  }
+  return { ...next, running };
+};
+
+/** Folds one probe result into the history of a running container. */
+export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeResult): ContainerHistory => {
+  const probe = spec.probe;
+  if (!probe) return h;
+  if (r.ok) {
+    return {
+      ...h,
+      lastProbe: r,
+      ready: true,
+      readyAt: h.readyAt ?? r.at,
+      consecutiveFailures: 0,
+      nextProbeAt: r.at + probe.intervalMs,
+    };
+  }
+  // Failures while starting do not count: the start deadline covers them.
+  const consecutiveFailures = h.ready ? h.consecutiveFailures + 1 : 0;
+  return {
+    ...h,
+    lastProbe: r,
+    consecutiveFailures,
+    nextProbeAt: r.at + (h.ready ? probe.intervalMs : probe.startIntervalMs),
+  };
+};
+
+/** A running container without a probe is ready as soon as it runs. */
+export const absorbNoProbe = (h: ContainerHistory, now: number): ContainerHistory =>
+  h.running && !h.ready ? { ...h, ready: true, readyAt: h.readyAt ?? now } : h;
+
+export const markStopping = (h: ContainerHistory, reason: StopReason): ContainerHistory => ({ ...h, stopReason: reason });
+
+/** After a start request: expect it running, so an exit before the next look still counts as a failure. */
+export const markStartAttempt = (h: ContainerHistory): ContainerHistory => ({
+  ...h,
+  running: true,
+  restarts: h.failures > 0 ? h.restarts + 1 : h.restarts,
+  nextAttemptAt: undefined,
+});
+
+export const markStartFailed = (h: ContainerHistory, message: string, ctx: AbsorbContext): ContainerHistory =>
+  recordFailure(h, `start failed: ${message}`, ctx);

@@ -1,0 +1,157 @@
+// plan(): the pure decision of one reconcile pass. Given the desired spec, what Podman
+// shows and what the supervisor remembers, it returns the actions to take now, the state
+// of every container, and when to look again.
+
+import type { ContainerHistory, StopReason } from "./history.js";
+import { startOrder, stopOrder } from "./graph.js";
+import type { ContainerState } from "./lifecycle.js";
+import type { Observed, ObservedContainer } from "./observed.js";
+import type { ContainerSpec, PodSpec } from "./spec.js";
+
+export type Mode = "up" | "down";
+
+export type Action =
+  | { readonly type: "create-pod" }
+  | { readonly type: "remove-pod" }
+  | { readonly type: "create"; readonly name: string }
+  | { readonly type: "start"; readonly name: string; readonly id: string }
+  | { readonly type: "stop"; readonly name: string; readonly id: string; readonly reason: StopReason; readonly timeoutS: number }
+  | { readonly type: "remove"; readonly name: string; readonly id: string; readonly reason: StopReason; readonly timeoutS: number };
+
+export interface PlanInput {
+  readonly spec: PodSpec;
+  /** Desired spec hash per logical container name. */
+  readonly hashes: ReadonlyMap<string, string>;
+  readonly observed: Observed;
+  readonly history: ReadonlyMap<string, ContainerHistory>;
+  readonly now: number;
+  readonly mode: Mode;
+}
+
+export interface Plan {
+  readonly actions: readonly Action[];
+  readonly states: ReadonlyMap<string, ContainerState>;
+  /** Look again after this long even if nothing happens (null: only on events). */
+  readonly requeueAfterMs: number | null;
+  /** up: every container ready; down: pod gone. */
+  readonly settled: boolean;
+}
+
+interface Decision {
+  readonly state: ContainerState;
+  readonly actions: readonly Action[];
+  /** When this container next needs attention. */
+  readonly wakeAt?: number;
+}
+
+const NOTHING: readonly Action[] = [];
+
+const isReady = (o: ObservedContainer | undefined, h: ContainerHistory | undefined): boolean =>
+  o?.running === true && h?.ready === true;
+
+const decideUp = (
+  c: ContainerSpec,
+  o: ObservedContainer | undefined,
+  h: ContainerHistory | undefined,
+  depsReady: boolean,
+  input: PlanInput,
+): Decision => {
+  const { now } = input;
+  if (o && o.specHash !== input.hashes.get(c.name)) {
+    return {
+      state: "stopping",
+      actions: [{ type: "remove", name: c.name, id: o.id, reason: "spec-changed", timeoutS: c.stopTimeoutS }],
+    };
+  }
+  if (!o?.running) {
+    if (h?.nextAttemptAt !== undefined && h.nextAttemptAt > now) {
+      return { state: "backing-off", actions: NOTHING, wakeAt: h.nextAttemptAt };
+    }
+    if (!depsReady) return { state: o ? "stopped" : "pending", actions: NOTHING };
+    if (!o) return { state: "creating", actions: [{ type: "create", name: c.name }] };
+    return { state: "starting", actions: [{ type: "start", name: c.name, id: o.id }] };
+  }
+  const probe = c.probe;
+  if (h?.ready) {
+    if (probe && h.consecutiveFailures >= probe.retries) {
+      return {
+        state: "unhealthy",
+        actions: [{ type: "stop", name: c.name, id: o.id, reason: "unhealthy", timeoutS: c.stopTimeoutS }],
+      };
+    }
+    return { state: "ready", actions: NOTHING, ...(h.nextProbeAt !== undefined ? { wakeAt: h.nextProbeAt } : {}) };
+  }
+  const deadline = (h?.startedAt ?? o.startedAt ?? now) + (probe?.startPeriodMs ?? 0);
+  if (probe && now >= deadline) {
+    return {
+      state: "failed",
+      actions: [{ type: "stop", name: c.name, id: o.id, reason: "start-timeout", timeoutS: c.stopTimeoutS }],
+    };
+  }
+  return { state: "starting", actions: NOTHING, wakeAt: Math.min(h?.nextProbeAt ?? now, deadline) };
+};
+
+const planUp = (input: PlanInput): Plan => {
+  const { spec, observed, history } = input;
+  if (!observed.pod) {
+    const states = new Map(spec.containers.map((c) => [c.name, "pending" as ContainerState]));
+    return { actions: [{ type: "create-pod" }], states, requeueAfterMs: 0, settled: false };
+  }
+  const byName = new Map(spec.containers.map((c) => [c.name, c]));
+  const actions: Action[] = [];
+  const states = new Map<string, ContainerState>();
+  let wakeAt = Number.POSITIVE_INFINITY;
+  // Containers podwarden manages in this pod but the spec no longer has.
+  for (const o of observed.containers.values()) {
+    if (!byName.has(o.name)) {
+      actions.push({ type: "remove", name: o.name, id: o.id, reason: "orphan", timeoutS: 10 });
+    }
+  }
+  for (const name of startOrder(spec.containers)) {
+    const c = byName.get(name)!;
+    const depsReady = c.dependsOn.every((d) => isReady(observed.containers.get(d.name), history.get(d.name)));
+    const d = decideUp(c, observed.containers.get(name), history.get(name), depsReady, input);
+    states.set(name, d.state);
+    actions.push(...d.actions);
+    if (d.wakeAt !== undefined) wakeAt = Math.min(wakeAt, d.wakeAt);
+  }
+  const settled = [...states.values()].every((s) => s === "ready");
+  const requeueAfterMs =
+    actions.length > 0 ? 0 : Number.isFinite(wakeAt) ? Math.max(0, wakeAt - input.now) : null;
+  return { actions, states, requeueAfterMs, settled };
+};
+
+const planDown = (input: PlanInput): Plan => {
+  const { spec, observed } = input;
+  const states = new Map<string, ContainerState>();
+  if (!observed.pod) {
+    for (const c of spec.containers) states.set(c.name, "stopped");
+    return { actions: NOTHING, states, requeueAfterMs: null, settled: true };
+  }
+  const running = (name: string): boolean => observed.containers.get(name)?.running === true;
+  const actions: Action[] = [];
+  // Reverse dependency order: a container stops only once everything that depends on it has.
+  for (const name of stopOrder(spec.containers)) {
+    const c = spec.containers.find((x) => x.name === name)!;
+    const o = observed.containers.get(name);
+    if (!o?.running) {
+      states.set(name, "stopped");
+      continue;
+    }
+    states.set(name, "stopping");
+    const dependentsRunning = spec.containers.some((x) => x.dependsOn.some((d) => d.name === name) && running(x.name));
+    if (!dependentsRunning) {
+      actions.push({ type: "stop", name, id: o.id, reason: "shutdown", timeoutS: c.stopTimeoutS });
+    }
+  }
+  const known = new Set(spec.containers.map((c) => c.name));
+  for (const o of observed.containers.values()) {
+    if (!known.has(o.name) && o.running) {
+      actions.push({ type: "stop", name: o.name, id: o.id, reason: "shutdown", timeoutS: 10 });
+    }
+  }
+  if (actions.length === 0) actions.push({ type: "remove-pod" });
+  return { actions, states, requeueAfterMs: 0, settled: false };
+};
+
+export const plan = (input: PlanInput): Plan => (input.mode === "up" ? planUp(input) : planDown(input));

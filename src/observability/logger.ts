@@ -1,0 +1,61 @@
+// The one pino() call. Known secret-bearing keys are redacted by path, and every line is
+// scrubbed of the env file's secret values before it is written, whatever key holds them.
+
+import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
+
+export type Logger = PinoLogger;
+
+export interface LoggerOptions {
+  readonly level?: string;
+  /** Values that must never be written (the env file's values). */
+  readonly secretValues?: readonly string[];
+  readonly destination?: DestinationStream;
+}
+
+const REDACT_PATHS = [
+  "password",
+  "*.password",
+  "secrets",
+  "*.secrets",
+  "env",
+  "*.env",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "token",
+  "*.token",
+];
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Replaces every occurrence of a secret value (and its JSON-escaped form) with [REDACTED]. */
+export const makeScrubber = (values: readonly string[]): ((line: string) => string) => {
+  const forms = new Set<string>();
+  for (const v of values) {
+    if (v.length < 4) continue; // too short to scrub without mangling ordinary text
+    forms.add(v);
+    forms.add(JSON.stringify(v).slice(1, -1));
+  }
+  if (forms.size === 0) return (line) => line;
+  const pattern = new RegExp(
+    [...forms]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join("|"),
+    "g",
+  );
+  return (line) => line.replace(pattern, "[REDACTED]");
+};
+
+export const createLogger = (options: LoggerOptions = {}): Logger => {
+  const scrub = makeScrubber(options.secretValues ?? []);
+  return pino(
+    {
+      name: "podwarden",
+      level: options.level ?? "info",
+      redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+      hooks: { streamWrite: scrub },
+    },
+    options.destination ?? pino.destination({ fd: 2, sync: true }),
+  );
+};

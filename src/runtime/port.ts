@@ -1,0 +1,39 @@
+// The ContainerRuntime port: everything the supervisor needs from Podman, in podwarden's
+// own types. PodmanRuntime implements it over the API socket; tests use a fake.
+
+import type { ContainerCreateRequest, PodCreateRequest } from "../domain/create-request.js";
+import type { Observed } from "../domain/observed.js";
+import type { DebootstrapSpec, ImageBuildSpec } from "../domain/spec.js";
+
+/** One line of progress from a pull, build or base-image bootstrap. */
+export type Progress = (line: string) => void;
+
+export interface HealthcheckResult {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+export interface ContainerRuntime {
+  /** Fails with PodmanUnavailableError when the API socket does not answer. */
+  ping(signal?: AbortSignal): Promise<{ version: string }>;
+  /** The pod and the containers podwarden manages in it (by label). */
+  observe(pod: string): Promise<Observed>;
+  createPod(req: PodCreateRequest): Promise<void>;
+  /** Force-removes the pod (and anything left in it). Missing pod: no error. */
+  removePod(name: string): Promise<void>;
+  imageExists(ref: string): Promise<boolean>;
+  pullImage(ref: string, progress: Progress, signal?: AbortSignal): Promise<void>;
+  buildImage(ref: string, build: ImageBuildSpec, progress: Progress, signal?: AbortSignal): Promise<void>;
+  bootstrapImage(ref: string, spec: DebootstrapSpec, progress: Progress, signal?: AbortSignal): Promise<void>;
+  /** Creates the secret unless one with this name exists (names are content-addressed). */
+  ensureSecret(name: string, value: string): Promise<void>;
+  /** Removes the pod's secrets whose names are not in `keep`. */
+  pruneSecrets(pod: string, keep: ReadonlySet<string>): Promise<void>;
+  /** Creates missing persist directories, then the container; returns its id. */
+  createContainer(req: ContainerCreateRequest): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  stopContainer(id: string, timeoutS: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  /** Runs the container's exec health check once, now (libpod healthcheck endpoint). */
+  healthcheck(id: string): Promise<HealthcheckResult>;
+}

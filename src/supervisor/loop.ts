@@ -1,0 +1,60 @@
+// The reconcile loop: one pass at a time; triggers (events, timers, kicks) only say
+// "reconcile now" and coalesce; a failed pass is retried with a growing delay.
+
+import type { Clock } from "../lib/clock.js";
+import { errorMessage } from "../lib/errors.js";
+import type { Logger } from "../observability/logger.js";
+import type { PassResult } from "./reconciler.js";
+
+export interface LoopOptions {
+  readonly pass: (signal: AbortSignal) => Promise<PassResult>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Look again at least this often when nothing else is due (safety-net relist). */
+  readonly idleMs: number;
+  readonly errorBackoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly onPass?: (result: PassResult | Error) => void;
+}
+
+export class ReconcileLoop {
+  readonly #opts: LoopOptions;
+  #wake: AbortController | undefined;
+  #kicked = false;
+
+  constructor(opts: LoopOptions) {
+    this.#opts = opts;
+  }
+
+  /** Ask for a pass now; several kicks before the pass runs make one pass. */
+  kick(): void {
+    this.#kicked = true;
+    this.#wake?.abort();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, logger, idleMs, errorBackoff } = this.#opts;
+    let errors = 0;
+    while (!signal.aborted) {
+      this.#kicked = false;
+      let delay: number;
+      try {
+        const result = await this.#opts.pass(signal);
+        errors = 0;
+        this.#opts.onPass?.(result);
+        delay = Math.min(result.requeueAfterMs ?? idleMs, idleMs);
+      } catch (err) {
+        errors += 1;
+        delay = Math.min(errorBackoff.maxMs, errorBackoff.initialMs * 2 ** (errors - 1));
+        logger.error({ err: errorMessage(err), retryInMs: delay }, "reconcile pass failed");
+        this.#opts.onPass?.(err instanceof Error ? err : new Error(String(err)));
+      }
+      if (this.#kicked || delay <= 0) continue;
+      this.#wake = new AbortController();
+      const onAbort = (): void => this.#wake?.abort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      await clock.sleep(delay, this.#wake.signal);
+      signal.removeEventListener("abort", onAbort);
+      this.#wake = undefined;
+    }
+  }
+}

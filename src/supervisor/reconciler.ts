@@ -1,0 +1,214 @@
+// One reconcile pass: observe (Podman + due probes) -> plan (pure) -> act.
+
+import type { BackoffPolicy } from "../domain/backoff.js";
+import { containerCreateRequest, podCreateRequest, secretKeysFor, type ContainerCreateRequest } from "../domain/create-request.js";
+import {
+  absorbNoProbe,
+  absorbObservation,
+  absorbProbe,
+  emptyHistory,
+  markStartAttempt,
+  markStartFailed,
+  markStopping,
+  type AbsorbContext,
+  type ContainerHistory,
+} from "../domain/history.js";
+import { isLegalTransition } from "../domain/lifecycle.js";
+import type { Observed } from "../domain/observed.js";
+import { plan, type Action, type Mode, type Plan } from "../domain/plan.js";
+import { LABELS, type PodSpec, type Secrets } from "../domain/spec.js";
+import { secretName, specHash } from "../domain/spec-hash.js";
+import type { Clock } from "../lib/clock.js";
+import { errorMessage } from "../lib/errors.js";
+import type { Logger } from "../observability/logger.js";
+import type { Prober } from "../probes/prober.js";
+import type { ContainerRuntime } from "../runtime/port.js";
+import { ensureImage } from "./images.js";
+
+export interface ReconcilerDeps {
+  readonly spec: PodSpec;
+  readonly secrets: Secrets;
+  readonly runtime: ContainerRuntime;
+  readonly prober: Prober;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly backoff: BackoffPolicy;
+  readonly random: () => number;
+}
+
+export interface PassResult {
+  readonly mode: Mode;
+  readonly requeueAfterMs: number | null;
+  readonly settled: boolean;
+}
+
+interface Desired {
+  readonly request: ContainerCreateRequest;
+  /** Env key -> [secret name, value]. */
+  readonly secrets: ReadonlyMap<string, readonly [string, string]>;
+}
+
+/** Renders every container's create request once; the spec-hash label goes on last. */
+const renderDesired = (spec: PodSpec, secrets: Secrets): Map<string, Desired> =>
+  new Map(
+    spec.containers.map((c) => {
+      const keys = secretKeysFor(c, secrets.keys());
+      const named = new Map(keys.map((k) => [k, [secretName(spec.name, k, secrets.get(k) ?? ""), secrets.get(k) ?? ""] as const]));
+      const base = containerCreateRequest(spec, c, Object.fromEntries([...named].map(([k, [n]]) => [k, n])));
+      const request = { ...base, labels: { ...base.labels, [LABELS.specHash]: specHash(base) } };
+      return [c.name, { request, secrets: named }];
+    }),
+  );
+
+export class Reconciler {
+  readonly #deps: ReconcilerDeps;
+  readonly #desired: Map<string, Desired>;
+  readonly #hashes: Map<string, string>;
+  #history = new Map<string, ContainerHistory>();
+  #mode: Mode = "up";
+  #lastPlan: Plan | undefined;
+  #lastObserved: Observed | undefined;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#deps = deps;
+    this.#desired = renderDesired(deps.spec, deps.secrets);
+    this.#hashes = new Map([...this.#desired].map(([n, d]) => [n, d.request.labels[LABELS.specHash]!]));
+  }
+
+  get spec(): PodSpec {
+    return this.#deps.spec;
+  }
+  get mode(): Mode {
+    return this.#mode;
+  }
+  set mode(mode: Mode) {
+    this.#mode = mode;
+  }
+  get history(): ReadonlyMap<string, ContainerHistory> {
+    return this.#history;
+  }
+  get lastPlan(): Plan | undefined {
+    return this.#lastPlan;
+  }
+  get lastObserved(): Observed | undefined {
+    return this.#lastObserved;
+  }
+  get hashes(): ReadonlyMap<string, string> {
+    return this.#hashes;
+  }
+
+  async reconcileOnce(signal?: AbortSignal): Promise<PassResult> {
+    const { spec, runtime, clock } = this.#deps;
+    const observed = await runtime.observe(spec.name);
+    this.#lastObserved = observed;
+    const ctx = this.#ctx();
+    for (const c of spec.containers) {
+      this.#update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx));
+    }
+    if (this.#mode === "up") await this.#probeDue(observed);
+    const mode = this.#mode;
+    const p = plan({ spec, hashes: this.#hashes, observed, history: this.#history, now: clock.now(), mode });
+    this.#recordStates(p);
+    this.#lastPlan = p;
+    for (const action of p.actions) {
+      if (signal?.aborted) break;
+      await this.#act(action, signal);
+    }
+    return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled };
+  }
+
+  #ctx(): AbsorbContext {
+    return { now: this.#deps.clock.now(), backoff: this.#deps.backoff, random: this.#deps.random };
+  }
+
+  #update(name: string, f: (h: ContainerHistory) => ContainerHistory): void {
+    this.#history.set(name, f(this.#history.get(name) ?? emptyHistory()));
+  }
+
+  async #probeDue(observed: Observed): Promise<void> {
+    const now = this.#deps.clock.now();
+    const due = this.#deps.spec.containers.filter((c) => {
+      const h = this.#history.get(c.name);
+      return observed.containers.get(c.name)?.running === true && h?.nextProbeAt !== undefined && h.nextProbeAt <= now;
+    });
+    await Promise.all(
+      due.map(async (c) => {
+        if (!c.probe) return this.#update(c.name, (h) => absorbNoProbe(h, now));
+        const result = await this.#deps.prober(c, observed.containers.get(c.name)!);
+        const wasReady = this.#history.get(c.name)?.ready === true;
+        this.#update(c.name, (h) => absorbProbe(h, c, result));
+        const h = this.#history.get(c.name)!;
+        if (h.ready && !wasReady) this.#deps.logger.info({ container: c.name, probe: c.probe.kind, ms: result.ms }, "probe passed: ready");
+        else if (!result.ok && wasReady) {
+          this.#deps.logger.warn({ container: c.name, failures: h.consecutiveFailures, reason: result.message }, "probe failed");
+        }
+      }),
+    );
+  }
+
+  #recordStates(p: Plan): void {
+    for (const [name, state] of p.states) {
+      const h = this.#history.get(name) ?? emptyHistory();
+      if (h.state === state) continue;
+      const log = this.#deps.logger;
+      if (!isLegalTransition(h.state, state)) log.warn({ container: name, from: h.state, to: state }, "unexpected state transition");
+      log.info({ container: name, from: h.state, to: state, reason: h.lastReason }, `${name}: ${state}`);
+      this.#history.set(name, { ...h, state });
+    }
+  }
+
+  async #act(action: Action, signal?: AbortSignal): Promise<void> {
+    const { runtime, spec, logger } = this.#deps;
+    switch (action.type) {
+      case "create-pod":
+        logger.info({ pod: spec.name, ports: spec.ports }, "creating pod");
+        return runtime.createPod(podCreateRequest(spec));
+      case "remove-pod":
+        logger.info({ pod: spec.name }, "removing pod");
+        await runtime.removePod(spec.name);
+        return runtime.pruneSecrets(spec.name, new Set());
+      case "create":
+        return this.#createAndStart(action.name, signal);
+      case "start":
+        return this.#start(action.name, action.id);
+      case "stop":
+        this.#update(action.name, (h) => markStopping(h, action.reason));
+        logger.info({ container: action.name, reason: action.reason, timeoutS: action.timeoutS }, "stopping");
+        return runtime.stopContainer(action.id, action.timeoutS);
+      case "remove":
+        this.#update(action.name, (h) => markStopping(h, action.reason));
+        logger.info({ container: action.name, reason: action.reason }, "removing container");
+        await runtime.stopContainer(action.id, action.timeoutS);
+        return runtime.removeContainer(action.id);
+    }
+  }
+
+  async #createAndStart(name: string, signal?: AbortSignal): Promise<void> {
+    const { runtime, spec, logger } = this.#deps;
+    const desired = this.#desired.get(name)!;
+    let id: string;
+    try {
+      await ensureImage(desired.request.image, spec.images, runtime, (line) => logger.info({ container: name, image: desired.request.image }, line), signal);
+      for (const [secret, value] of desired.secrets.values()) await runtime.ensureSecret(secret, value);
+      logger.info({ container: name, image: desired.request.image }, "creating container");
+      id = await runtime.createContainer(desired.request);
+    } catch (err) {
+      this.#update(name, (h) => markStartFailed(h, errorMessage(err), this.#ctx()));
+      logger.error({ container: name, err: errorMessage(err) }, "create failed");
+      return;
+    }
+    await this.#start(name, id);
+  }
+
+  async #start(name: string, id: string): Promise<void> {
+    const { runtime, logger } = this.#deps;
+    try {
+      logger.info({ container: name }, "starting");
+      this.#update(name, markStartAttempt);
+      await runtime.startContainer(id);
+    } catch (err) {
+      this.#update(name, (h) => markStartFailed({ ...h, running: false }, errorMessage(err), this.#ctx()));
+      logger.error({ container: name, err: errorMessage(err) }, "start failed");
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// The status snapshot: built from the last pass only, so readers never call Podman.
+
+import type { ContainerHistory } from "../domain/history.js";
+import type { ContainerState } from "../domain/lifecycle.js";
+import type { Observed } from "../domain/observed.js";
+import type { Mode, Plan } from "../domain/plan.js";
+import type { PodSpec } from "../domain/spec.js";
+
+export interface ContainerSnapshot {
+  readonly state: ContainerState;
+  readonly ready: boolean;
+  readonly id: string | null;
+  readonly image: string;
+  readonly running: boolean;
+  readonly restarts: number;
+  readonly lastExitCode: number | null;
+  readonly lastReason: string | null;
+  readonly startedAt: string | null;
+  readonly readyAt: string | null;
+  readonly nextAttemptAt: string | null;
+  readonly backoffSeconds: number;
+  readonly dependsOn: readonly string[];
+  readonly lastProbe: { readonly ok: boolean; readonly ms: number; readonly at: string; readonly message: string } | null;
+}
+
+export interface Snapshot {
+  readonly mode: Mode;
+  readonly settled: boolean;
+  readonly error: string | null;
+  readonly pod: { readonly name: string; readonly exists: boolean; readonly state: string; readonly containersReady: number; readonly containersTotal: number };
+  readonly containers: Readonly<Record<string, ContainerSnapshot>>;
+}
+
+const iso = (ms: number | undefined | null): string | null => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
+
+export interface SnapshotInput {
+  readonly spec: PodSpec;
+  readonly mode: Mode;
+  readonly observed: Observed | undefined;
+  readonly plan: Plan | undefined;
+  readonly history: ReadonlyMap<string, ContainerHistory>;
+  readonly lastError: Error | undefined;
+  readonly now: number;
+}
+
+export const buildSnapshot = (input: SnapshotInput): Snapshot => {
+  const containers: Record<string, ContainerSnapshot> = {};
+  let ready = 0;
+  for (const c of input.spec.containers) {
+    const o = input.observed?.containers.get(c.name);
+    const h = input.history.get(c.name);
+    const isReady = o?.running === true && h?.ready === true;
+    if (isReady) ready += 1;
+    const next = h?.nextAttemptAt;
+    containers[c.name] = {
+      state: input.plan?.states.get(c.name) ?? h?.state ?? "pending",
+      ready: isReady,
+      id: o?.id ?? null,
+      image: c.image,
+      running: o?.running === true,
+      restarts: h?.restarts ?? 0,
+      lastExitCode: h?.lastExitCode ?? o?.exitCode ?? null,
+      lastReason: h?.lastReason ?? null,
+      startedAt: iso(o?.startedAt),
+      readyAt: isReady ? iso(h?.readyAt) : null,
+      nextAttemptAt: next !== undefined && next > input.now ? iso(next) : null,
+      backoffSeconds: next !== undefined && next > input.now ? Math.ceil((next - input.now) / 1000) : 0,
+      dependsOn: c.dependsOn.map((d) => d.name),
+      lastProbe: h?.lastProbe ? { ...h.lastProbe, at: iso(h.lastProbe.at)! } : null,
+    };
+  }
+  return {
+    mode: input.mode,
+    settled: input.plan?.settled ?? false,
+    error: input.lastError?.message ?? null,
+    pod: {
+      name: input.spec.name,
+      exists: input.observed?.pod != null,
+      state: input.observed?.pod?.state ?? "absent",
+      containersReady: ready,
+      containersTotal: input.spec.containers.length,
+    },
+    containers,
+  };
+};

@@ -1,0 +1,110 @@
+// The supervisor facade: runs the loop in the background, switches between bringing the
+// pod up and taking it down, and answers "what is the state now" from the last pass.
+
+import type { Mode } from "../domain/plan.js";
+import type { Clock } from "../lib/clock.js";
+import { PodwardenError } from "../lib/errors.js";
+import type { Logger } from "../observability/logger.js";
+import { ReconcileLoop } from "./loop.js";
+import type { PassResult, Reconciler } from "./reconciler.js";
+import { buildSnapshot, type Snapshot } from "./snapshot.js";
+
+export interface SupervisorDeps {
+  readonly reconciler: Reconciler;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly idleMs?: number;
+}
+
+type Listener = () => void;
+
+export class Supervisor {
+  readonly #deps: SupervisorDeps;
+  readonly #loop: ReconcileLoop;
+  readonly #listeners = new Set<Listener>();
+  #controller: AbortController | undefined;
+  #running: Promise<void> | undefined;
+  #lastResult: PassResult | undefined;
+  #lastError: Error | undefined;
+
+  constructor(deps: SupervisorDeps) {
+    this.#deps = deps;
+    this.#loop = new ReconcileLoop({
+      pass: (signal) => deps.reconciler.reconcileOnce(signal),
+      clock: deps.clock,
+      logger: deps.logger,
+      idleMs: deps.idleMs ?? 30_000,
+      errorBackoff: { initialMs: 500, maxMs: 30_000 },
+      onPass: (r) => {
+        if (r instanceof Error) this.#lastError = r;
+        else {
+          this.#lastResult = r;
+          this.#lastError = undefined;
+        }
+        for (const l of this.#listeners) l();
+      },
+    });
+  }
+
+  start(mode: Mode): void {
+    this.#deps.reconciler.mode = mode;
+    if (this.#running) return this.kick();
+    this.#controller = new AbortController();
+    this.#running = this.#loop.run(this.#controller.signal);
+  }
+
+  setMode(mode: Mode): void {
+    this.#deps.reconciler.mode = mode;
+    this.kick();
+  }
+
+  kick(): void {
+    this.#loop.kick();
+  }
+
+  /** Stops the loop (not the pod) and waits for the pass in flight to finish. */
+  async stop(): Promise<void> {
+    this.#controller?.abort();
+    await this.#running;
+    this.#running = undefined;
+  }
+
+  snapshot(): Snapshot {
+    const r = this.#deps.reconciler;
+    return buildSnapshot({
+      spec: r.spec,
+      mode: r.mode,
+      observed: r.lastObserved,
+      plan: r.lastPlan,
+      history: r.history,
+      lastError: this.#lastError,
+      now: this.#deps.clock.now(),
+    });
+  }
+
+  /** Resolves when a pass reports the current mode settled; rejects at the deadline. */
+  waitUntilSettled(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const settled = (): boolean =>
+        this.#lastResult?.settled === true && this.#lastResult.mode === this.#deps.reconciler.mode && this.#lastError === undefined;
+      if (settled()) return resolve();
+      const finish = (err?: Error): void => {
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+        signal?.removeEventListener("abort", onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const check: Listener = () => {
+        if (settled()) finish();
+      };
+      const onAbort = (): void => finish(new PodwardenError("E_ABORTED", "interrupted"));
+      const timer = setTimeout(
+        () => finish(new PodwardenError("E_TIMEOUT", `not ${this.#deps.reconciler.mode === "up" ? "ready" : "down"} after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#listeners.add(check);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
