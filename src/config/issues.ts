@@ -1,0 +1,55 @@
+// Collects every problem found while loading, so one ConfigError can report them all at once.
+// Each issue names the file that set the field: with `extends`, that is the most derived file
+// defining (the most of) the path, because that file's value is the one in the merged document.
+
+import { ConfigError, type ConfigIssue } from "../lib/errors.js";
+import { existingDepth, formatPath, type FieldPath } from "./field-path.js";
+
+/** One parsed config file, its relative paths already resolved against its directory. */
+export interface Layer {
+  readonly file: string;
+  readonly doc: Readonly<Record<string, unknown>>;
+}
+
+export class Issues {
+  readonly #errors: ConfigIssue[] = [];
+  readonly #warnings: string[] = [];
+  /** Most derived first. */
+  readonly #layers: readonly Layer[];
+
+  /** `layers`: base first, as they are merged. */
+  constructor(layers: readonly Layer[]) {
+    this.#layers = [...layers].reverse();
+  }
+
+  error(path: FieldPath, message: string, file: string = this.fileOf(path)): void {
+    this.#errors.push({ file, path: formatPath(path), message });
+  }
+
+  warn(path: FieldPath, message: string, file: string = this.fileOf(path)): void {
+    this.#warnings.push(`${file}: ${formatPath(path) || "(root)"}: ${message}`);
+  }
+
+  get errorCount(): number {
+    return this.#errors.length;
+  }
+
+  get warnings(): readonly string[] {
+    return this.#warnings;
+  }
+
+  /** Throws one ConfigError carrying every error collected so far, if there is any. */
+  throwIfAny(): void {
+    if (this.#errors.length > 0) throw new ConfigError([...this.#errors]);
+  }
+
+  fileOf(path: FieldPath): string {
+    let best: Layer | undefined;
+    let bestDepth = -1;
+    for (const layer of this.#layers) {
+      const depth = existingDepth(layer.doc, path);
+      if (depth > bestDepth) [best, bestDepth] = [layer, depth];
+    }
+    return best?.file ?? "(unknown file)";
+  }
+}

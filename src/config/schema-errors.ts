@@ -1,0 +1,132 @@
+// Structural validation: every TypeBox error of the merged document becomes an issue with a field path
+// and a message a person can act on ("unknown key "prot" (allowed: ...)", "must be a string (got 6380)").
+
+import type { TSchema } from "@sinclair/typebox";
+import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
+import { formatPath, fromPointer } from "./field-path.js";
+import type { Issues } from "./issues.js";
+import { ConfigFileSchema } from "./schema.js";
+
+interface Problem {
+  readonly pointer: string;
+  readonly message: string;
+}
+
+/** Reports every structural problem of `doc` (one per field) and says whether there was none. */
+export function checkSchema(doc: unknown, issues: Issues): boolean {
+  const reported = new Set<string>();
+  for (const problem of explain(Value.Errors(ConfigFileSchema, doc))) {
+    const path = fromPointer(problem.pointer, doc);
+    const key = formatPath(path);
+    // A missing or mistyped field can yield several errors; the first one says it best.
+    if (reported.has(key)) continue;
+    reported.add(key);
+    issues.error(path, problem.message);
+  }
+  return reported.size === 0;
+}
+
+function* explain(errors: Iterable<ValueError>): Iterable<Problem> {
+  for (const error of errors) {
+    if (error.type === ValueErrorType.Union) yield* explainUnion(error);
+    else yield { pointer: error.path, message: describe(error) };
+  }
+}
+
+/**
+ * A union fails as a whole. When the value has the JSON type of exactly one alternative (an object
+ * where `{ name, restart }` is allowed), that alternative's errors are the useful ones; errors about the
+ * value itself keep the union's own message, which lists every accepted form.
+ */
+function* explainUnion(error: ValueError): Iterable<Problem> {
+  const variants = (error.schema.anyOf ?? []) as TSchema[];
+  const matching = variants.flatMap((variant, index) => (accepts(variant, error.value) ? [index] : []));
+  const only = matching.length === 1 ? error.errors[matching[0] ?? 0] : undefined;
+  if (only === undefined) {
+    yield { pointer: error.path, message: describe(error) };
+    return;
+  }
+  for (const inner of explain(only)) {
+    yield inner.pointer === error.path && typeof error.schema.errorMessage === "string"
+      ? { pointer: error.path, message: describe(error) }
+      : inner;
+  }
+}
+
+function accepts(schema: TSchema, value: unknown): boolean {
+  const kind = kindOf(value);
+  return schema.type === kind || (schema.type === "number" && kind === "integer");
+}
+
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return "array";
+  if (value === null) return "null";
+  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+  return typeof value;
+}
+
+function describe(error: ValueError): string {
+  if (error.type === ValueErrorType.ObjectRequiredProperty) return "is required";
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) return unknownKey(error);
+  const custom: unknown = error.schema.errorMessage;
+  const what = typeof custom === "string" ? custom : standardMessage(error);
+  return `${what} (got ${show(error.value)})`;
+}
+
+function unknownKey(error: ValueError): string {
+  const key = JSON.stringify(lastSegment(error.path));
+  const keyError: unknown = error.schema.keyError;
+  if (typeof keyError === "string") return `invalid key ${key}: ${keyError}`;
+  const allowed = Object.keys((error.schema.properties ?? {}) as object);
+  return `unknown key ${key} (allowed: ${allowed.join(", ")})`;
+}
+
+const lastSegment = (pointer: string): string =>
+  (pointer.split("/").pop() ?? "").replace(/~1/g, "/").replace(/~0/g, "~");
+
+function standardMessage(error: ValueError): string {
+  const { schema } = error;
+  switch (error.type) {
+    case ValueErrorType.String:
+      return typeof error.value === "number" || typeof error.value === "boolean"
+        ? "must be a string (quote it in YAML)"
+        : "must be a string";
+    case ValueErrorType.Integer:
+      return "must be an integer";
+    case ValueErrorType.Number:
+      return "must be a number";
+    case ValueErrorType.Boolean:
+      return "must be true or false";
+    case ValueErrorType.Array:
+      return "must be a list";
+    case ValueErrorType.Object:
+      return "must be a mapping";
+    case ValueErrorType.Literal:
+      return `must be ${JSON.stringify(schema.const)}`;
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
+      return `must be at least ${String(schema.minimum)}`;
+    case ValueErrorType.IntegerMaximum:
+    case ValueErrorType.NumberMaximum:
+      return `must be at most ${String(schema.maximum)}`;
+    case ValueErrorType.StringMinLength:
+      return schema.minLength === 1 ? "must not be empty" : `must be at least ${String(schema.minLength)} characters`;
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${String(schema.maxLength)} characters`;
+    case ValueErrorType.StringPattern:
+      return `must match ${String(schema.pattern)}`;
+    case ValueErrorType.ArrayMinItems:
+      return `must have at least ${String(schema.minItems)} item(s)`;
+    default:
+      return error.message;
+  }
+}
+
+/** A short rendering of a value for "(got ...)". */
+export function show(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object" && value !== null) return "a mapping";
+  const text = typeof value === "string" ? JSON.stringify(value) : String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

@@ -1,0 +1,222 @@
+// The config file format (YAML), as a TypeBox schema. Unknown keys are errors everywhere.
+//
+// Two non-standard schema options feed the error messages (see schema-errors.ts):
+//   errorMessage - replaces TypeBox's wording for a value this schema rejects;
+//   keyError     - explains what the keys of a map (Record) must look like.
+// Checks that need more than one field (dependency cycles, probe ports published by the pod,
+// exactly one probe kind, ...) are semantic and live in build-spec.ts and its helpers.
+
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { DURATION_HINT, DURATION_PATTERN } from "./durations.js";
+
+const strict = { additionalProperties: false } as const;
+
+const Duration = Type.String({ pattern: DURATION_PATTERN, errorMessage: `must be ${DURATION_HINT}` });
+
+const AbsolutePath = Type.String({ pattern: "^/", errorMessage: "must be an absolute path (starting with /)" });
+
+const NonEmpty = Type.String({ minLength: 1 });
+
+const Strings = Type.Array(Type.String(), { errorMessage: "must be a list of strings (quote numbers and booleans)" });
+
+export const ENV_KEY_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$";
+const EnvKey = Type.String({
+  pattern: ENV_KEY_PATTERN,
+  errorMessage: "must be an environment variable name (letters, digits, _; not starting with a digit)",
+});
+
+const Port = Type.Integer({ minimum: 1, maximum: 65535, errorMessage: "must be a port number between 1 and 65535" });
+
+/** "HOST:CONTAINER" or "HOST:CONTAINER/udp" (the range of each number is checked when it is parsed). */
+export const PORT_STRING_PATTERN = "^([0-9]{1,5}):([0-9]{1,5})(?:/(tcp|udp))?$";
+
+const PortEntry = Type.Union([Port, Type.String({ pattern: PORT_STRING_PATTERN })], {
+  errorMessage: 'must be a port number 1..65535 (host = container) or "HOST:CONTAINER" or "HOST:CONTAINER/udp"',
+});
+
+/** Same as a Record, with a message for keys that do not match. */
+const NamedMap = <T extends TSchema>(keyPattern: string, keyError: string, value: T) =>
+  Type.Record(Type.String({ pattern: keyPattern }), value, { ...strict, keyError });
+
+const StringMap = (what: string) =>
+  Type.Record(Type.String(), Type.String({ errorMessage: `must be a string: ${what} values are text, quote numbers and booleans in YAML` }), strict);
+
+// ---- pod ------------------------------------------------------------------------------------
+
+export const POD_NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]*$";
+
+export const PodSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: POD_NAME_PATTERN,
+      maxLength: 48,
+      errorMessage: "must be lowercase letters, digits, '_', '.' or '-', start with a letter or digit, at most 48 characters",
+    }),
+    ports: Type.Optional(Type.Array(PortEntry)),
+    /** KEY=VALUE file with the secrets; relative to the file that sets it. */
+    envFile: NonEmpty,
+    /** Relative mount sources live under this directory; relative to the file that sets it. */
+    persistRoot: NonEmpty,
+  },
+  strict,
+);
+
+// ---- images ---------------------------------------------------------------------------------
+
+export const BuildSchema = Type.Object(
+  {
+    /** Relative to the file that sets it. */
+    containerfile: NonEmpty,
+    /** Relative to the file that sets it; defaults to the Containerfile's directory. */
+    context: Type.Optional(NonEmpty),
+    args: Type.Optional(StringMap("build arg")),
+  },
+  strict,
+);
+
+export const DebootstrapSchema = Type.Object(
+  {
+    suite: NonEmpty,
+    variant: Type.Optional(NonEmpty),
+    mirror: Type.Optional(NonEmpty),
+  },
+  strict,
+);
+
+/** Exactly one of build / debootstrap (checked semantically, to say which one is missing or extra). */
+export const ImageSchema = Type.Object(
+  {
+    /** Another key of `images`, built first and passed as build arg BASE_IMAGE. */
+    from: Type.Optional(NonEmpty),
+    build: Type.Optional(BuildSchema),
+    debootstrap: Type.Optional(DebootstrapSchema),
+  },
+  strict,
+);
+
+// ---- probes ---------------------------------------------------------------------------------
+
+const probeTiming = {
+  interval: Type.Optional(Duration),
+  startInterval: Type.Optional(Duration),
+  timeout: Type.Optional(Duration),
+  retries: Type.Optional(Type.Integer({ minimum: 1, errorMessage: "must be an integer of at least 1" })),
+  startPeriod: Type.Optional(Duration),
+};
+
+export const ProbeTimingSchema = Type.Object(probeTiming, strict);
+
+export const PROBE_KINDS = ["redis", "http", "tcp", "exec"] as const;
+
+/** Exactly one kind (checked semantically, to name what is missing or extra) plus optional timing. */
+export const ProbeSchema = Type.Object(
+  {
+    redis: Type.Optional(Type.Object({ port: Port, passwordKey: Type.Optional(EnvKey) }, strict)),
+    http: Type.Optional(
+      Type.Object(
+        {
+          port: Port,
+          path: Type.Optional(Type.String()),
+          auth: Type.Optional(
+            Type.Object(
+              { passwordKey: EnvKey, usernameKey: Type.Optional(EnvKey), username: Type.Optional(NonEmpty) },
+              strict,
+            ),
+          ),
+        },
+        strict,
+      ),
+    ),
+    tcp: Type.Optional(Type.Object({ port: Port }, strict)),
+    exec: Type.Optional(Type.Array(Type.String(), { minItems: 1, errorMessage: "must be a non-empty list of strings (the command and its arguments)" })),
+    ...probeTiming,
+  },
+  strict,
+);
+
+// ---- containers -----------------------------------------------------------------------------
+
+export const MountSchema = Type.Object(
+  {
+    /** Relative: under pod.persistRoot. Absolute: as is. */
+    source: NonEmpty,
+    target: AbsolutePath,
+    readOnly: Type.Optional(Type.Boolean()),
+    optional: Type.Optional(Type.Boolean()),
+    create: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
+export const DependencySchema = Type.Union(
+  [NonEmpty, Type.Object({ name: NonEmpty, restart: Type.Optional(Type.Boolean()) }, strict)],
+  { errorMessage: "must be a container name or { name, restart }" },
+);
+
+export const CONTAINER_NAME_PATTERN = "^[a-z][a-z0-9-]{0,31}$";
+
+export const ContainerSchema = Type.Object(
+  {
+    image: NonEmpty,
+    command: Type.Optional(Strings),
+    entrypoint: Type.Optional(Strings),
+    env: Type.Optional(
+      NamedMap(ENV_KEY_PATTERN, "environment variable names are letters, digits and _ (not starting with a digit)",
+        Type.String({ errorMessage: "must be a string: quote numbers and booleans in YAML (\"true\", \"6380\")" })),
+    ),
+    secretEnv: Type.Optional(
+      Type.Union([Type.Literal("all"), Type.Array(EnvKey)], { errorMessage: 'must be "all" or a list of keys of the env file' }),
+    ),
+    mounts: Type.Optional(Type.Array(MountSchema)),
+    dependsOn: Type.Optional(Type.Array(DependencySchema)),
+    probe: Type.Optional(ProbeSchema),
+    stopTimeout: Type.Optional(Duration),
+    workdir: Type.Optional(AbsolutePath),
+    user: Type.Optional(NonEmpty),
+  },
+  strict,
+);
+
+// ---- the file -------------------------------------------------------------------------------
+
+export const DefaultsSchema = Type.Object(
+  { probe: Type.Optional(ProbeTimingSchema), stopTimeout: Type.Optional(Duration) },
+  strict,
+);
+
+export const ConfigFileSchema = Type.Object(
+  {
+    /** A base file loaded first (relative to this file); this file is deep-merged over it. */
+    extends: Type.Optional(NonEmpty),
+    pod: PodSchema,
+    images: Type.Optional(Type.Record(Type.String(), ImageSchema, strict)),
+    defaults: Type.Optional(DefaultsSchema),
+    /** Ordered: the order of the file is the order of the spec. */
+    containers: NamedMap(
+      CONTAINER_NAME_PATTERN,
+      "container names are a lowercase letter then lowercase letters, digits or '-', at most 32 characters",
+      ContainerSchema,
+    ),
+  },
+  strict,
+);
+
+export type ConfigFile = Static<typeof ConfigFileSchema>;
+export type PodSection = Static<typeof PodSchema>;
+export type ImageSection = Static<typeof ImageSchema>;
+export type ProbeSection = Static<typeof ProbeSchema>;
+export type ProbeTimingSection = Static<typeof ProbeTimingSchema>;
+export type MountSection = Static<typeof MountSchema>;
+export type DependencySection = Static<typeof DependencySchema>;
+export type ContainerSection = Static<typeof ContainerSchema>;
+export type DefaultsSection = Static<typeof DefaultsSchema>;
+
+/** Used when `defaults` (or one of its keys) is absent. */
+export const BUILTIN_DEFAULTS = {
+  probe: { interval: "10s", startInterval: "1s", timeout: "2s", retries: 3, startPeriod: "120s" },
+  stopTimeout: "10s",
+} as const;
+
+export const DEBOOTSTRAP_DEFAULTS = { variant: "minbase", mirror: "http://deb.debian.org/debian" } as const;
+
+export const DEFAULT_HTTP_USERNAME = "opencode";

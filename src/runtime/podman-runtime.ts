@@ -1,0 +1,310 @@
+// PodmanRuntime: the ContainerRuntime port over the Podman API socket. Compat endpoints
+// through dockerode, libpod endpoints (pods, secrets, healthcheck, import) through Libpod.
+
+import Docker from "dockerode";
+import { mkdir, stat } from "node:fs/promises";
+import type { ContainerCreateRequest, PodCreateRequest } from "../domain/create-request.js";
+import type { Observed, ObservedContainer, ObservedPod } from "../domain/observed.js";
+import { LABELS, type DebootstrapSpec, type ImageBuildSpec } from "../domain/spec.js";
+import { PodmanApiError, PodmanUnavailableError, PodwardenError } from "../lib/errors.js";
+import { bootstrapRootfs, packContext, streamProgress } from "./images.js";
+import { LIBPOD, Libpod, wrapError } from "./libpod.js";
+import { mapInspect, type InspectJson } from "./map-inspect.js";
+import type { ContainerRuntime, HealthcheckResult, Progress } from "./port.js";
+
+const NS_PER_MS = 1_000_000;
+
+/** Translates the runtime-neutral create request into libpod's SpecGenerator JSON. */
+export const toSpecGenerator = (req: ContainerCreateRequest, presentMounts: ContainerCreateRequest["mounts"]): Record<string, unknown> => ({
+  name: req.name,
+  pod: req.pod,
+  image: req.image,
+  ...(req.command ? { command: req.command } : {}),
+  ...(req.entrypoint ? { entrypoint: req.entrypoint } : {}),
+  env: req.env,
+  secret_env: req.secretEnv,
+  labels: req.labels,
+  restart_policy: "no",
+  stop_timeout: req.stopTimeoutS,
+  ...(req.workdir ? { work_dir: req.workdir } : {}),
+  ...(req.user ? { user: req.user } : {}),
+  mounts: presentMounts.map((m) => ({
+    type: "bind",
+    source: m.source,
+    destination: m.target,
+    options: ["rbind", m.readOnly ? "ro" : "rw"],
+  })),
+  ...(req.healthcheck
+    ? {
+        healthconfig: {
+          Test: ["CMD", ...req.healthcheck.command],
+          // Podman's own timer never fires here: podwarden runs the check on demand.
+          Interval: 0,
+          Timeout: req.healthcheck.timeoutMs * NS_PER_MS,
+          Retries: 1,
+          StartPeriod: 0,
+        },
+      }
+    : {}),
+});
+
+interface PodInspect {
+  Id: string;
+  Name: string;
+  State: string;
+  Labels?: Record<string, string> | null;
+}
+
+interface SecretInfo {
+  ID: string;
+  Spec: { Name: string };
+}
+
+interface HealthcheckJson {
+  Status?: string;
+  Log?: { ExitCode?: number; Output?: string }[] | null;
+}
+
+const exists = async (path: string): Promise<boolean> => {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export interface PodmanRuntimeOptions {
+  readonly socketPath: string;
+  /** Host CA bundle added to build contexts that ask for it (see Dockerfile.opencode). */
+  readonly hostCaBundle?: string;
+  /** Records each API call's operation, duration and outcome (metrics). */
+  readonly onApiCall?: (operation: string, ms: number, ok: boolean) => void;
+}
+
+export class PodmanRuntime implements ContainerRuntime {
+  readonly #docker: Docker;
+  readonly #libpod: Libpod;
+  readonly #opts: PodmanRuntimeOptions;
+
+  constructor(opts: PodmanRuntimeOptions) {
+    this.#opts = opts;
+    this.#docker = new Docker({ socketPath: opts.socketPath });
+    this.#libpod = new Libpod(this.#docker.modem);
+  }
+
+  async #call<T>(operation: string, f: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const result = await f();
+      this.#opts.onApiCall?.(operation, performance.now() - started, true);
+      return result;
+    } catch (err) {
+      this.#opts.onApiCall?.(operation, performance.now() - started, false);
+      throw wrapError(operation, err);
+    }
+  }
+
+  async ping(): Promise<{ version: string }> {
+    try {
+      const v = await this.#call("version", () => this.#docker.version());
+      return { version: v.Version };
+    } catch (err) {
+      if (err instanceof PodmanUnavailableError) throw err;
+      throw new PodmanUnavailableError(`Podman API at ${this.#opts.socketPath} did not answer: ${(err as Error).message}`, err);
+    }
+  }
+
+  async observe(pod: string): Promise<Observed> {
+    const podInfo = await this.#inspectPod(pod);
+    const list = await this.#call("container.list", () =>
+      this.#docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, `${LABELS.pod}=${pod}`] } }),
+    );
+    const containers = new Map<string, ObservedContainer>();
+    const inspected = await Promise.all(list.map((c) => this.#inspect(c.Id)));
+    for (const o of inspected) if (o && o.name) containers.set(o.name, o);
+    return { pod: podInfo, containers };
+  }
+
+  async #inspect(id: string): Promise<ObservedContainer | null> {
+    try {
+      const json = await this.#call("container.inspect", () =>
+        this.#libpod.dial<InspectJson>("container.inspect", { method: "GET", path: `${LIBPOD}/containers/${id}/json`, ok: [200] }),
+      );
+      return mapInspect(json);
+    } catch (err) {
+      if (err instanceof PodmanApiError && err.status === 404) return null; // removed between list and inspect
+      throw err;
+    }
+  }
+
+  async #inspectPod(name: string): Promise<ObservedPod | null> {
+    try {
+      const p = await this.#call("pod.inspect", () =>
+        this.#libpod.dial<PodInspect>("pod.inspect", { method: "GET", path: `${LIBPOD}/pods/${encodeURIComponent(name)}/json`, ok: [200] }),
+      );
+      return { id: p.Id, name: p.Name, state: p.State, managed: p.Labels?.[LABELS.managed] === "true" };
+    } catch (err) {
+      if (err instanceof PodmanApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  async createPod(req: PodCreateRequest): Promise<void> {
+    await this.#call("pod.create", () =>
+      this.#libpod.dial("pod.create", {
+        method: "POST",
+        path: `${LIBPOD}/pods/create`,
+        body: {
+          name: req.name,
+          labels: req.labels,
+          portmappings: req.ports.map((p) => ({ host_port: p.host, container_port: p.container, protocol: p.protocol })),
+        },
+        ok: [200, 201],
+      }),
+    );
+  }
+
+  async removePod(name: string): Promise<void> {
+    try {
+      await this.#call("pod.remove", () =>
+        this.#libpod.dial("pod.remove", { method: "DELETE", path: `${LIBPOD}/pods/${encodeURIComponent(name)}`, query: { force: true }, ok: [200, 204] }),
+      );
+    } catch (err) {
+      if (err instanceof PodmanApiError && err.status === 404) return;
+      throw err;
+    }
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    try {
+      await this.#call("image.exists", () =>
+        this.#libpod.dial("image.exists", { method: "GET", path: `${LIBPOD}/images/${encodeURIComponent(ref)}/exists`, ok: [200, 204] }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof PodmanApiError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  async pullImage(ref: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    const stream = await this.#call("image.pull", () => this.#docker.pull(ref, signal ? { abortSignal: signal } : {}));
+    await streamProgress(stream, progress, `pull ${ref}`);
+  }
+
+  async buildImage(ref: string, build: ImageBuildSpec, progress: Progress, signal?: AbortSignal): Promise<void> {
+    const context = await packContext(build, this.#opts.hostCaBundle);
+    const stream = await this.#call("image.build", () =>
+      this.#docker.buildImage(context.stream, {
+        t: ref,
+        dockerfile: context.containerfile,
+        buildargs: build.args,
+        pull: false,
+        ...(signal ? { abortSignal: signal } : {}),
+      } as Docker.ImageBuildOptions),
+    );
+    await streamProgress(stream, progress, `build ${ref}`);
+    if (!(await this.imageExists(ref))) throw new PodwardenError("E_IMAGE", `build ${ref}: finished but the image is missing`);
+  }
+
+  async bootstrapImage(ref: string, spec: DebootstrapSpec, progress: Progress, signal?: AbortSignal): Promise<void> {
+    await bootstrapRootfs(spec, progress, signal, (tar) =>
+      this.#call("image.import", () =>
+        this.#libpod.dial("image.import", {
+          method: "POST",
+          path: `${LIBPOD}/images/import`,
+          query: { reference: ref },
+          raw: tar,
+          contentType: "application/x-tar",
+          ok: [200],
+          ...(signal ? { signal } : {}),
+        }),
+      ),
+    );
+  }
+
+  async ensureSecret(name: string, value: string): Promise<void> {
+    const secrets = await this.#listSecrets();
+    if (secrets.some((s) => s.Spec.Name === name)) return;
+    await this.#call("secret.create", () =>
+      this.#libpod.dial("secret.create", {
+        method: "POST",
+        path: `${LIBPOD}/secrets/create`,
+        query: { name },
+        raw: Buffer.from(value, "utf8"),
+        contentType: "application/octet-stream",
+        ok: [200, 201],
+      }),
+    );
+  }
+
+  #listSecrets(): Promise<SecretInfo[]> {
+    return this.#call("secret.list", () => this.#libpod.dial<SecretInfo[]>("secret.list", { method: "GET", path: `${LIBPOD}/secrets/json`, ok: [200] }));
+  }
+
+  async pruneSecrets(pod: string, keep: ReadonlySet<string>): Promise<void> {
+    const mine = (await this.#listSecrets()).filter((s) => s.Spec.Name.startsWith(`${pod}--`) && !keep.has(s.Spec.Name));
+    for (const s of mine) {
+      try {
+        await this.#call("secret.remove", () =>
+          this.#libpod.dial("secret.remove", { method: "DELETE", path: `${LIBPOD}/secrets/${s.ID}`, ok: [200, 204] }),
+        );
+      } catch (err) {
+        // Still used by a container (it will be recreated): leave it for the next prune.
+        if (!(err instanceof PodmanApiError)) throw err;
+      }
+    }
+  }
+
+  async createContainer(req: ContainerCreateRequest): Promise<string> {
+    const present: ContainerCreateRequest["mounts"][number][] = [];
+    for (const m of req.mounts) {
+      if (m.create) await mkdir(m.source, { recursive: true, mode: 0o750 });
+      if (m.optional && !(await exists(m.source))) continue;
+      present.push(m);
+    }
+    const created = await this.#call("container.create", () =>
+      this.#libpod.dial<{ Id: string }>("container.create", {
+        method: "POST",
+        path: `${LIBPOD}/containers/create`,
+        body: toSpecGenerator(req, present),
+        ok: [200, 201],
+      }),
+    );
+    return created.Id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.#call("container.start", () => this.#docker.getContainer(id).start().then(() => undefined, ignoreStatus(304)));
+  }
+
+  async stopContainer(id: string, timeoutS: number): Promise<void> {
+    await this.#call("container.stop", () => this.#docker.getContainer(id).stop({ t: timeoutS }).then(() => undefined, ignoreStatus(304, 404)));
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.#call("container.remove", () =>
+      this.#docker.getContainer(id).remove({ force: true, v: false }).then(() => undefined, ignoreStatus(404)),
+    );
+  }
+
+  async healthcheck(id: string): Promise<HealthcheckResult> {
+    const r = await this.#call("container.healthcheck", () =>
+      this.#libpod.dial<HealthcheckJson>("container.healthcheck", { method: "GET", path: `${LIBPOD}/containers/${id}/healthcheck`, ok: [200] }),
+    );
+    const last = r.Log?.[r.Log.length - 1];
+    const output = (last?.Output ?? "").trim().slice(0, 200);
+    const ok = (r.Status ?? "").toLowerCase() === "healthy" || last?.ExitCode === 0;
+    return { ok, message: ok ? output || "healthy" : `exit ${last?.ExitCode ?? "?"}${output ? `: ${output}` : ""}` };
+  }
+}
+
+/** Treats the given HTTP statuses (already-started, not-found...) as success. */
+const ignoreStatus =
+  (...codes: number[]) =>
+  (err: unknown): undefined => {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && codes.includes(status)) return undefined;
+    throw err;
+  };
