@@ -22,8 +22,11 @@ export class Issues {
     this.#layers = [...layers].reverse();
   }
 
+  /** Records an error; only the first one per field is kept (later ones are usually its consequences). */
   error(path: FieldPath, message: string, file: string = this.fileOf(path)): void {
-    this.#errors.push({ file, path: formatPath(path), message });
+    const text = formatPath(path);
+    if (this.#errors.some((issue) => issue.file === file && issue.path === text)) return;
+    this.#errors.push({ file, path: text, message });
   }
 
   warn(path: FieldPath, message: string, file: string = this.fileOf(path)): void {

@@ -6,6 +6,7 @@ import path from "node:path";
 import { parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue } from "../lib/errors.js";
 import { isPlainObject } from "./field-path.js";
+import { describeFsError } from "./fs-error.js";
 import type { Layer } from "./issues.js";
 
 export interface Layers {
@@ -79,14 +80,6 @@ async function readText(file: string): Promise<string | { reason: string }> {
   } catch (err) {
     return { reason: describeFsError(err) };
   }
-}
-
-export function describeFsError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOENT") return "no such file";
-  if (code === "EACCES" || code === "EPERM") return "permission denied";
-  if (code === "EISDIR") return "is a directory, not a file";
-  return err instanceof Error ? err.message : String(err);
 }
 
 function parseYaml(file: string, text: string): Parsed {

@@ -3,7 +3,7 @@
 
 import type { TSchema } from "@sinclair/typebox";
 import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
-import { formatPath, fromPointer } from "./field-path.js";
+import { fromPointer } from "./field-path.js";
 import type { Issues } from "./issues.js";
 import { ConfigFileSchema } from "./schema.js";
 
@@ -12,18 +12,11 @@ interface Problem {
   readonly message: string;
 }
 
-/** Reports every structural problem of `doc` (one per field) and says whether there was none. */
-export function checkSchema(doc: unknown, issues: Issues): boolean {
-  const reported = new Set<string>();
+/** Reports every structural problem of `doc`, at most one per field. */
+export function checkSchema(doc: unknown, issues: Issues): void {
   for (const problem of explain(Value.Errors(ConfigFileSchema, doc))) {
-    const path = fromPointer(problem.pointer, doc);
-    const key = formatPath(path);
-    // A missing or mistyped field can yield several errors; the first one says it best.
-    if (reported.has(key)) continue;
-    reported.add(key);
-    issues.error(path, problem.message);
+    issues.error(fromPointer(problem.pointer, doc), problem.message);
   }
-  return reported.size === 0;
 }
 
 function* explain(errors: Iterable<ValueError>): Iterable<Problem> {

@@ -1,0 +1,25 @@
+// podwarden down: stop the containers in reverse dependency order, then remove the pod.
+// Persisted data directories are never touched.
+
+import { buildDaemon } from "../main.js";
+import { EXIT } from "../lib/errors.js";
+import type { CommandContext } from "./index.js";
+import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
+
+export const down = async (ctx: CommandContext): Promise<number> => {
+  noArgs(ctx, "down");
+  const limit = timeoutMs(ctx, 5 * 60_000);
+  const d = await buildDaemon(ctx.global);
+  await d.runtime.ping();
+  const started = performance.now();
+  d.supervisor.start("down");
+  try {
+    await withInterrupt((signal) => d.supervisor.waitUntilSettled(limit, signal));
+  } finally {
+    await d.supervisor.stop();
+  }
+  const elapsed = Math.round(performance.now() - started);
+  if (ctx.json) printJson(ctx, { ok: true, pod: d.spec.name, elapsedMs: elapsed });
+  else ctx.out.write(`pod ${d.spec.name}: down in ${(elapsed / 1000).toFixed(1)} s (data directories kept)\n`);
+  return EXIT.ok;
+};

@@ -1,0 +1,62 @@
+// podwarden up: bring the pod up in dependency order and exit once every container is
+// ready (the pod keeps running). Exits 1 naming what is not ready on timeout.
+
+import { buildDaemon } from "../main.js";
+import { EXIT, PodwardenError } from "../lib/errors.js";
+import type { Snapshot } from "../supervisor/snapshot.js";
+import type { CommandContext } from "./index.js";
+import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
+
+const describeNotReady = (s: Snapshot): string =>
+  Object.entries(s.containers)
+    .filter(([, c]) => !c.ready)
+    .map(([name, c]) => `${name} is ${c.state}${c.lastProbe && !c.lastProbe.ok ? ` (last probe: ${c.lastProbe.message})` : ""}${c.lastReason ? ` (${c.lastReason})` : ""}`)
+    .join("; ");
+
+export const summarize = (s: Snapshot, elapsedMs: number) => ({
+  ok: s.settled,
+  pod: s.pod.name,
+  elapsedMs,
+  containers: Object.fromEntries(
+    Object.entries(s.containers).map(([name, c]) => [
+      name,
+      {
+        id: c.id,
+        state: c.state,
+        startedAt: c.startedAt,
+        readyAt: c.readyAt,
+        startToReadyMs: c.startedAt && c.readyAt ? Date.parse(c.readyAt) - Date.parse(c.startedAt) : null,
+        restarts: c.restarts,
+      },
+    ]),
+  ),
+});
+
+export const up = async (ctx: CommandContext): Promise<number> => {
+  noArgs(ctx, "up");
+  const limit = timeoutMs(ctx, 15 * 60_000);
+  const d = await buildDaemon(ctx.global);
+  const podman = await d.runtime.ping();
+  d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");
+  const started = performance.now();
+  d.supervisor.start("up");
+  try {
+    await withInterrupt((signal) => d.supervisor.waitUntilSettled(limit, signal));
+  } catch (err) {
+    await d.supervisor.stop();
+    const s = d.supervisor.snapshot();
+    if (ctx.json) printJson(ctx, { ...summarize(s, Math.round(performance.now() - started)), error: (err as Error).message });
+    throw new PodwardenError((err as PodwardenError).code ?? "E_TIMEOUT", `${(err as Error).message}: ${describeNotReady(s) || s.error || "unknown"}`);
+  }
+  await d.supervisor.stop();
+  const elapsed = Math.round(performance.now() - started);
+  const s = d.supervisor.snapshot();
+  if (ctx.json) printJson(ctx, summarize(s, elapsed));
+  else {
+    ctx.out.write(`pod ${s.pod.name}: ${s.pod.containersReady}/${s.pod.containersTotal} ready in ${(elapsed / 1000).toFixed(1)} s\n`);
+    for (const [name, c] of Object.entries(summarize(s, elapsed).containers)) {
+      ctx.out.write(`  ${name.padEnd(12)} ${c.state.padEnd(8)} start->ready ${c.startToReadyMs ?? "-"} ms\n`);
+    }
+  }
+  return EXIT.ok;
+};

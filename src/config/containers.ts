@@ -1,0 +1,87 @@
+// One `containers.<name>` section -> ContainerSpec, with the checks that need the rest of the config
+// (known container names, pod.persistRoot, published ports, defaults).
+
+import path from "node:path";
+import type { ContainerSpec, DependencyEdge, MountSpec } from "../domain/spec.js";
+import type { FieldPath } from "./field-path.js";
+import { compact } from "./freeze.js";
+import { buildProbe, stopTimeout, type ProbeContext } from "./probe.js";
+import type { ContainerSection, DependencySection, MountSection } from "./schema.js";
+
+export interface ContainerContext extends ProbeContext {
+  /** Every key of `containers`, valid or not, so a typo elsewhere does not look like an unknown dependency. */
+  readonly containerNames: readonly string[];
+  /** Absolute; undefined when pod.persistRoot is itself invalid. */
+  readonly persistRoot: string | undefined;
+  readonly stopTimeoutMs: number;
+}
+
+export function buildContainer(name: string, section: ContainerSection, ctx: ContainerContext): ContainerSpec {
+  const at: FieldPath = ["containers", name];
+  const probe = section.probe && buildProbe(section.probe, [...at, "probe"], ctx);
+  const stopMs = section.stopTimeout === undefined ? ctx.stopTimeoutMs : stopTimeout(section.stopTimeout, [...at, "stopTimeout"], ctx.issues);
+  return compact({
+    name,
+    image: section.image,
+    command: section.command && [...section.command],
+    entrypoint: section.entrypoint && [...section.entrypoint],
+    env: { ...section.env },
+    secretEnv: section.secretEnv === "all" ? "all" : [...(section.secretEnv ?? [])],
+    mounts: buildMounts(section.mounts ?? [], [...at, "mounts"], ctx),
+    dependsOn: buildDependencies(section.dependsOn ?? [], [...at, "dependsOn"], ctx),
+    probe,
+    stopTimeoutS: Math.ceil(stopMs / 1000),
+    workdir: section.workdir,
+    user: section.user,
+  });
+}
+
+function buildMounts(sections: readonly MountSection[], at: FieldPath, ctx: ContainerContext): MountSpec[] {
+  const targets = new Map<string, number>();
+  return sections.map((mount, index) => {
+    const here = [...at, index];
+    if (mount.create === true && mount.optional === true) {
+      ctx.issues.error(here, "create and optional cannot both be true: a source that is created always exists");
+    }
+    const target = path.posix.normalize(mount.target);
+    const earlier = targets.get(target);
+    if (earlier === undefined) targets.set(target, index);
+    else ctx.issues.error([...here, "target"], `${target} is already the target of ${formatIndex(at, earlier)}`);
+    return {
+      source: mountSource(mount.source, [...here, "source"], ctx),
+      target,
+      readOnly: mount.readOnly ?? false,
+      optional: mount.optional ?? false,
+      create: mount.create ?? false,
+    };
+  });
+}
+
+const formatIndex = (at: FieldPath, index: number): string => `${String(at[at.length - 1])}[${index}]`;
+
+/** Absolute sources stay as they are; relative ones live under pod.persistRoot and may not leave it. */
+function mountSource(source: string, at: FieldPath, ctx: ContainerContext): string {
+  if (path.isAbsolute(source)) return path.normalize(source);
+  if (ctx.persistRoot === undefined) return source;
+  const resolved = path.resolve(ctx.persistRoot, source);
+  const inside = path.relative(ctx.persistRoot, resolved);
+  if (inside === "" || inside.startsWith("..")) {
+    ctx.issues.error(at, `a relative source must name a directory inside pod.persistRoot (${ctx.persistRoot}); got ${JSON.stringify(source)}`);
+  }
+  return resolved;
+}
+
+function buildDependencies(sections: readonly DependencySection[], at: FieldPath, ctx: ContainerContext): DependencyEdge[] {
+  const seen = new Map<string, number>();
+  return sections.map((section, index) => {
+    const edge = typeof section === "string" ? { name: section, restart: false } : { name: section.name, restart: section.restart ?? false };
+    const earlier = seen.get(edge.name);
+    if (!ctx.containerNames.includes(edge.name)) {
+      ctx.issues.error([...at, index], `unknown container ${JSON.stringify(edge.name)} (containers: ${ctx.containerNames.join(", ")})`);
+    } else if (earlier !== undefined) {
+      ctx.issues.error([...at, index], `${JSON.stringify(edge.name)} is already listed at ${formatIndex(at, earlier)}`);
+    }
+    seen.set(edge.name, earlier ?? index);
+    return edge;
+  });
+}

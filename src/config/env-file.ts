@@ -1,0 +1,75 @@
+// The env file: KEY=VALUE secrets, parsed with dotenv.parse (never dotenv.config: nothing touches
+// process.env), and the checks of the config against its keys.
+
+import { open } from "node:fs/promises";
+import { parse } from "dotenv";
+import type { ContainerSpec, ProbeSpec, Secrets } from "../domain/spec.js";
+import type { FieldPath } from "./field-path.js";
+import type { Issues } from "./issues.js";
+import { describeFsError } from "./fs-error.js";
+
+const AT: FieldPath = ["pod", "envFile"];
+
+/** The secrets in `file`, or undefined (and an error at pod.envFile) when it cannot be read. */
+export async function readEnvFile(file: string, issues: Issues): Promise<Secrets | undefined> {
+  let content: Buffer;
+  let mode: number;
+  try {
+    const handle = await open(file, "r");
+    try {
+      mode = (await handle.stat()).mode;
+      content = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    issues.error(AT, `cannot read env file ${file}: ${describeFsError(err)}`);
+    return undefined;
+  }
+  if ((mode & 0o077) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, "0");
+    issues.warn(AT, `env file ${file} holds secrets but is accessible by group or others (mode ${octal}); chmod 600 it`);
+  }
+  return new Map(Object.entries(parse(content)));
+}
+
+/** Every secretEnv key must be in the env file; probe credentials that are missing are warnings. */
+export function checkSecrets(containers: readonly ContainerSpec[], secrets: Secrets, envFile: string, issues: Issues): void {
+  for (const container of containers) {
+    const at: FieldPath = ["containers", container.name];
+    if (container.secretEnv !== "all") {
+      container.secretEnv.forEach((key, index) => {
+        if (!secrets.has(key)) issues.error([...at, "secretEnv", index], `${key} is not in the env file ${envFile}`);
+      });
+    }
+    if (container.probe !== undefined) checkProbeCredentials(container, container.probe, [...at, "probe"], secrets, envFile, issues);
+  }
+}
+
+function checkProbeCredentials(
+  container: ContainerSpec,
+  probe: ProbeSpec,
+  at: FieldPath,
+  secrets: Secrets,
+  envFile: string,
+  issues: Issues,
+): void {
+  if (probe.kind === "redis" && probe.passwordKey !== undefined && !secrets.has(probe.passwordKey)) {
+    issues.warn(
+      [...at, "redis", "passwordKey"],
+      `${probe.passwordKey} is not in the env file ${envFile}: the probe will not authenticate`,
+    );
+  }
+  if (probe.kind !== "http" || probe.auth === undefined) return;
+  const key = probe.auth.passwordKey;
+  const where: FieldPath = [...at, "http", "auth", "passwordKey"];
+  if (!secrets.has(key)) {
+    issues.warn(
+      where,
+      `${key} is not in the env file ${envFile}: the probe sends no credentials, and a server that takes its ` +
+        `password from ${key} runs WITHOUT authentication, open to anyone who can reach port ${probe.port}`,
+    );
+  } else if (container.secretEnv !== "all" && !container.secretEnv.includes(key)) {
+    issues.warn(where, `${key} is not in containers.${container.name}.secretEnv: the container does not receive its password`);
+  }
+}

@@ -1,0 +1,40 @@
+// loadConfig: YAML file (+ the files it extends) -> validated, frozen PodSpec, the secrets of its env
+// file, and warnings. Every problem found is reported in one ConfigError (exit code 78).
+
+import type { PodSpec, Secrets } from "../domain/spec.js";
+import { buildSpec } from "./build-spec.js";
+import { deepMerge } from "./deep-merge.js";
+import { deepFreeze } from "./freeze.js";
+import { Issues, type Layer } from "./issues.js";
+import { readLayers } from "./layers.js";
+import { checkSchema } from "./schema-errors.js";
+
+export interface LoadedConfig {
+  readonly spec: PodSpec;
+  readonly secrets: Secrets;
+  /** Things that work but deserve attention (an env file readable by others, a probe without credentials). */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Loads `file`: reads it and the chain of files it `extends`, merges them, validates the result
+ * (schema, then the checks across fields, then the env file) and maps it to a PodSpec.
+ * Throws a ConfigError listing every issue, each with its file and field path.
+ */
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  const { layers, warnings } = await readLayers(file);
+  const issues = new Issues(layers);
+  const doc = mergeLayers(layers);
+  checkSchema(doc, issues);
+  const { spec, secrets } = await buildSpec(doc, topFile(layers), issues);
+  return { spec: deepFreeze(spec), secrets, warnings: [...warnings, ...issues.warnings] };
+}
+
+/** Base first; `extends` has done its job once the files are merged. */
+function mergeLayers(layers: readonly Layer[]): Record<string, unknown> {
+  const merged = new Map(Object.entries(layers.reduce<unknown>((base, layer) => deepMerge(base, layer.doc), {}) as object));
+  merged.delete("extends");
+  return Object.fromEntries(merged);
+}
+
+const topFile = (layers: readonly Layer[]): string => layers[layers.length - 1]?.file ?? "";

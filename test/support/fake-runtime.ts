@@ -1,0 +1,206 @@
+// An in-memory ContainerRuntime with fault injection, for fast deterministic tests of
+// the supervisor. It keeps a journal of every operation so tests can assert order.
+
+import type { ContainerCreateRequest, PodCreateRequest } from "../../src/domain/create-request.js";
+import type { Observed, ObservedContainer } from "../../src/domain/observed.js";
+import { LABELS } from "../../src/domain/spec.js";
+import { PodmanApiError, PodmanUnavailableError } from "../../src/lib/errors.js";
+import type { ContainerRuntime, HealthcheckResult } from "../../src/runtime/port.js";
+import type { FakeClock } from "./fake-clock.js";
+
+export interface FakeContainer {
+  readonly id: string;
+  readonly req: ContainerCreateRequest;
+  running: boolean;
+  startedAt: number | null;
+  finishedAt: number | null;
+  exitCode: number | null;
+}
+
+export interface JournalEntry {
+  readonly at: number;
+  readonly op: string;
+  readonly name: string;
+}
+
+export class FakeRuntime implements ContainerRuntime {
+  readonly clock: FakeClock;
+  pod: { id: string; name: string; labels: Record<string, string> } | null = null;
+  readonly containers = new Map<string, FakeContainer>();
+  readonly images = new Set<string>();
+  readonly secrets = new Map<string, string>();
+  readonly journal: JournalEntry[] = [];
+  /** When true, every call fails as if the socket were gone. */
+  unavailable = false;
+  /** Logical name -> number of start calls that should still fail. */
+  readonly failStarts = new Map<string, number>();
+  #seq = 0;
+
+  constructor(clock: FakeClock, images: Iterable<string> = []) {
+    this.clock = clock;
+    for (const i of images) this.images.add(i);
+  }
+
+  #check(): void {
+    if (this.unavailable) throw new PodmanUnavailableError("fake: socket gone");
+  }
+
+  #log(op: string, name: string): void {
+    this.journal.push({ at: this.clock.now(), op, name });
+  }
+
+  logical(c: FakeContainer): string {
+    return c.req.labels[LABELS.container] ?? c.req.name;
+  }
+
+  byName(logical: string): FakeContainer | undefined {
+    return [...this.containers.values()].find((c) => this.logical(c) === logical);
+  }
+
+  /** The container process dies on its own. */
+  crash(logical: string, exitCode = 1): void {
+    const c = this.byName(logical);
+    if (!c) throw new Error(`no container ${logical}`);
+    c.running = false;
+    c.exitCode = exitCode;
+    c.finishedAt = this.clock.now();
+  }
+
+  async ping(): Promise<{ version: string }> {
+    this.#check();
+    return { version: "fake" };
+  }
+
+  async observe(pod: string): Promise<Observed> {
+    this.#check();
+    const containers = new Map<string, ObservedContainer>();
+    for (const c of this.containers.values()) {
+      if (c.req.pod !== pod) continue;
+      containers.set(this.logical(c), {
+        id: c.id,
+        name: this.logical(c),
+        podmanName: c.req.name,
+        specHash: c.req.labels[LABELS.specHash],
+        state: c.running ? "running" : c.startedAt === null ? "created" : "exited",
+        running: c.running,
+        exitCode: c.running ? null : c.exitCode,
+        startedAt: c.startedAt,
+        finishedAt: c.finishedAt,
+        oomKilled: false,
+        health: "none",
+        image: c.req.image,
+        imageId: `sha256:${c.req.image}`,
+      });
+    }
+    const p = this.pod && this.pod.name === pod ? { id: this.pod.id, name: pod, state: "Running", managed: true } : null;
+    return { pod: p, containers };
+  }
+
+  async createPod(req: PodCreateRequest): Promise<void> {
+    this.#check();
+    if (this.pod) throw new PodmanApiError("pod.create", "pod already exists", 409);
+    this.pod = { id: `pod${++this.#seq}`, name: req.name, labels: { ...req.labels } };
+    this.#log("create-pod", req.name);
+  }
+
+  async removePod(name: string): Promise<void> {
+    this.#check();
+    if (!this.pod || this.pod.name !== name) return;
+    for (const [id, c] of this.containers) if (c.req.pod === name) this.containers.delete(id);
+    this.pod = null;
+    this.#log("remove-pod", name);
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    this.#check();
+    return this.images.has(ref);
+  }
+
+  async pullImage(ref: string): Promise<void> {
+    this.#check();
+    this.images.add(ref);
+    this.#log("pull", ref);
+  }
+
+  async buildImage(ref: string): Promise<void> {
+    this.#check();
+    this.images.add(ref);
+    this.#log("build", ref);
+  }
+
+  async bootstrapImage(ref: string): Promise<void> {
+    this.#check();
+    this.images.add(ref);
+    this.#log("bootstrap", ref);
+  }
+
+  async ensureSecret(name: string, value: string): Promise<void> {
+    this.#check();
+    this.secrets.set(name, value);
+  }
+
+  async pruneSecrets(pod: string, keep: ReadonlySet<string>): Promise<void> {
+    for (const name of [...this.secrets.keys()]) if (name.startsWith(`${pod}--`) && !keep.has(name)) this.secrets.delete(name);
+  }
+
+  async createContainer(req: ContainerCreateRequest): Promise<string> {
+    this.#check();
+    if (!this.pod || this.pod.name !== req.pod) throw new PodmanApiError("container.create", `no pod ${req.pod}`, 404);
+    if (!this.images.has(req.image)) throw new PodmanApiError("container.create", `no image ${req.image}`, 404);
+    const id = `c${++this.#seq}`;
+    this.containers.set(id, { id, req, running: false, startedAt: null, finishedAt: null, exitCode: null });
+    this.#log("create", req.labels[LABELS.container] ?? req.name);
+    return id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    this.#check();
+    const c = this.#get(id);
+    const name = this.logical(c);
+    const failing = this.failStarts.get(name) ?? 0;
+    if (failing > 0) {
+      this.failStarts.set(name, failing - 1);
+      this.#log("start-failed", name);
+      throw new PodmanApiError("container.start", "fake: start refused", 500);
+    }
+    c.running = true;
+    c.startedAt = this.clock.now();
+    c.exitCode = null;
+    this.#log("start", name);
+  }
+
+  async stopContainer(id: string): Promise<void> {
+    this.#check();
+    const c = this.containers.get(id);
+    if (!c || !c.running) return;
+    c.running = false;
+    c.exitCode = 0;
+    c.finishedAt = this.clock.now();
+    this.#log("stop", this.logical(c));
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    this.#check();
+    const c = this.containers.get(id);
+    if (!c) return;
+    this.containers.delete(id);
+    this.#log("remove", this.logical(c));
+  }
+
+  async healthcheck(id: string): Promise<HealthcheckResult> {
+    this.#check();
+    const c = this.#get(id);
+    return c.running ? { ok: true, message: "fake healthy" } : { ok: false, message: "not running" };
+  }
+
+  #get(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw new PodmanApiError("container", `no such container ${id}`, 404);
+    return c;
+  }
+
+  /** Names in the order the given operation happened. */
+  order(op: string): string[] {
+    return this.journal.filter((j) => j.op === op).map((j) => j.name);
+  }
+}

@@ -1,0 +1,75 @@
+// Drives a Reconciler against the fake runtime with a fake clock, pass by pass: after
+// each pass the clock jumps to the requested requeue time, so minutes of supervision
+// run in milliseconds and always the same way.
+
+import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../src/domain/backoff.js";
+import type { ProbeResult } from "../../src/domain/history.js";
+import type { PodSpec, Secrets } from "../../src/domain/spec.js";
+import { createLogger } from "../../src/observability/logger.js";
+import type { Prober } from "../../src/probes/prober.js";
+import { Reconciler, type PassResult } from "../../src/supervisor/reconciler.js";
+import { FakeClock } from "./fake-clock.js";
+import { FakeRuntime } from "./fake-runtime.js";
+
+export interface HarnessOptions {
+  readonly spec: PodSpec;
+  /** Logical name -> ms after start when its probe begins to pass (Infinity: never). */
+  readonly readyAfterMs?: Readonly<Record<string, number>>;
+  readonly secrets?: Secrets;
+  readonly backoff?: BackoffPolicy;
+}
+
+export const silentLogger = () => createLogger({ level: "silent" });
+
+export class Harness {
+  readonly clock = new FakeClock();
+  readonly runtime: FakeRuntime;
+  readonly reconciler: Reconciler;
+  readonly readyAfterMs: Record<string, number>;
+  /** Every probe result, in order, with the container's name. */
+  readonly probes: (ProbeResult & { name: string })[] = [];
+
+  constructor(readonly opts: HarnessOptions) {
+    this.runtime = new FakeRuntime(this.clock, opts.spec.containers.map((c) => c.image));
+    this.readyAfterMs = { ...(opts.readyAfterMs ?? {}) };
+    const prober: Prober = async (c, o) => {
+      const after = this.readyAfterMs[c.name] ?? 0;
+      const now = this.clock.now();
+      const ok = o.running && o.startedAt !== null && now - o.startedAt >= after;
+      const r = { ok, ms: 1, at: now, message: ok ? "ok" : "not yet" };
+      this.probes.push({ ...r, name: c.name });
+      return r;
+    };
+    this.reconciler = new Reconciler({
+      spec: opts.spec,
+      secrets: opts.secrets ?? new Map(),
+      runtime: this.runtime,
+      prober,
+      clock: this.clock,
+      logger: silentLogger(),
+      backoff: opts.backoff ?? DEFAULT_BACKOFF,
+      random: () => 0.5,
+    });
+  }
+
+  /** One pass, then the clock moves to the requeue time (at least `minStepMs`). */
+  async step(minStepMs = 1): Promise<PassResult> {
+    const r = await this.reconciler.reconcileOnce();
+    this.clock.advance(Math.max(minStepMs, r.requeueAfterMs ?? 30_000));
+    return r;
+  }
+
+  /** Passes until `done` holds or `maxPasses` run out; returns the passes used. */
+  async runUntil(done: (r: PassResult) => boolean, maxPasses = 500): Promise<number> {
+    for (let i = 1; i <= maxPasses; i++) {
+      const r = await this.reconciler.reconcileOnce();
+      if (done(r)) return i;
+      this.clock.advance(Math.max(1, r.requeueAfterMs ?? 30_000));
+    }
+    throw new Error(`not done after ${maxPasses} passes; states: ${JSON.stringify([...this.reconciler.history].map(([n, h]) => [n, h.state]))}`);
+  }
+
+  firstPassAt(name: string): number | undefined {
+    return this.probes.find((p) => p.name === name && p.ok)?.at;
+  }
+}
