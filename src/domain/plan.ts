@@ -46,9 +46,6 @@ interface Decision {
 
 const NOTHING: readonly Action[] = [];
 
-const isReady = (o: ObservedContainer | undefined, h: ContainerHistory | undefined): boolean =>
-  o?.running === true && h?.ready === true;
-
 const decideUp = (
   c: ContainerSpec,
   o: ObservedContainer | undefined,
@@ -109,7 +106,9 @@ const planUp = (input: PlanInput): Plan => {
   }
   for (const name of startOrder(spec.containers)) {
     const c = byName.get(name)!;
-    const depsReady = c.dependsOn.every((d) => isReady(observed.containers.get(d.name), history.get(d.name)));
+    // Dependencies come first in start order, so their decision for this pass is known:
+    // one that is being stopped or replaced right now does not count as ready.
+    const depsReady = c.dependsOn.every((d) => states.get(d.name) === "ready");
     const d = decideUp(c, observed.containers.get(name), history.get(name), depsReady, input);
     states.set(name, d.state);
     actions.push(...d.actions);

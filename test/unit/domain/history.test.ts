@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_BACKOFF } from "../../../src/domain/backoff.js";
+import { absorbObservation, absorbProbe, emptyHistory, markStartAttempt, markStopping } from "../../../src/domain/history.js";
+import type { ObservedContainer } from "../../../src/domain/observed.js";
+import { container } from "../../support/pod-spec.js";
+
+const NOW = 1_000_000;
+const ctx = { now: NOW, backoff: DEFAULT_BACKOFF, random: () => 0.5 };
+const o = (over: Partial<ObservedContainer> = {}): ObservedContainer => ({
+  id: "a",
+  name: "db",
+  podmanName: "p-db",
+  specHash: "h",
+  state: "running",
+  running: true,
+  exitCode: null,
+  startedAt: NOW - 100,
+  finishedAt: null,
+  oomKilled: false,
+  health: "none",
+  image: "i",
+  imageId: "s",
+  ...over,
+});
+const spec = container("db");
+
+describe("container history", () => {
+  it("a new running instance resets probe state and makes a probe due now", () => {
+    const h = absorbObservation({ ...emptyHistory(), ready: true, consecutiveFailures: 2 }, o(), ctx);
+    expect(h).toMatchObject({ running: true, ready: false, consecutiveFailures: 0, nextProbeAt: NOW, startedAt: NOW - 100 });
+  });
+
+  it("records an unexpected exit as a failure with its exit code and schedules the retry", () => {
+    let h = absorbObservation(emptyHistory(), o(), ctx);
+    h = absorbObservation(h, o({ running: false, state: "exited", exitCode: 3 }), ctx);
+    expect(h).toMatchObject({ running: false, failures: 1, lastExitCode: 3, lastReason: "exited (code 3)", nextAttemptAt: NOW });
+  });
+
+  it("does not count a stop podwarden asked for on shutdown", () => {
+    let h = absorbObservation(emptyHistory(), o(), ctx);
+    h = markStopping(h, "shutdown");
+    h = absorbObservation(h, o({ running: false, state: "exited", exitCode: 0 }), ctx);
+    expect(h.failures).toBe(0);
+  });
+
+  it("counts a stop for a failed start deadline, with that reason", () => {
+    let h = absorbObservation(emptyHistory(), o(), ctx);
+    h = absorbObservation(markStopping(h, "start-timeout"), o({ running: false, exitCode: 143 }), ctx);
+    expect(h).toMatchObject({ failures: 1, lastReason: "start-timeout" });
+  });
+
+  it("a start that dies before it was ever seen running still counts", () => {
+    const h = absorbObservation(markStartAttempt(emptyHistory()), o({ running: false, state: "exited", exitCode: 1 }), ctx);
+    expect(h.failures).toBe(1);
+  });
+
+  it("probe failures while starting do not count toward unhealthy; after ready they do", () => {
+    const start = absorbObservation(emptyHistory(), o(), ctx);
+    const fail = { ok: false, ms: 2, at: NOW, message: "refused" };
+    const h1 = absorbProbe(start, spec, fail);
+    expect(h1).toMatchObject({ ready: false, consecutiveFailures: 0, nextProbeAt: NOW + 200 });
+    const ready = absorbProbe(h1, spec, { ok: true, ms: 1, at: NOW + 200, message: "ok" });
+    expect(ready).toMatchObject({ ready: true, readyAt: NOW + 200, nextProbeAt: NOW + 10_200 });
+    const h2 = absorbProbe(ready, spec, { ...fail, at: NOW + 10_200 });
+    expect(h2).toMatchObject({ ready: true, consecutiveFailures: 1 });
+  });
+
+  it("forgives failures after staying ready for the reset period", () => {
+    const h = { ...absorbObservation(emptyHistory(), o(), ctx), ready: true, readyAt: NOW, failures: 4 };
+    const later = absorbObservation(h, o(), { ...ctx, now: NOW + DEFAULT_BACKOFF.resetAfterMs });
+    expect(later.failures).toBe(0);
+  });
+});

@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import { emptyHistory, type ContainerHistory } from "../../../src/domain/history.js";
+import type { ObservedContainer } from "../../../src/domain/observed.js";
+import { plan, type PlanInput } from "../../../src/domain/plan.js";
+import { chainSpec, container } from "../../support/pod-spec.js";
+
+const NOW = Date.parse("2026-01-01T00:10:00Z");
+const spec = chainSpec({ containers: [container("db"), container("app", ["db"])] });
+const hashes = new Map([
+  ["db", "h-db"],
+  ["app", "h-app"],
+]);
+const pod = { id: "p1", name: "testpod", state: "Running", managed: true };
+
+const obs = (name: string, over: Partial<ObservedContainer> = {}): ObservedContainer => ({
+  id: `id-${name}`,
+  name,
+  podmanName: `testpod-${name}`,
+  specHash: `h-${name}`,
+  state: "running",
+  running: true,
+  exitCode: null,
+  startedAt: NOW - 5_000,
+  finishedAt: null,
+  oomKilled: false,
+  health: "none",
+  image: "img",
+  imageId: "sha",
+  ...over,
+});
+
+const hist = (over: Partial<ContainerHistory> = {}): ContainerHistory => ({ ...emptyHistory(), running: true, startedAt: NOW - 5_000, ...over });
+const readyHist = (over: Partial<ContainerHistory> = {}) => hist({ ready: true, readyAt: NOW - 4_000, nextProbeAt: NOW + 6_000, ...over });
+
+const input = (observed: ObservedContainer[], history: [string, ContainerHistory][], over: Partial<PlanInput> = {}): PlanInput => ({
+  spec,
+  hashes,
+  observed: { pod, containers: new Map(observed.map((o) => [o.name, o])) },
+  history: new Map(history),
+  now: NOW,
+  mode: "up",
+  ...over,
+});
+
+describe("plan (up)", () => {
+  const cases: { name: string; input: PlanInput; actions: string[]; states: Record<string, string>; requeue?: number | null }[] = [
+    {
+      name: "no pod: create it first",
+      input: { ...input([], []), observed: { pod: null, containers: new Map() } },
+      actions: ["create-pod"],
+      states: { db: "pending", app: "pending" },
+      requeue: 0,
+    },
+    {
+      name: "empty pod: create the root, hold the dependent",
+      input: input([], []),
+      actions: ["create db"],
+      states: { db: "creating", app: "pending" },
+      requeue: 0,
+    },
+    {
+      name: "dependency running but not yet ready: wait for its next probe",
+      input: input([obs("db")], [["db", hist({ nextProbeAt: NOW + 200 })]]),
+      actions: [],
+      states: { db: "starting", app: "pending" },
+      requeue: 200,
+    },
+    {
+      name: "dependency ready: create the dependent",
+      input: input([obs("db")], [["db", readyHist()]]),
+      actions: ["create app"],
+      states: { db: "ready", app: "creating" },
+    },
+    {
+      name: "everything ready: nothing to do until the next probe",
+      input: input([obs("db"), obs("app")], [["db", readyHist()], ["app", readyHist({ nextProbeAt: NOW + 3_000 })]]),
+      actions: [],
+      states: { db: "ready", app: "ready" },
+      requeue: 3_000,
+    },
+    {
+      name: "spec hash differs: remove for recreation",
+      input: input([obs("db", { specHash: "old" })], [["db", readyHist()]]),
+      actions: ["remove db spec-changed"],
+      states: { db: "stopping", app: "pending" },
+    },
+    {
+      name: "exited container inside its backoff: wait",
+      input: input([obs("db", { running: false, state: "exited", exitCode: 1 })], [["db", hist({ running: false, nextAttemptAt: NOW + 4_000 })]]),
+      actions: [],
+      states: { db: "backing-off", app: "pending" },
+      requeue: 4_000,
+    },
+    {
+      name: "exited container past its backoff: start it",
+      input: input([obs("db", { running: false, state: "exited" })], [["db", hist({ running: false, nextAttemptAt: NOW - 1 })]]),
+      actions: ["start db"],
+      states: { db: "starting", app: "pending" },
+    },
+    {
+      name: "stopped dependent while its dependency is not ready: stays stopped",
+      input: input([obs("db", { running: false, state: "exited" }), obs("app", { running: false, state: "exited" })], [["db", hist({ running: false, nextAttemptAt: NOW + 1_000 })]]),
+      actions: [],
+      states: { db: "backing-off", app: "stopped" },
+    },
+    {
+      name: "starting past its start period: a failure",
+      input: input([obs("db", { startedAt: NOW - 61_000 })], [["db", hist({ startedAt: NOW - 61_000, nextProbeAt: NOW })]]),
+      actions: ["stop db start-timeout"],
+      states: { db: "failed", app: "pending" },
+    },
+    {
+      name: "ready container failing `retries` probes in a row: unhealthy, stopped",
+      input: input([obs("db")], [["db", readyHist({ consecutiveFailures: 3 })]]),
+      actions: ["stop db unhealthy"],
+      states: { db: "unhealthy", app: "pending" },
+    },
+    {
+      name: "one failed probe is not yet unhealthy",
+      input: input([obs("db")], [["db", readyHist({ consecutiveFailures: 1 })]]),
+      actions: ["create app"],
+      states: { db: "ready", app: "creating" },
+    },
+    {
+      name: "a managed container the spec no longer has is removed",
+      input: input([obs("db"), obs("app"), obs("old", { specHash: "x" })], [["db", readyHist()], ["app", readyHist()]]),
+      actions: ["remove old orphan"],
+      states: { db: "ready", app: "ready" },
+    },
+  ];
+
+  it.each(cases)("$name", ({ input: i, actions, states, requeue }) => {
+    const p = plan(i);
+    expect(p.actions.map((a) => [a.type, "name" in a ? a.name : undefined, "reason" in a ? a.reason : undefined].filter(Boolean).join(" "))).toEqual(actions);
+    expect(Object.fromEntries(p.states)).toEqual(states);
+    if (requeue !== undefined) expect(p.requeueAfterMs).toBe(requeue);
+  });
+
+  it("is settled only when every container is ready", () => {
+    expect(plan(input([obs("db"), obs("app")], [["db", readyHist()], ["app", readyHist()]])).settled).toBe(true);
+    expect(plan(input([obs("db"), obs("app")], [["db", readyHist()], ["app", hist()]])).settled).toBe(false);
+  });
+});
+
+describe("plan (down)", () => {
+  it("stops dependents before their dependencies", () => {
+    const p = plan(input([obs("db"), obs("app")], [], { mode: "down" }));
+    expect(p.actions).toEqual([{ type: "stop", name: "app", id: "id-app", reason: "shutdown", timeoutS: 10 }]);
+  });
+
+  it("stops the dependency once its dependents are down", () => {
+    const p = plan(input([obs("db"), obs("app", { running: false, state: "exited" })], [], { mode: "down" }));
+    expect(p.actions.map((a) => a.type + ("name" in a ? ` ${a.name}` : ""))).toEqual(["stop db"]);
+  });
+
+  it("removes the pod when nothing runs, and is settled once it is gone", () => {
+    expect(plan(input([obs("db", { running: false })], [], { mode: "down" })).actions).toEqual([{ type: "remove-pod" }]);
+    const gone = plan({ ...input([], [], { mode: "down" }), observed: { pod: null, containers: new Map() } });
+    expect(gone.settled).toBe(true);
+    expect(gone.actions).toEqual([]);
+  });
+});
