@@ -1,0 +1,259 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../../src/config/load.js";
+import { fixture, writeConfig } from "./fixture.js";
+
+describe("loadConfig maps a valid file to a PodSpec", () => {
+  it("keeps the file's container order and maps every field", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx);
+    const { spec, secrets, warnings } = await loadConfig(file);
+
+    expect(warnings).toEqual([]);
+    expect(spec.name).toBe("testpod");
+    expect(spec.source).toBe(file);
+    expect(spec.envFile).toBe(fx.envFile);
+    expect(spec.containers.map((c) => c.name)).toEqual(["cache", "web", "agent"]);
+    expect(spec.containers[0]).toEqual({
+      name: "cache",
+      image: "localhost/cache:test",
+      command: ["valkey-server", "--port", "6380"],
+      env: {},
+      secretEnv: [],
+      mounts: [{ source: path.join(fx.dir, "data/cache"), target: "/data", readOnly: false, optional: false, create: true }],
+      dependsOn: [],
+      probe: {
+        kind: "redis",
+        port: 6380,
+        passwordKey: "CACHE_PASSWORD",
+        intervalMs: 10_000,
+        startIntervalMs: 1_000,
+        timeoutMs: 2_000,
+        retries: 3,
+        startPeriodMs: 120_000,
+      },
+      stopTimeoutS: 10,
+    });
+    expect(spec.containers[1]?.dependsOn).toEqual([{ name: "cache", restart: false }]);
+    expect(spec.containers[2]?.dependsOn).toEqual([{ name: "web", restart: true }]);
+    expect(spec.containers[2]?.secretEnv).toBe("all");
+    expect(spec.images).toEqual({});
+    expect([...secrets]).toEqual([
+      ["OPENCODE_SERVER_PASSWORD", "s3cret"],
+      ["DD_API_KEY", "dd-key"],
+      ["CACHE_PASSWORD", "c4che"],
+    ]);
+  });
+
+  it("reads the port shorthand: a number, HOST:CONTAINER, HOST:CONTAINER/udp", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, { "pod.ports": [6380, "18080:8080", "5353:53/udp", "8126:8126/tcp"] });
+    const { spec } = await loadConfig(file);
+    expect(spec.ports).toEqual([
+      { host: 6380, container: 6380, protocol: "tcp" },
+      { host: 18080, container: 8080, protocol: "tcp" },
+      { host: 5353, container: 53, protocol: "udp" },
+      { host: 8126, container: 8126, protocol: "tcp" },
+    ]);
+  });
+
+  it("applies the built-in defaults when there is no defaults section", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, { "containers.web.probe": { http: { port: 8080 } } });
+    const web = (await loadConfig(file)).spec.containers[1];
+    expect(web?.probe).toEqual({
+      kind: "http",
+      port: 8080,
+      path: "/",
+      intervalMs: 10_000,
+      startIntervalMs: 1_000,
+      timeoutMs: 2_000,
+      retries: 3,
+      startPeriodMs: 120_000,
+    });
+    expect(web?.stopTimeoutS).toBe(10);
+    expect(web?.env).toEqual({});
+    expect(web?.mounts).toEqual([]);
+  });
+
+  it("applies the defaults section, and a container's own keys over it", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, {
+      defaults: { probe: { interval: "30s", timeout: "5s", startPeriod: "1m30s" }, stopTimeout: "20s" },
+      "containers.cache.probe.retries": 5,
+      "containers.cache.probe.startInterval": "250ms",
+      "containers.web.stopTimeout": "1500ms",
+    });
+    const [cache, web] = (await loadConfig(file)).spec.containers;
+    expect(cache?.probe).toMatchObject({ intervalMs: 30_000, startIntervalMs: 250, timeoutMs: 5_000, retries: 5, startPeriodMs: 90_000 });
+    expect(cache?.stopTimeoutS).toBe(20);
+    expect(web?.stopTimeoutS).toBe(2); // whole seconds, rounded up
+  });
+
+  it("maps http auth with the default user name, and exec probes", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, {
+      "containers.web.probe.http.auth.usernameKey": "WEB_USER",
+      "containers.agent.probe": { exec: ["agent", "health"], timeout: "1s" },
+    });
+    const [, web, agent] = (await loadConfig(file)).spec.containers;
+    expect(web?.probe).toMatchObject({
+      kind: "http",
+      path: "/health",
+      auth: { usernameKey: "WEB_USER", defaultUsername: "opencode", passwordKey: "OPENCODE_SERVER_PASSWORD" },
+    });
+    expect(agent?.probe).toMatchObject({ kind: "exec", command: ["agent", "health"], timeoutMs: 1_000 });
+  });
+
+  it("resolves mount sources: relative under persistRoot, absolute as they are", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, {
+      "pod.persistRoot": "/persist/containers",
+      "containers.web.mounts": [
+        { source: "web/state", target: "/state" },
+        { source: "/etc/web", target: "/etc/web", readOnly: true, optional: true },
+      ],
+    });
+    const web = (await loadConfig(file)).spec.containers[1];
+    expect(web?.mounts).toEqual([
+      { source: "/persist/containers/web/state", target: "/state", readOnly: false, optional: false, create: false },
+      { source: "/etc/web", target: "/etc/web", readOnly: true, optional: true, create: false },
+    ]);
+  });
+
+  it("maps images with absolute paths and debootstrap defaults", async () => {
+    const fx = await fixture();
+    await fx.write("images/app.Containerfile", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n");
+    await fx.write("ctx/.keep", "");
+    const file = await writeConfig(fx, {
+      images: {
+        "localhost/base:bookworm": { debootstrap: { suite: "bookworm" } },
+        "localhost/app:1": { from: "localhost/base:bookworm", build: { containerfile: "images/app.Containerfile", args: { V: "1" } } },
+        "localhost/other:1": { build: { containerfile: "images/app.Containerfile", context: "ctx" } },
+      },
+    });
+    const { spec } = await loadConfig(file);
+    expect(spec.images).toEqual({
+      "localhost/base:bookworm": {
+        ref: "localhost/base:bookworm",
+        debootstrap: { suite: "bookworm", variant: "minbase", mirror: "http://deb.debian.org/debian" },
+      },
+      "localhost/app:1": {
+        ref: "localhost/app:1",
+        from: "localhost/base:bookworm",
+        build: { containerfile: path.join(fx.dir, "images/app.Containerfile"), context: path.join(fx.dir, "images"), args: { V: "1" } },
+      },
+      "localhost/other:1": {
+        ref: "localhost/other:1",
+        build: { containerfile: path.join(fx.dir, "images/app.Containerfile"), context: path.join(fx.dir, "ctx"), args: {} },
+      },
+    });
+  });
+
+  it("returns a deeply frozen spec", async () => {
+    const fx = await fixture();
+    const { spec } = await loadConfig(await writeConfig(fx));
+    expect(Object.isFrozen(spec)).toBe(true);
+    expect(Object.isFrozen(spec.ports[0])).toBe(true);
+    expect(Object.isFrozen(spec.containers[0]?.mounts[0])).toBe(true);
+    expect(Object.isFrozen(spec.containers[0]?.probe)).toBe(true);
+    expect(() => (spec.containers as unknown[]).push({})).toThrow(TypeError);
+  });
+});
+
+describe("loadConfig warns without failing", () => {
+  it("when the env file is readable by group or others", async () => {
+    const fx = await fixture();
+    await fx.write("secrets.env", "OPENCODE_SERVER_PASSWORD=s3cret\nCACHE_PASSWORD=c\n", 0o644);
+    const file = await writeConfig(fx);
+    const { warnings } = await loadConfig(file);
+    expect(warnings).toEqual([
+      `${file}: pod.envFile: env file ${fx.envFile} holds secrets but is accessible by group or others (mode 0644); chmod 600 it`,
+    ]);
+  });
+
+  it("when an http probe's password is not in the env file (the server would be open)", async () => {
+    const fx = await fixture("CACHE_PASSWORD=c\n");
+    const file = await writeConfig(fx, { "containers.web.secretEnv": [] });
+    const { warnings } = await loadConfig(file);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`${file}: containers.web.probe.http.auth.passwordKey: OPENCODE_SERVER_PASSWORD is not in the env file`);
+    expect(warnings[0]).toMatch(/runs WITHOUT authentication, open to anyone who can reach port 8080/);
+  });
+
+  it("when an http probe's password is not passed to its container, or a redis password is missing", async () => {
+    const fx = await fixture("OPENCODE_SERVER_PASSWORD=s3cret\n");
+    const file = await writeConfig(fx, { "containers.web.secretEnv": [] });
+    const { warnings } = await loadConfig(file);
+    expect(warnings).toEqual([
+      expect.stringContaining("containers.cache.probe.redis.passwordKey: CACHE_PASSWORD is not in the env file"),
+      expect.stringContaining("containers.web.probe.http.auth.passwordKey: OPENCODE_SERVER_PASSWORD is not in containers.web.secretEnv"),
+    ]);
+  });
+
+  it("when a build context directory does not exist", async () => {
+    const fx = await fixture();
+    await fx.write("app.Containerfile", "FROM scratch\n");
+    const file = await writeConfig(fx, { images: { "localhost/app:1": { build: { containerfile: "app.Containerfile", context: "nowhere" } } } });
+    const { warnings } = await loadConfig(file);
+    expect(warnings).toEqual([
+      `${file}: images["localhost/app:1"].build.context: build context ${path.join(fx.dir, "nowhere")}: does not exist; ` +
+        "building this image will fail until it exists",
+    ]);
+  });
+});
+
+describe("loadConfig with extends", () => {
+  it("deep-merges maps, replaces arrays and scalars", async () => {
+    const fx = await fixture();
+    await writeConfig(fx, { "containers.web.env": { A: "1", B: "2" }, "containers.web.command": ["serve", "--verbose"] }, "base.yaml");
+    const file = await fx.write("override.yaml", {
+      extends: "base.yaml",
+      pod: { name: "overridden", ports: [6380, "18080:8080", 8126, 9999] },
+      containers: {
+        web: { image: "localhost/web:2", env: { B: "two", C: "3" }, command: ["serve"] },
+        extra: { image: "localhost/extra:1", dependsOn: ["agent"] },
+      },
+    });
+    const { spec } = await loadConfig(file);
+    const web = spec.containers.find((c) => c.name === "web");
+    expect(spec.name).toBe("overridden");
+    expect(spec.ports.map((p) => p.host)).toEqual([6380, 18080, 8126, 9999]);
+    expect(web?.image).toBe("localhost/web:2");
+    expect(web?.env).toEqual({ A: "1", B: "two", C: "3" });
+    expect(web?.command).toEqual(["serve"]);
+    expect(web?.probe?.kind).toBe("http"); // untouched keys of the base stay
+    expect(spec.containers.map((c) => c.name)).toEqual(["cache", "web", "agent", "extra"]);
+    expect(spec.source).toBe(file);
+  });
+
+  it("follows a chain of bases", async () => {
+    const fx = await fixture();
+    await writeConfig(fx, {}, "a.yaml");
+    await fx.write("b.yaml", { extends: "a.yaml", pod: { name: "from-b" } });
+    const file = await fx.write("c.yaml", { extends: "b.yaml", containers: { cache: { image: "localhost/cache:c" } } });
+    const { spec } = await loadConfig(file);
+    expect(spec.name).toBe("from-b");
+    expect(spec.containers[0]?.image).toBe("localhost/cache:c");
+  });
+
+  it("resolves relative paths against the file that declares them", async () => {
+    const fx = await fixture();
+    await fx.write("base/base.env", "OPENCODE_SERVER_PASSWORD=s\nCACHE_PASSWORD=c\n");
+    await fx.write("base/images/app.Containerfile", "FROM scratch\n");
+    await writeConfig(
+      fx,
+      {
+        "pod.envFile": "base.env",
+        "pod.persistRoot": "state",
+        images: { "localhost/app:1": { build: { containerfile: "images/app.Containerfile" } } },
+      },
+      "base/pod.yaml",
+    );
+    const file = await fx.write("site/override.yaml", { extends: "../base/pod.yaml", pod: { persistRoot: "./data" } });
+    const { spec } = await loadConfig(file);
+    expect(spec.envFile).toBe(path.join(fx.dir, "base/base.env"));
+    expect(spec.containers[0]?.mounts[0]?.source).toBe(path.join(fx.dir, "site/data/cache"));
+    expect(spec.images["localhost/app:1"]?.build?.containerfile).toBe(path.join(fx.dir, "base/images/app.Containerfile"));
+  });
+});
