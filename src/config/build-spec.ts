@@ -1,11 +1,11 @@
 // The merged document -> PodSpec + Secrets: the semantic checks, then the env file.
 //
-// Sections that failed the schema are skipped here (their errors are already collected), while the
-// valid ones are still checked, so one run reports as many problems as it can.
+// Fields that failed the schema are left out here (their errors are already collected) and the rest
+// is still checked, so one run reports as many problems as it can.
 
-import type { Static, TSchema } from "@sinclair/typebox";
+import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import type { ContainerSpec, PodSpec, Secrets } from "../domain/spec.js";
+import type { ContainerSpec, PodSpec, PortMapping, Secrets } from "../domain/spec.js";
 import { buildContainer, type ContainerContext } from "./containers.js";
 import { describeCycle, findCycles } from "./cycles.js";
 import { checkSecrets, readEnvFile } from "./env-file.js";
@@ -25,7 +25,7 @@ export interface BuiltConfig {
 export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: string, issues: Issues): Promise<BuiltConfig> {
   const pod = isPlainObject(doc.pod) ? doc.pod : {};
   const ports = portsOf(pod.ports, issues);
-  const defaults = resolveDefaults(valid(DefaultsSchema, doc.defaults) ? doc.defaults : undefined, issues);
+  const defaults = resolveDefaults(validPart(DefaultsSchema, doc.defaults), issues);
   const containers = buildContainers(doc, {
     issues,
     defaults: defaults.timing,
@@ -53,28 +53,46 @@ function buildContainers(doc: Readonly<Record<string, unknown>>, ctx: ContainerC
   if (isPlainObject(doc.containers) && ctx.containerNames.length === 0) {
     ctx.issues.error(["containers"], "must define at least one container");
   }
-  const containers = [...validEntries(ContainerSchema, doc.containers)].map(([name, section]) => buildContainer(name, section, ctx));
-  const graph = new Map(containers.map((c) => [c.name, c.dependsOn.map((edge) => edge.name)]));
-  for (const cycle of findCycles(graph)) {
+  const sections = [...validEntries(ContainerSchema, doc.containers)];
+  const containers = sections.map(([name, section]) => buildContainer(name, section, ctx));
+  for (const cycle of findCycles(containers)) {
     ctx.issues.error(["containers", cycle.from, "dependsOn", cycle.index], `dependency cycle: ${describeCycle(cycle)}`);
   }
   return containers;
 }
 
 /** The mappings, [] when there is no `ports`, undefined when `ports` is not a list at all. */
-function portsOf(value: unknown, issues: Issues) {
+function portsOf(value: unknown, issues: Issues): PortMapping[] | undefined {
   if (value === undefined) return [];
   return Array.isArray(value) ? buildPorts(value, issues) : undefined;
 }
 
 const valid = <T extends TSchema>(schema: T, value: unknown): value is Static<T> => Value.Check(schema, value);
 
+/**
+ * `value` without the fields that fail their own schema, when what is left is still valid: a container
+ * with a bad stopTimeout is still checked for its dependencies and probe. Undefined when a required
+ * field is bad or the value is no mapping.
+ */
+function validPart<T extends TObject>(schema: T, value: unknown): Static<T> | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const properties: Record<string, TSchema> = schema.properties;
+  const kept = Object.fromEntries(
+    Object.entries(value).filter(([key, field]) => Object.hasOwn(properties, key) && valid(properties[key] as TSchema, field)),
+  );
+  return valid(schema, kept) ? kept : undefined;
+}
+
 const keysOf = (value: unknown): string[] => (isPlainObject(value) ? Object.keys(value) : []);
 
 const nonEmptyString = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
 
-/** The entries of a map section whose values pass `schema`, in file order. */
-function validEntries<T extends TSchema>(schema: T, value: unknown): Map<string, Static<T>> {
-  const entries = isPlainObject(value) ? Object.entries(value) : [];
-  return new Map(entries.filter((entry): entry is [string, Static<T>] => valid(schema, entry[1])));
+/** The entries of a map section whose values are (partly) valid, in file order. */
+function validEntries<T extends TObject>(schema: T, value: unknown): Map<string, Static<T>> {
+  const entries = new Map<string, Static<T>>();
+  for (const [key, section] of isPlainObject(value) ? Object.entries(value) : []) {
+    const part = validPart(schema, section);
+    if (part !== undefined) entries.set(key, part);
+  }
+  return entries;
 }

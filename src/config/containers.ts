@@ -19,7 +19,8 @@ export interface ContainerContext extends ProbeContext {
 export function buildContainer(name: string, section: ContainerSection, ctx: ContainerContext): ContainerSpec {
   const at: FieldPath = ["containers", name];
   const probe = section.probe && buildProbe(section.probe, [...at, "probe"], ctx);
-  const stopMs = section.stopTimeout === undefined ? ctx.stopTimeoutMs : stopTimeout(section.stopTimeout, [...at, "stopTimeout"], ctx.issues);
+  const stopMs =
+    section.stopTimeout === undefined ? ctx.stopTimeoutMs : stopTimeout(section.stopTimeout, [...at, "stopTimeout"], ctx.issues);
   return compact({
     name,
     image: section.image,
@@ -43,7 +44,7 @@ function buildMounts(sections: readonly MountSection[], at: FieldPath, ctx: Cont
     if (mount.create === true && mount.optional === true) {
       ctx.issues.error(here, "create and optional cannot both be true: a source that is created always exists");
     }
-    const target = path.posix.normalize(mount.target);
+    const target = path.posix.resolve(mount.target);
     const earlier = targets.get(target);
     if (earlier === undefined) targets.set(target, index);
     else ctx.issues.error([...here, "target"], `${target} is already the target of ${formatIndex(at, earlier)}`);
@@ -66,7 +67,8 @@ function mountSource(source: string, at: FieldPath, ctx: ContainerContext): stri
   const resolved = path.resolve(ctx.persistRoot, source);
   const inside = path.relative(ctx.persistRoot, resolved);
   if (inside === "" || inside.startsWith("..")) {
-    ctx.issues.error(at, `a relative source must name a directory inside pod.persistRoot (${ctx.persistRoot}); got ${JSON.stringify(source)}`);
+    const got = JSON.stringify(source);
+    ctx.issues.error(at, `a relative source must name a directory inside pod.persistRoot (${ctx.persistRoot}); got ${got}`);
   }
   return resolved;
 }
@@ -74,10 +76,12 @@ function mountSource(source: string, at: FieldPath, ctx: ContainerContext): stri
 function buildDependencies(sections: readonly DependencySection[], at: FieldPath, ctx: ContainerContext): DependencyEdge[] {
   const seen = new Map<string, number>();
   return sections.map((section, index) => {
-    const edge = typeof section === "string" ? { name: section, restart: false } : { name: section.name, restart: section.restart ?? false };
+    const edge =
+      typeof section === "string" ? { name: section, restart: false } : { name: section.name, restart: section.restart ?? false };
     const earlier = seen.get(edge.name);
     if (!ctx.containerNames.includes(edge.name)) {
-      ctx.issues.error([...at, index], `unknown container ${JSON.stringify(edge.name)} (containers: ${ctx.containerNames.join(", ")})`);
+      const known = ctx.containerNames.join(", ");
+      ctx.issues.error([...at, index], `unknown container ${JSON.stringify(edge.name)} (containers: ${known})`);
     } else if (earlier !== undefined) {
       ctx.issues.error([...at, index], `${JSON.stringify(edge.name)} is already listed at ${formatIndex(at, earlier)}`);
     }

@@ -1,37 +1,35 @@
-// Cycles in a "depends on" graph (containers' dependsOn, images' from).
+// Every cycle of a "depends on" graph (containers' dependsOn, images' from), each with the config
+// entry that closes it, so the error can point at a field.
+
+import { findCycle, type Node } from "../domain/graph.js";
 
 export interface Cycle {
-  /** The nodes around the cycle, first node repeated at the end: ["a", "b", "a"]. */
+  /** The names around the cycle, the first repeated at the end: ["a", "b", "a"]. */
   readonly path: readonly string[];
-  /** The edge that closes it: `from`'s edge number `index` (its position in the config list). */
+  /** The entry that closes it: `from`'s edge number `index` (its position in the config list). */
   readonly from: string;
   readonly index: number;
 }
 
-/**
- * Every cycle closed by a back edge of a depth-first walk in declaration order. Edges to nodes that
- * are not in the graph are ignored (they are reported as unknown names elsewhere).
- */
-export function findCycles(graph: ReadonlyMap<string, readonly string[]>): Cycle[] {
-  const visiting = new Set<string>();
-  const done = new Set<string>();
-  const stack: string[] = [];
+interface IndexedNode extends Node {
+  readonly dependsOn: readonly { readonly name: string; readonly index: number }[];
+}
+
+/** Finds a cycle, records it, removes the edge that closes it, and repeats until none is left. */
+export function findCycles(nodes: readonly Node[]): Cycle[] {
+  let graph: IndexedNode[] = nodes.map((node) => ({
+    name: node.name,
+    dependsOn: node.dependsOn.map((d, index) => ({ name: d.name, index })),
+  }));
   const cycles: Cycle[] = [];
-
-  const visit = (node: string): void => {
-    visiting.add(node);
-    stack.push(node);
-    (graph.get(node) ?? []).forEach((next, index) => {
-      if (!graph.has(next) || done.has(next)) return;
-      if (visiting.has(next)) cycles.push({ path: [...stack.slice(stack.indexOf(next)), next], from: node, index });
-      else visit(next);
-    });
-    stack.pop();
-    visiting.delete(node);
-    done.add(node);
-  };
-
-  for (const node of graph.keys()) if (!done.has(node)) visit(node);
+  for (let path = findCycle(graph); path !== null; path = findCycle(graph)) {
+    const from = path[path.length - 2] ?? "";
+    const to = path[path.length - 1] ?? "";
+    const edge = graph.find((node) => node.name === from)?.dependsOn.find((d) => d.name === to);
+    if (edge === undefined) break; // cannot happen: findCycle walks existing edges
+    cycles.push({ path, from, index: edge.index });
+    graph = graph.map((node) => (node.name === from ? { ...node, dependsOn: node.dependsOn.filter((d) => d !== edge) } : node));
+  }
   return cycles;
 }
 

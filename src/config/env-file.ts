@@ -42,7 +42,9 @@ export function checkSecrets(containers: readonly ContainerSpec[], secrets: Secr
         if (!secrets.has(key)) issues.error([...at, "secretEnv", index], `${key} is not in the env file ${envFile}`);
       });
     }
-    if (container.probe !== undefined) checkProbeCredentials(container, container.probe, [...at, "probe"], secrets, envFile, issues);
+    if (container.probe !== undefined) {
+      checkProbeCredentials(container, container.probe, [...at, "probe"], secrets, envFile, issues);
+    }
   }
 }
 

@@ -18,17 +18,6 @@ export function formatPath(path: FieldPath): string {
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** The value at `path`, or undefined when some segment is absent. */
-export function valueAt(root: unknown, path: FieldPath): unknown {
-  let node = root;
-  for (const segment of path) {
-    if (Array.isArray(node) && typeof segment === "number") node = node[segment];
-    else if (isPlainObject(node) && typeof segment === "string" && Object.hasOwn(node, segment)) node = node[segment];
-    else return undefined;
-  }
-  return node;
-}
-
 /** How many leading segments of `path` exist in `root` (a document's depth of agreement with a path). */
 export function existingDepth(root: unknown, path: FieldPath): number {
   let node = root;

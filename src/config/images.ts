@@ -5,6 +5,7 @@ import path from "node:path";
 import type { ImageSpec } from "../domain/spec.js";
 import { describeCycle, findCycles } from "./cycles.js";
 import type { FieldPath } from "./field-path.js";
+import { compact } from "./freeze.js";
 import type { Issues } from "./issues.js";
 import { describeFsError } from "./fs-error.js";
 import { DEBOOTSTRAP_DEFAULTS, type ImageSection } from "./schema.js";
@@ -22,14 +23,20 @@ export async function buildImages(
   for (const [ref, section] of sections) {
     images[ref] = await buildImage(ref, section, ["images", ref], allRefs, issues);
   }
-  const graph = new Map([...sections].map(([ref, section]) => [ref, section.from === undefined ? [] : [section.from]]));
+  const graph = [...sections].map(([ref, { from }]) => ({ name: ref, dependsOn: from === undefined ? [] : [{ name: from }] }));
   for (const cycle of findCycles(graph)) {
     issues.error(["images", cycle.from, "from"], `image cycle: ${describeCycle(cycle)}`);
   }
   return images;
 }
 
-async function buildImage(ref: string, section: ImageSection, at: FieldPath, allRefs: readonly string[], issues: Issues): Promise<ImageSpec> {
+async function buildImage(
+  ref: string,
+  section: ImageSection,
+  at: FieldPath,
+  allRefs: readonly string[],
+  issues: Issues,
+): Promise<ImageSpec> {
   const { from, build, debootstrap } = section;
   if ((build === undefined) === (debootstrap === undefined)) {
     issues.error(at, `must have exactly one of build or debootstrap (found ${build === undefined ? "neither" : "both"})`);
@@ -40,7 +47,7 @@ async function buildImage(ref: string, section: ImageSection, at: FieldPath, all
     const context = build.context ?? path.dirname(containerfile);
     await checkExists(containerfile, "file", [...at, "build", "containerfile"], issues);
     if (build.context !== undefined) await checkExists(context, "directory", [...at, "build", "context"], issues);
-    return { ref, ...(from === undefined ? {} : { from }), build: { containerfile, context, args: { ...build.args } } };
+    return compact({ ref, from, build: { containerfile, context, args: { ...build.args } } });
   }
   return {
     ref,

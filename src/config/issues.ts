@@ -33,10 +33,6 @@ export class Issues {
     this.#warnings.push(`${file}: ${formatPath(path) || "(root)"}: ${message}`);
   }
 
-  get errorCount(): number {
-    return this.#errors.length;
-  }
-
   get warnings(): readonly string[] {
     return this.#warnings;
   }

@@ -91,7 +91,8 @@ function parseYaml(file: string, text: string): Parsed {
   try {
     value = doc.toJS() ?? {};
   } catch (err) {
-    return { ok: false, issues: [{ file, path: "", message: `YAML error: ${err instanceof Error ? err.message : String(err)}` }] };
+    const reason = err instanceof Error ? err.message : String(err);
+    return { ok: false, issues: [{ file, path: "", message: `YAML error: ${reason}` }] };
   }
   if (!isPlainObject(value)) {
     return { ok: false, issues: [{ file, path: "", message: "the document must be a YAML mapping (with pod and containers)" }] };
@@ -100,7 +101,10 @@ function parseYaml(file: string, text: string): Parsed {
   return { ok: true, doc: value, warnings };
 }
 
-/** "Map keys must be unique at line 5, column 1:\n\n<excerpt>" -> "YAML syntax error at line 5, column 1: Map keys must be unique". */
+/**
+ * "Map keys must be unique at line 5, column 1:\n\n<excerpt>"
+ *   -> "YAML syntax error at line 5, column 1: Map keys must be unique"
+ */
 function yamlMessage(message: string, at: { line: number; col: number } | undefined): string {
   const reason = message.split(/ at line \d+, column \d+/)[0]?.split("\n")[0]?.trim() ?? message;
   return at === undefined ? `YAML syntax error: ${reason}` : `YAML syntax error at line ${at.line}, column ${at.col}: ${reason}`;

@@ -4,6 +4,7 @@
 import type { ProbeSpec } from "../domain/spec.js";
 import { formatDuration, parseDuration } from "./durations.js";
 import type { FieldPath } from "./field-path.js";
+import { compact } from "./freeze.js";
 import type { Issues } from "./issues.js";
 import {
   BUILTIN_DEFAULTS,
@@ -44,7 +45,8 @@ export function resolveDefaults(section: DefaultsSection | undefined, issues: Is
 export function stopTimeout(text: string, path: FieldPath, issues: Issues): number {
   const ms = parseDuration(text);
   if (ms < STOP_TIMEOUT_MS.min || ms > STOP_TIMEOUT_MS.max) {
-    issues.error(path, `must be between ${formatDuration(STOP_TIMEOUT_MS.min)} and ${formatDuration(STOP_TIMEOUT_MS.max)} (got ${text})`);
+    const [min, max] = [formatDuration(STOP_TIMEOUT_MS.min), formatDuration(STOP_TIMEOUT_MS.max)];
+    issues.error(path, `must be between ${min} and ${max} (got ${text})`);
   }
   return ms;
 }
@@ -68,7 +70,7 @@ export function buildProbe(section: ProbeSection, path: FieldPath, ctx: ProbeCon
   const { redis, http, tcp, exec } = section;
   if (redis !== undefined) {
     checkPublished(redis.port, [...path, "redis", "port"], ctx);
-    return { ...timing, kind: "redis", port: redis.port, ...(redis.passwordKey === undefined ? {} : { passwordKey: redis.passwordKey }) };
+    return compact({ ...timing, kind: "redis" as const, port: redis.port, passwordKey: redis.passwordKey });
   }
   if (http !== undefined) return { ...timing, ...httpProbe(http, [...path, "http"], ctx) };
   if (tcp !== undefined) {
@@ -84,12 +86,14 @@ function httpProbe(http: HttpSection, path: FieldPath, ctx: ProbeContext) {
   checkPublished(http.port, [...path, "port"], ctx);
   const probePath = http.path ?? "/";
   if (!probePath.startsWith("/")) ctx.issues.error([...path, "path"], `must start with / (got ${JSON.stringify(probePath)})`);
-  const auth = http.auth && {
-    ...(http.auth.usernameKey === undefined ? {} : { usernameKey: http.auth.usernameKey }),
-    defaultUsername: http.auth.username ?? DEFAULT_HTTP_USERNAME,
-    passwordKey: http.auth.passwordKey,
-  };
-  return { kind: "http" as const, port: http.port, path: probePath, ...(auth === undefined ? {} : { auth }) };
+  const auth =
+    http.auth &&
+    compact({
+      usernameKey: http.auth.usernameKey,
+      defaultUsername: http.auth.username ?? DEFAULT_HTTP_USERNAME,
+      passwordKey: http.auth.passwordKey,
+    });
+  return compact({ kind: "http" as const, port: http.port, path: probePath, auth });
 }
 
 /** Probes run on the host and dial the host port that publishes the container port. */
@@ -129,7 +133,11 @@ function overlay(base: Timing, section: ProbeTimingSection, path: FieldPath, iss
     startPeriodMs: ms(section.startPeriod, base.startPeriodMs),
   };
   const set = new Set(TIMING_KEYS.filter((key) => section[key] !== undefined));
-  const mustBePositive = [["interval", timing.intervalMs], ["startInterval", timing.startIntervalMs], ["timeout", timing.timeoutMs]] as const;
+  const mustBePositive = [
+    ["interval", timing.intervalMs],
+    ["startInterval", timing.startIntervalMs],
+    ["timeout", timing.timeoutMs],
+  ] as const;
   for (const [key, value] of mustBePositive) {
     if (set.has(key) && value === 0) issues.error([...path, key], "must be longer than 0s");
   }

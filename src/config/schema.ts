@@ -19,7 +19,7 @@ const NonEmpty = Type.String({ minLength: 1 });
 
 const Strings = Type.Array(Type.String(), { errorMessage: "must be a list of strings (quote numbers and booleans)" });
 
-export const ENV_KEY_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$";
+const ENV_KEY_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$";
 const EnvKey = Type.String({
   pattern: ENV_KEY_PATTERN,
   errorMessage: "must be an environment variable name (letters, digits, _; not starting with a digit)",
@@ -39,11 +39,15 @@ const NamedMap = <T extends TSchema>(keyPattern: string, keyError: string, value
   Type.Record(Type.String({ pattern: keyPattern }), value, { ...strict, keyError });
 
 const StringMap = (what: string) =>
-  Type.Record(Type.String(), Type.String({ errorMessage: `must be a string: ${what} values are text, quote numbers and booleans in YAML` }), strict);
+  Type.Record(
+    Type.String(),
+    Type.String({ errorMessage: `must be a string: ${what} values are text, quote numbers and booleans in YAML` }),
+    strict,
+  );
 
 // ---- pod ------------------------------------------------------------------------------------
 
-export const POD_NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]*$";
+const POD_NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]*$";
 
 export const PodSchema = Type.Object(
   {
@@ -63,7 +67,7 @@ export const PodSchema = Type.Object(
 
 // ---- images ---------------------------------------------------------------------------------
 
-export const BuildSchema = Type.Object(
+const BuildSchema = Type.Object(
   {
     /** Relative to the file that sets it. */
     containerfile: NonEmpty,
@@ -74,7 +78,7 @@ export const BuildSchema = Type.Object(
   strict,
 );
 
-export const DebootstrapSchema = Type.Object(
+const DebootstrapSchema = Type.Object(
   {
     suite: NonEmpty,
     variant: Type.Optional(NonEmpty),
@@ -104,7 +108,7 @@ const probeTiming = {
   startPeriod: Type.Optional(Duration),
 };
 
-export const ProbeTimingSchema = Type.Object(probeTiming, strict);
+const ProbeTimingSchema = Type.Object(probeTiming, strict);
 
 export const PROBE_KINDS = ["redis", "http", "tcp", "exec"] as const;
 
@@ -128,7 +132,12 @@ export const ProbeSchema = Type.Object(
       ),
     ),
     tcp: Type.Optional(Type.Object({ port: Port }, strict)),
-    exec: Type.Optional(Type.Array(Type.String(), { minItems: 1, errorMessage: "must be a non-empty list of strings (the command and its arguments)" })),
+    exec: Type.Optional(
+      Type.Array(Type.String(), {
+        minItems: 1,
+        errorMessage: "must be a non-empty list of strings (the command and its arguments)",
+      }),
+    ),
     ...probeTiming,
   },
   strict,
@@ -136,7 +145,7 @@ export const ProbeSchema = Type.Object(
 
 // ---- containers -----------------------------------------------------------------------------
 
-export const MountSchema = Type.Object(
+const MountSchema = Type.Object(
   {
     /** Relative: under pod.persistRoot. Absolute: as is. */
     source: NonEmpty,
@@ -148,12 +157,12 @@ export const MountSchema = Type.Object(
   strict,
 );
 
-export const DependencySchema = Type.Union(
+const DependencySchema = Type.Union(
   [NonEmpty, Type.Object({ name: NonEmpty, restart: Type.Optional(Type.Boolean()) }, strict)],
   { errorMessage: "must be a container name or { name, restart }" },
 );
 
-export const CONTAINER_NAME_PATTERN = "^[a-z][a-z0-9-]{0,31}$";
+const CONTAINER_NAME_PATTERN = "^[a-z][a-z0-9-]{0,31}$";
 
 export const ContainerSchema = Type.Object(
   {

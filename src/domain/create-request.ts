@@ -1,7 +1,12 @@
 // The runtime-neutral description of what podwarden asks Podman to create. It is rendered
 // from the spec alone (pure), hashed for drift detection, and translated to libpod JSON
-// by runtime/. Secret VALUES never appear here: only secret names, which carry a hash
-// of their content so that a changed value changes the spec hash.
+// by runtime/. Secret VALUES never appear here: only a secret's name, which carries a
+// hash of its content so that a changed value changes the spec hash.
+//
+// Why a file and not Podman's env secrets: Podman 4 copies `secret_env` values into
+// Config.Env, where `podman inspect` shows them once the container has started. A secret
+// mounted as a file does not leak, so each container gets one file of `export` lines at
+// SECRET_ENV_PATH, and its command runs under a tiny /bin/sh wrapper that sources it.
 
 import { LABELS, podmanName, type ContainerSpec, type MountSpec, type PodSpec } from "./spec.js";
 
@@ -18,8 +23,8 @@ export interface ContainerCreateRequest {
   readonly command?: readonly string[];
   readonly entrypoint?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  /** Environment variable -> Podman secret name. */
-  readonly secretEnv: Readonly<Record<string, string>>;
+  /** The Podman secret holding this container's env-file keys, mounted at SECRET_ENV_PATH. */
+  readonly secretFile?: { readonly secret: string; readonly keys: readonly string[] };
   readonly mounts: readonly MountSpec[];
   readonly labels: Readonly<Record<string, string>>;
   readonly stopTimeoutS: number;
@@ -44,14 +49,29 @@ export const podCreateRequest = (spec: PodSpec): PodCreateRequest => ({
 export const secretKeysFor = (c: ContainerSpec, available: Iterable<string>): string[] =>
   c.secretEnv === "all" ? [...available].sort() : [...c.secretEnv];
 
+export const SECRET_ENV_PATH = "/run/secrets/podwarden.env";
+export const SECRET_ENV_TARGET = "podwarden.env";
+
+const shQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+
+/** The secret file's content: one `export KEY='value'` line per key, safe for any value. */
+export const renderSecretFile = (keys: readonly string[], values: ReadonlyMap<string, string>): string =>
+  keys.map((k) => `export ${k}=${shQuote(values.get(k) ?? "")}\n`).join("");
+
+/** Runs `argv` after sourcing the secret file; argv stays visible, values do not. */
+export const wrapWithSecretEnv = (argv: readonly string[]): { entrypoint: string[]; command: string[] } => ({
+  entrypoint: ["/bin/sh", "-c", `. ${SECRET_ENV_PATH} && exec "$@"`, "podwarden-env"],
+  command: [...argv],
+});
+
 /**
- * The create request without the spec-hash label. `secretNames` maps env key -> secret name
- * (see spec-hash.ts secretName); the caller computes it from the secrets' contents.
+ * The create request without the spec-hash label. `secret` names the Podman secret with
+ * this container's env-file keys (see spec-hash.ts secretName), if it has any.
  */
 export const containerCreateRequest = (
   spec: PodSpec,
   c: ContainerSpec,
-  secretNames: Readonly<Record<string, string>>,
+  secret?: { readonly secret: string; readonly keys: readonly string[] },
 ): ContainerCreateRequest => ({
   name: podmanName(spec.name, c.name),
   pod: spec.name,
@@ -59,7 +79,7 @@ export const containerCreateRequest = (
   ...(c.command ? { command: c.command } : {}),
   ...(c.entrypoint ? { entrypoint: c.entrypoint } : {}),
   env: c.env,
-  secretEnv: secretNames,
+  ...(secret && secret.keys.length > 0 ? { secretFile: secret } : {}),
   mounts: c.mounts,
   labels: { ...managedLabels(spec.name), [LABELS.container]: c.name },
   stopTimeoutS: c.stopTimeoutS,

@@ -16,6 +16,6 @@ const sha256 = (text: string): string => createHash("sha256").update(text).diges
 /** Hash of the rendered create request (labels included, the spec-hash label excluded). */
 export const specHash = (req: ContainerCreateRequest): string => sha256(canonicalJson(req)).slice(0, 16);
 
-/** Podman secret name for one env key: content-addressed, so a new value is a new secret. */
-export const secretName = (pod: string, key: string, value: string): string =>
-  `${pod}--${key.toLowerCase().replace(/[^a-z0-9_]/g, "-")}--${sha256(`${key}\0${value}`).slice(0, 12)}`;
+/** Podman secret name for a container's env file: content-addressed, so new values make a new secret. */
+export const secretName = (pod: string, container: string, content: string): string =>
+  `${pod}--${container}--${sha256(content).slice(0, 12)}`;

@@ -28,7 +28,7 @@ const hostPortFor = (spec: PodSpec, containerPort: number): number =>
 
 const runOnce = async (deps: ProberDeps, probe: ProbeSpec, observed: ObservedContainer): Promise<string> => {
   if (probe.kind === "exec") {
-    const r = await deps.runtime.healthcheck(observed.id);
+    const r = await deps.runtime.healthcheck(observed.id, probe.timeoutMs);
     if (!r.ok) throw new Error(r.message);
     return r.message;
   }

@@ -3,7 +3,7 @@
 
 import Docker from "dockerode";
 import { mkdir, stat } from "node:fs/promises";
-import type { ContainerCreateRequest, PodCreateRequest } from "../domain/create-request.js";
+import { SECRET_ENV_TARGET, wrapWithSecretEnv, type ContainerCreateRequest, type PodCreateRequest } from "../domain/create-request.js";
 import type { Observed, ObservedContainer, ObservedPod } from "../domain/observed.js";
 import { LABELS, type DebootstrapSpec, type ImageBuildSpec } from "../domain/spec.js";
 import { PodmanApiError, PodmanUnavailableError, PodwardenError } from "../lib/errors.js";
@@ -14,15 +14,46 @@ import type { ContainerRuntime, HealthcheckResult, Progress } from "./port.js";
 
 const NS_PER_MS = 1_000_000;
 
-/** Translates the runtime-neutral create request into libpod's SpecGenerator JSON. */
-export const toSpecGenerator = (req: ContainerCreateRequest, presentMounts: ContainerCreateRequest["mounts"]): Record<string, unknown> => ({
+export interface ImageArgv {
+  readonly entrypoint: readonly string[] | null;
+  readonly cmd: readonly string[] | null;
+}
+
+/** What the container would run: the spec's entrypoint/command over the image's (Docker semantics). */
+export const effectiveArgv = (req: ContainerCreateRequest, image: ImageArgv): string[] =>
+  req.entrypoint
+    ? [...req.entrypoint, ...(req.command ?? [])]
+    : [...(image.entrypoint ?? []), ...(req.command ?? image.cmd ?? [])];
+
+/** Owner of the secret file: the container's numeric user, else root. */
+const secretOwner = (user: string | undefined): { UID: number; GID: number } => {
+  const [uid, gid] = (user ?? "").split(":");
+  const num = (v: string | undefined): number => (v !== undefined && /^\d+$/.test(v) ? Number(v) : 0);
+  return { UID: num(uid), GID: num(gid ?? uid) };
+};
+
+/**
+ * Translates the runtime-neutral create request into libpod's SpecGenerator JSON.
+ * `imageArgv` is needed only when the request has a secret file (its command is wrapped).
+ */
+export const toSpecGenerator = (
+  req: ContainerCreateRequest,
+  presentMounts: ContainerCreateRequest["mounts"],
+  imageArgv?: ImageArgv,
+): Record<string, unknown> => ({
   name: req.name,
   pod: req.pod,
   image: req.image,
-  ...(req.command ? { command: req.command } : {}),
-  ...(req.entrypoint ? { entrypoint: req.entrypoint } : {}),
+  ...(req.secretFile
+    ? {
+        ...wrapWithSecretEnv(effectiveArgv(req, imageArgv ?? { entrypoint: null, cmd: null })),
+        secrets: [{ Source: req.secretFile.secret, Target: SECRET_ENV_TARGET, Mode: 0o400, ...secretOwner(req.user) }],
+      }
+    : {
+        ...(req.command ? { command: req.command } : {}),
+        ...(req.entrypoint ? { entrypoint: req.entrypoint } : {}),
+      }),
   env: req.env,
-  secret_env: req.secretEnv,
   labels: req.labels,
   restart_policy: "no",
   stop_timeout: req.stopTimeoutS,
@@ -168,7 +199,7 @@ export class PodmanRuntime implements ContainerRuntime {
   async removePod(name: string): Promise<void> {
     try {
       await this.#call("pod.remove", () =>
-        this.#libpod.dial("pod.remove", { method: "DELETE", path: `${LIBPOD}/pods/${encodeURIComponent(name)}`, query: { force: true }, ok: [200, 204] }),
+        this.#libpod.dial("pod.remove", { method: "DELETE", path: `${LIBPOD}/pods/${encodeURIComponent(name)}`, query: { force: true, timeout: 10 }, ok: [200, 204] }),
       );
     } catch (err) {
       if (err instanceof PodmanApiError && err.status === 404) return;
@@ -264,15 +295,22 @@ export class PodmanRuntime implements ContainerRuntime {
       if (m.optional && !(await exists(m.source))) continue;
       present.push(m);
     }
+    const imageArgv = req.secretFile ? await this.#imageArgv(req.image) : undefined;
     const created = await this.#call("container.create", () =>
       this.#libpod.dial<{ Id: string }>("container.create", {
         method: "POST",
         path: `${LIBPOD}/containers/create`,
-        body: toSpecGenerator(req, present),
+        body: toSpecGenerator(req, present, imageArgv),
         ok: [200, 201],
       }),
     );
     return created.Id;
+  }
+
+  async #imageArgv(ref: string): Promise<ImageArgv> {
+    const info = await this.#call("image.inspect", () => this.#docker.getImage(ref).inspect());
+    const asArray = (v: unknown): string[] | null => (Array.isArray(v) ? (v as string[]) : typeof v === "string" && v ? [v] : null);
+    return { entrypoint: asArray(info.Config?.Entrypoint), cmd: asArray(info.Config?.Cmd) };
   }
 
   async startContainer(id: string): Promise<void> {
@@ -289,9 +327,11 @@ export class PodmanRuntime implements ContainerRuntime {
     );
   }
 
-  async healthcheck(id: string): Promise<HealthcheckResult> {
+  async healthcheck(id: string, timeoutMs: number): Promise<HealthcheckResult> {
+    // Podman does not enforce the check's timeout while the call runs: bound it here.
+    const signal = AbortSignal.timeout(timeoutMs + 1_000);
     const r = await this.#call("container.healthcheck", () =>
-      this.#libpod.dial<HealthcheckJson>("container.healthcheck", { method: "GET", path: `${LIBPOD}/containers/${id}/healthcheck`, ok: [200] }),
+      this.#libpod.dial<HealthcheckJson>("container.healthcheck", { method: "GET", path: `${LIBPOD}/containers/${id}/healthcheck`, ok: [200], signal }),
     );
     const last = r.Log?.[r.Log.length - 1];
     const output = (last?.Output ?? "").trim().slice(0, 200);

@@ -34,6 +34,6 @@ export interface ContainerRuntime {
   startContainer(id: string): Promise<void>;
   stopContainer(id: string, timeoutS: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
-  /** Runs the container's exec health check once, now (libpod healthcheck endpoint). */
-  healthcheck(id: string): Promise<HealthcheckResult>;
+  /** Runs the container's exec health check once, now (libpod healthcheck endpoint); gives up after timeoutMs. */
+  healthcheck(id: string, timeoutMs: number): Promise<HealthcheckResult>;
 }

@@ -1,7 +1,7 @@
 // One reconcile pass: observe (Podman + due probes) -> plan (pure) -> act.
 
 import type { BackoffPolicy } from "../domain/backoff.js";
-import { containerCreateRequest, podCreateRequest, secretKeysFor, type ContainerCreateRequest } from "../domain/create-request.js";
+import { containerCreateRequest, podCreateRequest, renderSecretFile, secretKeysFor, type ContainerCreateRequest } from "../domain/create-request.js";
 import {
   absorbNoProbe,
   absorbObservation,
@@ -44,8 +44,8 @@ export interface PassResult {
 
 interface Desired {
   readonly request: ContainerCreateRequest;
-  /** Env key -> [secret name, value]. */
-  readonly secrets: ReadonlyMap<string, readonly [string, string]>;
+  /** The secret file to create before the container: [name, content]. */
+  readonly secret: readonly [string, string] | undefined;
 }
 
 /** Renders every container's create request once; the spec-hash label goes on last. */
@@ -53,10 +53,11 @@ const renderDesired = (spec: PodSpec, secrets: Secrets): Map<string, Desired> =>
   new Map(
     spec.containers.map((c) => {
       const keys = secretKeysFor(c, secrets.keys());
-      const named = new Map(keys.map((k) => [k, [secretName(spec.name, k, secrets.get(k) ?? ""), secrets.get(k) ?? ""] as const]));
-      const base = containerCreateRequest(spec, c, Object.fromEntries([...named].map(([k, [n]]) => [k, n])));
+      const content = renderSecretFile(keys, secrets);
+      const secret = keys.length > 0 ? ([secretName(spec.name, c.name, content), content] as const) : undefined;
+      const base = containerCreateRequest(spec, c, secret ? { secret: secret[0], keys } : undefined);
       const request = { ...base, labels: { ...base.labels, [LABELS.specHash]: specHash(base) } };
-      return [c.name, { request, secrets: named }];
+      return [c.name, { request, secret }];
     }),
   );
 
@@ -189,7 +190,7 @@ export class Reconciler {
     let id: string;
     try {
       await ensureImage(desired.request.image, spec.images, runtime, (line) => logger.info({ container: name, image: desired.request.image }, line), signal);
-      for (const [secret, value] of desired.secrets.values()) await runtime.ensureSecret(secret, value);
+      if (desired.secret) await runtime.ensureSecret(...desired.secret);
       logger.info({ container: name, image: desired.request.image }, "creating container");
       id = await runtime.createContainer(desired.request);
     } catch (err) {

@@ -150,7 +150,7 @@ describe("failures", () => {
     await h.runUntil((r) => r.settled);
     const req = h.runtime.byName("valkey")!.req;
     expect(JSON.stringify(req)).not.toContain("s3cr3t-value-123");
-    expect(Object.keys(req.secretEnv)).toEqual(["TOKEN"]);
-    expect(h.runtime.secrets.get(req.secretEnv.TOKEN!)).toBe("s3cr3t-value-123");
+    expect(req.secretFile?.keys).toEqual(["TOKEN"]);
+    expect(h.runtime.secrets.get(req.secretFile!.secret)).toBe("export TOKEN='s3cr3t-value-123'\n");
   });
 });
