@@ -18,7 +18,7 @@ export type ContainerState = (typeof STATES)[number];
 
 const TRANSITIONS: Readonly<Record<ContainerState, readonly ContainerState[]>> = {
   pending: ["creating", "starting", "ready", "stopped", "stopping", "backing-off", "failed"],
-  creating: ["starting", "pending", "failed", "stopped", "backing-off"],
+  creating: ["starting", "ready", "pending", "failed", "stopped", "backing-off"],
   starting: ["ready", "failed", "backing-off", "stopping", "stopped", "pending", "unhealthy"],
   ready: ["unhealthy", "stopping", "stopped", "backing-off", "failed", "pending", "starting"],
   unhealthy: ["ready", "stopping", "backing-off", "failed", "stopped", "pending", "starting"],

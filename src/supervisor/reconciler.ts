@@ -153,7 +153,7 @@ export class Reconciler {
       if (h.state === state) continue;
       const log = this.#deps.logger;
       if (!isLegalTransition(h.state, state)) log.warn({ container: name, from: h.state, to: state }, "unexpected state transition");
-      log.info({ container: name, from: h.state, to: state, reason: h.lastReason }, `${name}: ${state}`);
+      log.info({ container: name, from: h.state, reason: h.lastReason }, `-> ${state}`);
       this.#history.set(name, { ...h, state });
     }
   }
