@@ -14,6 +14,16 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   const d = await buildDaemon(ctx.global);
   const log = d.logger.child({ component: "daemon" });
   log.info({ version: ctx.version, pod: d.spec.name, socket: d.socket, config: d.spec.source }, "podwarden starting");
+  // Say when the pod becomes ready and when it stops being ready (restarts, failures).
+  let ready = false;
+  d.supervisor.onPass(() => {
+    const s = d.supervisor;
+    if (d.reconciler.mode !== "up" || s.settled === ready) return;
+    ready = s.settled;
+    const snap = s.snapshot();
+    if (ready) log.info({ containers: snap.pod.containersTotal }, "pod ready");
+    else log.warn({ ready: snap.pod.containersReady, total: snap.pod.containersTotal }, "pod not ready");
+  });
   d.supervisor.start("up");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

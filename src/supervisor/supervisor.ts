@@ -69,6 +69,17 @@ export class Supervisor {
     this.#running = undefined;
   }
 
+  /** Calls `listener` after every pass (or failed pass); returns the unsubscribe function. */
+  onPass(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The current mode's goal reached in the last pass (up: all ready; down: pod gone). */
+  get settled(): boolean {
+    return this.#lastResult?.settled === true && this.#lastResult.mode === this.#deps.reconciler.mode && this.#lastError === undefined;
+  }
+
   snapshot(): Snapshot {
     const r = this.#deps.reconciler;
     return buildSnapshot({
@@ -85,8 +96,7 @@ export class Supervisor {
   /** Resolves when a pass reports the current mode settled; rejects at the deadline. */
   waitUntilSettled(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const settled = (): boolean =>
-        this.#lastResult?.settled === true && this.#lastResult.mode === this.#deps.reconciler.mode && this.#lastError === undefined;
+      const settled = (): boolean => this.settled;
       if (settled()) return resolve();
       const finish = (err?: Error): void => {
         clearTimeout(timer);
