@@ -61,6 +61,10 @@ export const PodSchema = Type.Object(
     envFile: NonEmpty,
     /** Relative mount sources live under this directory; relative to the file that sets it. */
     persistRoot: NonEmpty,
+    /** DNS servers for the pod (default: Podman's). [127.0.0.1] keeps every lookup on the host. */
+    dns: Type.Optional(
+      Type.Array(Type.String({ pattern: "^[0-9A-Fa-f:.]+$", errorMessage: "must be an IP address" }), { maxItems: 3 }),
+    ),
   },
   strict,
 );
@@ -222,7 +226,7 @@ export type DefaultsSection = Static<typeof DefaultsSchema>;
 
 /** Used when `defaults` (or one of its keys) is absent. */
 export const BUILTIN_DEFAULTS = {
-  probe: { interval: "10s", startInterval: "1s", timeout: "2s", retries: 3, startPeriod: "120s" },
+  probe: { interval: "10s", startInterval: "100ms", timeout: "2s", retries: 3, startPeriod: "120s" },
   stopTimeout: "10s",
 } as const;
 

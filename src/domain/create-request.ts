@@ -14,6 +14,7 @@ export interface PodCreateRequest {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly ports: PodSpec["ports"];
+  readonly dns?: readonly string[];
 }
 
 export interface ContainerCreateRequest {
@@ -43,6 +44,7 @@ export const podCreateRequest = (spec: PodSpec): PodCreateRequest => ({
   name: spec.name,
   labels: managedLabels(spec.name),
   ports: spec.ports,
+  ...(spec.dns ? { dns: spec.dns } : {}),
 });
 
 /** Keys of the env file a container receives as secrets. */

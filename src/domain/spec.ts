@@ -99,6 +99,8 @@ export interface PodSpec {
   readonly envFile: string;
   readonly containers: readonly ContainerSpec[];
   readonly images: Readonly<Record<string, ImageSpec>>;
+  /** DNS servers for the pod; absent = Podman's default. */
+  readonly dns?: readonly string[];
   /** Where the config came from (for messages). */
   readonly source: string;
 }

@@ -190,6 +190,7 @@ export class PodmanRuntime implements ContainerRuntime {
           name: req.name,
           labels: req.labels,
           portmappings: req.ports.map((p) => ({ host_port: p.host, container_port: p.container, protocol: p.protocol })),
+          ...(req.dns ? { dns_server: req.dns } : {}),
         },
         ok: [200, 201],
       }),
