@@ -78,8 +78,8 @@ describe("the pod on real Podman", () => {
 
   it("shares one network namespace: OpenCode reaches Valkey, FalkorDB and the Agent on localhost", async () => {
     const inside = (cmd: string) => podman("exec", `${run.pod}-opencode`, "sh", "-c", cmd);
-    expect(await inside(`printf 'PING\\r\\n' | curl -s --max-time 2 telnet://localhost:6380`)).toContain("+PONG");
-    expect(await inside(`printf 'PING\\r\\n' | curl -s --max-time 2 telnet://localhost:6379`)).toContain("+PONG");
+    expect(await inside(`printf 'PING\\r\\nQUIT\\r\\n' | curl -s --max-time 2 telnet://localhost:6380`)).toContain("+PONG");
+    expect(await inside(`printf 'PING\\r\\nQUIT\\r\\n' | curl -s --max-time 2 telnet://localhost:6379`)).toContain("+PONG");
     expect(await inside("curl -s --max-time 2 -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/msgpack' --data-binary @/dev/null localhost:8126/v0.4/traces")).toBe("200");
   });
 
