@@ -141,8 +141,11 @@ export class PodmanRuntime implements ContainerRuntime {
       const v = await this.#call("version", () => this.#docker.version());
       return { version: v.Version };
     } catch (err) {
-      if (err instanceof PodmanUnavailableError) throw err;
-      throw new PodmanUnavailableError(`Podman API at ${this.#opts.socketPath} did not answer: ${(err as Error).message}`, err);
+      throw new PodmanUnavailableError(
+        `Podman API at ${this.#opts.socketPath} did not answer (${(err as Error).message}); ` +
+          "is the service running? `systemctl enable --now podman.socket`, or pass --socket",
+        err,
+      );
     }
   }
 

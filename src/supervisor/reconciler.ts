@@ -69,6 +69,8 @@ export class Reconciler {
   #mode: Mode = "up";
   #lastPlan: Plan | undefined;
   #lastObserved: Observed | undefined;
+  /** Secrets of replaced containers are pruned once the pod has settled on the new ones. */
+  #secretsPruned = false;
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -114,6 +116,13 @@ export class Reconciler {
     for (const action of p.actions) {
       if (signal?.aborted) break;
       await this.#act(action, signal);
+    }
+    if (p.actions.length > 0) this.#secretsPruned = false;
+    else if (mode === "up" && p.settled && !this.#secretsPruned) {
+      // Every container now runs with the desired secret names: older ones are unused.
+      const keep = new Set([...this.#desired.values()].flatMap((d) => (d.secret ? [d.secret[0]] : [])));
+      await runtime.pruneSecrets(spec.name, keep);
+      this.#secretsPruned = true;
     }
     return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled };
   }

@@ -3,6 +3,8 @@
 // shared network namespace, secrets kept out of inspect, persistence across down/up,
 // adoption by `run`, and SIGTERM's reverse-order shutdown.
 
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   cleanupRun,
@@ -104,9 +106,23 @@ describe("the pod on real Podman", () => {
     expect(await resp(run.hostPort[6380]!, "GET", "podwarden:e2e")).toBe("$8\r\nsurvives");
   });
 
+  let current = "";
+
+  it("recreates exactly the container whose spec changed, and nothing else", async () => {
+    current = join(run.dir, "changed.yaml");
+    await writeFile(current, [`extends: ${run.config}`, "containers:", "  datadog:", "    env:", '      DD_ENV: "e2e-changed"'].join("\n"));
+    const before = Object.fromEntries(await Promise.all(CHAIN.map(async (c) => [c, await inspect(`${run.pod}-${c}`)] as const)));
+    const r = await cli(["up", "-c", current, "--timeout", "5m"]);
+    expect(r.code, r.stderr).toBe(0);
+    const after = Object.fromEntries(await Promise.all(CHAIN.map(async (c) => [c, await inspect(`${run.pod}-${c}`)] as const)));
+    expect(after.datadog!.Id).not.toBe(before.datadog!.Id);
+    for (const c of ["valkey", "falkordb", "opencode"]) expect([c, after[c]!.Id, after[c]!.State.StartedAt]).toEqual([c, before[c]!.Id, before[c]!.State.StartedAt]);
+    expect(await podman("exec", `${run.pod}-datadog`, "printenv", "DD_ENV")).toBe("e2e-changed\n");
+  });
+
   it("`run` after `up` adopts the pod: same container ids, same start times", async () => {
     const before = await Promise.all(CHAIN.map((c) => inspect(`${run.pod}-${c}`)));
-    const daemon = spawnCli(["run", "-c", run.config]);
+    const daemon = spawnCli(["run", "-c", current]);
     try {
       await waitFor("the daemon to report the pod ready", () => daemon.lines.some((l) => l.includes('"msg":"pod ready"')), 60_000);
       const after = await Promise.all(CHAIN.map((c) => inspect(`${run.pod}-${c}`)));

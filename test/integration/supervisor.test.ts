@@ -154,3 +154,31 @@ describe("failures", () => {
     expect(h.runtime.secrets.get(req.secretFile!.secret)).toBe("export TOKEN='s3cr3t-value-123'\n");
   });
 });
+
+describe("secrets", () => {
+  it("a changed secret value recreates the container and prunes the old secret once settled", async () => {
+    const spec = chainSpec({ containers: [container("valkey", [], { secretEnv: ["TOKEN"] }), container("app", ["valkey"])] });
+    const h = new Harness({ spec, secrets: new Map([["TOKEN", "first-value-1"]]) });
+    await h.runUntil((r) => r.settled);
+    const oldSecret = h.runtime.byName("valkey")!.req.secretFile!.secret;
+    const r2 = new Reconciler({
+      spec,
+      secrets: new Map([["TOKEN", "second-value-2"]]),
+      runtime: h.runtime,
+      prober: async (_c, o) => ({ ok: o.running, ms: 1, at: h.clock.now(), message: "" }),
+      clock: h.clock,
+      logger: silentLogger(),
+      backoff: DEFAULT_BACKOFF,
+      random: () => 0.5,
+    });
+    const appId = h.runtime.byName("app")!.id;
+    let passes = 0;
+    while (!(await r2.reconcileOnce()).settled && passes++ < 20) h.clock.advance(10);
+    await r2.reconcileOnce();
+    const newSecret = h.runtime.byName("valkey")!.req.secretFile!.secret;
+    expect(newSecret).not.toBe(oldSecret);
+    expect([...h.runtime.secrets.keys()]).toEqual([newSecret]);
+    expect(h.runtime.secrets.get(newSecret)).toBe("export TOKEN='second-value-2'\n");
+    expect(h.runtime.byName("app")!.id).toBe(appId);
+  });
+});

@@ -1,0 +1,68 @@
+// The built CLI as a person meets it: help, version, usage errors, exit codes.
+
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { cli, LOCAL_CONFIG } from "../support/podman-harness.js";
+
+const validConfig = async (): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), "pw-cli-"));
+  await writeFile(join(dir, "env"), "OPENCODE_SERVER_PASSWORD=cli-test-password\n", { mode: 0o600 });
+  const file = join(dir, "pod.yaml");
+  await writeFile(file, `extends: ${LOCAL_CONFIG}\npod:\n  name: pw-cli-test\n  envFile: ${join(dir, "env")}\n  persistRoot: ${join(dir, "persist")}\n`);
+  return file;
+};
+
+describe("podwarden CLI", () => {
+  it("--help lists every command and the exit codes", async () => {
+    const r = await cli(["--help"]);
+    expect(r.code).toBe(0);
+    for (const c of ["run", "up", "down", "validate", "images"]) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+    expect(r.stdout).toContain("78 bad config");
+  });
+
+  it("--version prints the package version", async () => {
+    const r = await cli(["--version"]);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it.each([
+    [["frobnicate"], /unknown command 'frobnicate'/],
+    [["up", "--bogus"], /Unknown option '--bogus'/],
+    [["up", "extra"], /takes no arguments/],
+    [[], /Usage: podwarden/],
+  ])("usage errors exit 2: %j", async (args, message) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr + r.stdout).toMatch(message);
+  });
+
+  it("a bad --timeout is a usage error naming the flag", async () => {
+    const r = await cli(["up", "-c", await validConfig(), "--timeout", "soon"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--timeout");
+  });
+
+  it("validate --json describes a valid config", async () => {
+    const r = await cli(["validate", "-c", await validConfig(), "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, pod: "pw-cli-test", startOrder: ["valkey", "falkordb", "datadog", "opencode"] });
+  });
+
+  it("validate exits 78 and names every problem, file and field", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pw-cli-bad-"));
+    const file = join(dir, "bad.yaml");
+    await writeFile(file, `extends: ${LOCAL_CONFIG}\npod:\n  envFile: ${join(dir, "missing.env")}\n  ports: [4096, 70000]\ncontainers:\n  opencode:\n    dependsOn: [nosuch]\n`);
+    const r = await cli(["validate", "-c", file]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain(file);
+    for (const field of ["pod.envFile", "pod.ports[1]", "containers.opencode.dependsOn[0]"]) expect(r.stderr).toContain(field);
+  });
+
+  it("exits 69 with a hint when the Podman socket is not there", async () => {
+    const r = await cli(["up", "-c", await validConfig(), "--socket", "/nonexistent/podman.sock"]);
+    expect(r.code).toBe(69);
+    expect(r.stderr).toMatch(/\/nonexistent\/podman\.sock/);
+  });
+});
