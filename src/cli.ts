@@ -87,7 +87,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   };
   const ctx: CommandContext = { global, args: rest, json: values.json, timeout: values.timeout, version: version(), out: process.stdout, err: process.stderr };
   try {
-    return await command.run(ctx);
+    return await (await command.load())(ctx);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`podwarden ${name}: ${err.message}\n`);

@@ -109,7 +109,12 @@ export const bootstrapRootfs = async (
     await run("debootstrap", [`--variant=${spec.variant}`, spec.suite, `${dir}/rootfs`, spec.mirror], progress, signal);
     progress("importing the root file system into Podman");
     // GNU tar keeps device nodes, owners and hard links exactly as debootstrap made them.
-    const packer = spawn("tar", ["-C", `${dir}/rootfs`, "--numeric-owner", "-c", "."], { stdio: ["ignore", "pipe", "inherit"] });
+    // Downloaded packages and package lists are left out: every build refreshes them anyway.
+    const packer = spawn(
+      "tar",
+      ["-C", `${dir}/rootfs`, "--numeric-owner", "--exclude=./var/cache/apt/archives/*.deb", "--exclude=./var/lib/apt/lists/*_*", "-c", "."],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     const exited = new Promise<number | null>((r) => packer.once("close", r));
     await importTar(packer.stdout);
     if ((await exited) !== 0) throw new PodwardenError("E_IMAGE", "tar of the bootstrapped root file system failed");

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Reconciler } from "../../src/supervisor/reconciler.js";
-import { DEFAULT_BACKOFF } from "../../src/domain/backoff.js";
 import { PodmanUnavailableError } from "../../src/lib/errors.js";
-import { Harness, silentLogger } from "../support/harness.js";
+import { Harness } from "../support/harness.js";
 import { chainSpec, container } from "../support/pod-spec.js";
 
 const CHAIN = ["valkey", "falkordb", "datadog", "opencode"];
@@ -57,17 +55,7 @@ describe("start-up on the fake runtime", () => {
 });
 
 describe("adoption", () => {
-  const second = (h: Harness, spec = h.opts.spec) =>
-    new Reconciler({
-      spec,
-      secrets: new Map(),
-      runtime: h.runtime,
-      prober: async (_c, o) => ({ ok: o.running, ms: 1, at: h.clock.now(), message: "" }),
-      clock: h.clock,
-      logger: silentLogger(),
-      backoff: DEFAULT_BACKOFF,
-      random: () => 0.5,
-    });
+  const second = (h: Harness, spec = h.opts.spec) => h.another({ spec });
 
   it("a new supervisor over a running pod with matching hashes changes nothing", async () => {
     const h = new Harness({ spec: chainSpec() });
@@ -161,16 +149,7 @@ describe("secrets", () => {
     const h = new Harness({ spec, secrets: new Map([["TOKEN", "first-value-1"]]) });
     await h.runUntil((r) => r.settled);
     const oldSecret = h.runtime.byName("valkey")!.req.secretFile!.secret;
-    const r2 = new Reconciler({
-      spec,
-      secrets: new Map([["TOKEN", "second-value-2"]]),
-      runtime: h.runtime,
-      prober: async (_c, o) => ({ ok: o.running, ms: 1, at: h.clock.now(), message: "" }),
-      clock: h.clock,
-      logger: silentLogger(),
-      backoff: DEFAULT_BACKOFF,
-      random: () => 0.5,
-    });
+    const r2 = h.another({ secrets: new Map([["TOKEN", "second-value-2"]]) });
     const appId = h.runtime.byName("app")!.id;
     let passes = 0;
     while (!(await r2.reconcileOnce()).settled && passes++ < 20) h.clock.advance(10);

@@ -52,6 +52,23 @@ export class Harness {
     });
   }
 
+  /**
+   * A second supervisor over the same runtime and clock, as after a daemon restart,
+   * optionally with another spec or other secrets. Its probes pass while a container runs.
+   */
+  another(over: { spec?: PodSpec; secrets?: Secrets } = {}): Reconciler {
+    return new Reconciler({
+      spec: over.spec ?? this.opts.spec,
+      secrets: over.secrets ?? this.opts.secrets ?? new Map(),
+      runtime: this.runtime,
+      prober: async (_c, o) => ({ ok: o.running, ms: 1, at: this.clock.now(), message: "" }),
+      clock: this.clock,
+      logger: silentLogger(),
+      backoff: this.opts.backoff ?? DEFAULT_BACKOFF,
+      random: () => 0.5,
+    });
+  }
+
   /** One pass, then the clock moves to the requeue time (at least `minStepMs`). */
   async step(minStepMs = 1): Promise<PassResult> {
     const r = await this.reconciler.reconcileOnce();
