@@ -16,6 +16,7 @@ export type ErrorCode =
   | "E_IMAGE"
   | "E_TIMEOUT"
   | "E_DEPENDENCY"
+  | "E_CONFLICT"
   | "E_ABORTED"
   | "E_INTERNAL";
 

@@ -19,7 +19,7 @@ import { plan, type Action, type Mode, type Plan } from "../domain/plan.js";
 import { LABELS, type PodSpec, type Secrets } from "../domain/spec.js";
 import { secretName, specHash } from "../domain/spec-hash.js";
 import type { Clock } from "../lib/clock.js";
-import { errorMessage } from "../lib/errors.js";
+import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { Prober } from "../probes/prober.js";
 import type { ContainerRuntime } from "../runtime/port.js";
@@ -104,6 +104,14 @@ export class Reconciler {
     const { spec, runtime, clock } = this.#deps;
     const observed = await runtime.observe(spec.name);
     this.#lastObserved = observed;
+    if (observed.pod && !observed.pod.managed) {
+      // Someone else's pod (the seed's systemd unit makes one with `podman pod create`): never touch it.
+      throw new PodwardenError(
+        "E_CONFLICT",
+        `pod ${spec.name} exists but was not created by podwarden (no ${LABELS.managed} label): ` +
+          `remove it (podman pod rm -f ${spec.name}) or choose another pod.name`,
+      );
+    }
     const ctx = this.#ctx();
     for (const c of spec.containers) {
       this.#update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx));

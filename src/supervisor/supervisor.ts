@@ -107,6 +107,8 @@ export class Supervisor {
       };
       const check: Listener = () => {
         if (settled()) finish();
+        // Conflicts do not go away by waiting: give up at once.
+        else if (this.#lastError instanceof PodwardenError && this.#lastError.code === "E_CONFLICT") finish(this.#lastError);
       };
       const onAbort = (): void => finish(new PodwardenError("E_ABORTED", "interrupted"));
       const timer = setTimeout(

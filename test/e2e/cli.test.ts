@@ -4,13 +4,14 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli, LOCAL_CONFIG } from "../support/podman-harness.js";
+import { randomBytes } from "node:crypto";
+import { cli, LOCAL_CONFIG, managedContainers, podExists, podman } from "../support/podman-harness.js";
 
-const validConfig = async (): Promise<string> => {
+const validConfig = async (pod = "pw-cli-test"): Promise<string> => {
   const dir = await mkdtemp(join(tmpdir(), "pw-cli-"));
   await writeFile(join(dir, "env"), "OPENCODE_SERVER_PASSWORD=cli-test-password\n", { mode: 0o600 });
   const file = join(dir, "pod.yaml");
-  await writeFile(file, `extends: ${LOCAL_CONFIG}\npod:\n  name: pw-cli-test\n  envFile: ${join(dir, "env")}\n  persistRoot: ${join(dir, "persist")}\n`);
+  await writeFile(file, `extends: ${LOCAL_CONFIG}\npod:\n  name: ${pod}\n  envFile: ${join(dir, "env")}\n  persistRoot: ${join(dir, "persist")}\n`);
   return file;
 };
 
@@ -58,6 +59,20 @@ describe("podwarden CLI", () => {
     expect(r.code).toBe(78);
     expect(r.stderr).toContain(file);
     for (const field of ["pod.envFile", "pod.ports[1]", "containers.opencode.dependsOn[0]"]) expect(r.stderr).toContain(field);
+  });
+
+  it("refuses to take over a pod of the same name that it did not create", async () => {
+    const pod = `pw-foreign-${randomBytes(3).toString("hex")}`;
+    await podman("pod", "create", "--name", pod);
+    try {
+      const r = await cli(["up", "-c", await validConfig(pod), "--timeout", "60s"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`pod ${pod} exists but was not created by podwarden`);
+      expect(await managedContainers(pod)).toEqual([]);
+      expect(await podExists(pod)).toBe(true);
+    } finally {
+      await podman("pod", "rm", "-f", pod);
+    }
   });
 
   it("exits 69 with a hint when the Podman socket is not there", async () => {

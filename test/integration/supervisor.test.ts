@@ -126,6 +126,15 @@ describe("failures", () => {
     expect(h.reconciler.history.get("valkey")).toMatchObject({ restarts: 1, lastExitCode: 137, lastReason: "exited (code 137)" });
   });
 
+  it("refuses to touch a pod of the same name that podwarden did not create", async () => {
+    const h = new Harness({ spec: chainSpec() });
+    h.runtime.pod = { id: "p0", name: "testpod", labels: {}, managed: false };
+    await expect(h.reconciler.reconcileOnce()).rejects.toMatchObject({ code: "E_CONFLICT", message: expect.stringContaining("not created by podwarden") });
+    h.reconciler.mode = "down";
+    await expect(h.reconciler.reconcileOnce()).rejects.toMatchObject({ code: "E_CONFLICT" });
+    expect(h.runtime.journal).toEqual([]);
+  });
+
   it("reports Podman being unreachable as PodmanUnavailableError", async () => {
     const h = new Harness({ spec: chainSpec() });
     h.runtime.unavailable = true;

@@ -25,7 +25,7 @@ export interface JournalEntry {
 
 export class FakeRuntime implements ContainerRuntime {
   readonly clock: FakeClock;
-  pod: { id: string; name: string; labels: Record<string, string> } | null = null;
+  pod: { id: string; name: string; labels: Record<string, string>; managed?: boolean } | null = null;
   readonly containers = new Map<string, FakeContainer>();
   readonly images = new Set<string>();
   readonly secrets = new Map<string, string>();
@@ -92,7 +92,7 @@ export class FakeRuntime implements ContainerRuntime {
         imageId: `sha256:${c.req.image}`,
       });
     }
-    const p = this.pod && this.pod.name === pod ? { id: this.pod.id, name: pod, state: "Running", managed: true } : null;
+    const p = this.pod && this.pod.name === pod ? { id: this.pod.id, name: pod, state: "Running", managed: this.pod.managed ?? true } : null;
     return { pod: p, containers };
   }
 
