@@ -2,7 +2,7 @@
 // Nothing else constructs runtimes, loggers or supervisors.
 
 import { existsSync } from "node:fs";
-import { DEFAULT_BACKOFF } from "./domain/backoff.js";
+import { backoffFrom } from "./domain/backoff.js";
 import type { PodSpec, Secrets } from "./domain/spec.js";
 import { loadConfig } from "./config/load.js";
 import { systemClock, type Clock } from "./lib/clock.js";
@@ -69,9 +69,9 @@ export const buildDaemon = async (opts: GlobalOptions): Promise<Daemon> => {
     prober,
     clock,
     logger: loaded.logger.child({ component: "reconciler" }),
-    backoff: DEFAULT_BACKOFF,
+    backoff: backoffFrom(loaded.spec.restart),
     random: Math.random,
   });
-  const supervisor = new Supervisor({ reconciler, clock, logger: loaded.logger.child({ component: "loop" }) });
+  const supervisor = new Supervisor({ reconciler, clock, logger: loaded.logger, events: runtime });
   return { ...loaded, runtime, socket, reconciler, supervisor, clock };
 };

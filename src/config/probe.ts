@@ -1,7 +1,7 @@
 // Probes and timings: config sections (duration strings) -> ProbeSpec (milliseconds), with the checks
 // that involve more than one field.
 
-import type { ProbeSpec } from "../domain/spec.js";
+import type { ProbeSpec, RestartPolicy } from "../domain/spec.js";
 import { formatDuration, parseDuration } from "./durations.js";
 import type { FieldPath } from "./field-path.js";
 import { compact } from "./freeze.js";
@@ -26,6 +26,7 @@ export interface Timing {
 export interface Defaults {
   readonly timing: Timing;
   readonly stopTimeoutMs: number;
+  readonly restart: RestartPolicy;
 }
 
 const STOP_TIMEOUT_MS = { min: 1_000, max: 600_000 };
@@ -38,7 +39,17 @@ export function resolveDefaults(section: DefaultsSection | undefined, issues: Is
     section?.stopTimeout === undefined
       ? parseDuration(BUILTIN_DEFAULTS.stopTimeout)
       : stopTimeout(section.stopTimeout, ["defaults", "stopTimeout"], issues);
-  return { timing, stopTimeoutMs };
+  return { timing, stopTimeoutMs, restart: restartPolicy(section?.restart, issues) };
+}
+
+function restartPolicy(section: DefaultsSection["restart"], issues: Issues): RestartPolicy {
+  const ms = (key: keyof typeof BUILTIN_DEFAULTS.restart): number => parseDuration(section?.[key] ?? BUILTIN_DEFAULTS.restart[key]);
+  const policy = { initialDelayMs: ms("initialDelay"), maxDelayMs: ms("maxDelay"), resetAfterMs: ms("resetAfter") };
+  if (policy.initialDelayMs === 0) issues.error(["defaults", "restart", "initialDelay"], "must be more than 0 (a crash loop must not spin)");
+  if (policy.maxDelayMs < policy.initialDelayMs) {
+    issues.error(["defaults", "restart", "maxDelay"], `must be at least initialDelay (${formatDuration(policy.initialDelayMs)})`);
+  }
+  return policy;
 }
 
 /** Milliseconds of a stop timeout, reported at `path` when outside 1s..10m. */

@@ -192,8 +192,19 @@ export const ContainerSchema = Type.Object(
 
 // ---- the file -------------------------------------------------------------------------------
 
+/** Restart backoff: the first failure is retried at once, then initialDelay doubling up to maxDelay. */
+export const RestartSchema = Type.Object(
+  {
+    initialDelay: Type.Optional(Duration),
+    maxDelay: Type.Optional(Duration),
+    /** Staying ready this long forgives earlier failures. */
+    resetAfter: Type.Optional(Duration),
+  },
+  strict,
+);
+
 export const DefaultsSchema = Type.Object(
-  { probe: Type.Optional(ProbeTimingSchema), stopTimeout: Type.Optional(Duration) },
+  { probe: Type.Optional(ProbeTimingSchema), stopTimeout: Type.Optional(Duration), restart: Type.Optional(RestartSchema) },
   strict,
 );
 
@@ -228,6 +239,7 @@ export type DefaultsSection = Static<typeof DefaultsSchema>;
 export const BUILTIN_DEFAULTS = {
   probe: { interval: "10s", startInterval: "100ms", timeout: "2s", retries: 3, startPeriod: "120s" },
   stopTimeout: "10s",
+  restart: { initialDelay: "1s", maxDelay: "2m", resetAfter: "10m" },
 } as const;
 
 export const DEBOOTSTRAP_DEFAULTS = { variant: "minbase", mirror: "http://deb.debian.org/debian" } as const;

@@ -1,6 +1,8 @@
 // Restart backoff: the first failure is retried at once, later ones wait exponentially
 // longer (with jitter) up to a cap; a container that stays ready long enough starts over.
 
+import type { RestartPolicy } from "./spec.js";
+
 export interface BackoffPolicy {
   readonly initialMs: number;
   readonly maxMs: number;
@@ -10,6 +12,15 @@ export interface BackoffPolicy {
   /** Time ready after which the failure count resets. */
   readonly resetAfterMs: number;
 }
+
+/** The spec's restart policy with podwarden's fixed growth factor and jitter. */
+export const backoffFrom = (r: RestartPolicy): BackoffPolicy => ({
+  initialMs: r.initialDelayMs,
+  maxMs: r.maxDelayMs,
+  factor: 2,
+  jitter: 0.1,
+  resetAfterMs: r.resetAfterMs,
+});
 
 export const DEFAULT_BACKOFF: BackoffPolicy = {
   initialMs: 1_000,

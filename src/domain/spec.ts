@@ -92,6 +92,13 @@ export interface ImageSpec {
   readonly debootstrap?: DebootstrapSpec;
 }
 
+/** Restart backoff for every container (see domain/backoff.ts). */
+export interface RestartPolicy {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly resetAfterMs: number;
+}
+
 export interface PodSpec {
   readonly name: string;
   readonly ports: readonly PortMapping[];
@@ -99,6 +106,7 @@ export interface PodSpec {
   readonly envFile: string;
   readonly containers: readonly ContainerSpec[];
   readonly images: Readonly<Record<string, ImageSpec>>;
+  readonly restart: RestartPolicy;
   /** DNS servers for the pod; absent = Podman's default. */
   readonly dns?: readonly string[];
   /** Where the config came from (for messages). */

@@ -10,7 +10,10 @@ import { PodmanApiError, PodmanUnavailableError, PodwardenError } from "../lib/e
 import { bootstrapRootfs, packContext, streamProgress } from "./images.js";
 import { LIBPOD, Libpod, wrapError } from "./libpod.js";
 import { mapInspect, type InspectJson } from "./map-inspect.js";
-import type { ContainerRuntime, HealthcheckResult, Progress } from "./port.js";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { mapEvent, type EventJson } from "./map-event.js";
+import type { ContainerRuntime, HealthcheckResult, Progress, RuntimeEvent } from "./port.js";
 
 const NS_PER_MS = 1_000_000;
 
@@ -329,6 +332,33 @@ export class PodmanRuntime implements ContainerRuntime {
     await this.#call("container.remove", () =>
       this.#docker.getContainer(id).remove({ force: true, v: false }).then(() => undefined, ignoreStatus(404)),
     );
+  }
+
+  async watch(pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void> {
+    const stream = await this.#call("events", () =>
+      this.#libpod.dial<Readable>("events", {
+        method: "GET",
+        path: `${LIBPOD}/events`,
+        query: { stream: true, filters: { type: ["container", "pod"] } },
+        ok: [200],
+        stream: true,
+        signal,
+      }),
+    );
+    onConnected?.();
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    try {
+      for await (const line of lines) {
+        if (!line.trim()) continue;
+        const e = mapEvent(JSON.parse(line) as EventJson, pod);
+        if (e) onEvent(e);
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      throw wrapError("events", err);
+    } finally {
+      stream.destroy();
+    }
   }
 
   async healthcheck(id: string, timeoutMs: number): Promise<HealthcheckResult> {

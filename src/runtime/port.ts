@@ -13,6 +13,20 @@ export interface HealthcheckResult {
   readonly message: string;
 }
 
+/** A Podman event about the pod or one of its managed containers. */
+export interface RuntimeEvent {
+  readonly type: "container" | "pod";
+  /** libpod action: died, start, stop, remove, create, pause, oom, ... */
+  readonly action: string;
+  /** Logical container name (io.podwarden.container label); the pod's name for pod events. */
+  readonly name: string;
+  readonly id: string;
+  /** Meaningful on `died` only. */
+  readonly exitCode: number | undefined;
+  /** Podman's time of the event, epoch ms. */
+  readonly at: number;
+}
+
 export interface ContainerRuntime {
   /** Fails with PodmanUnavailableError when the API socket does not answer. */
   ping(signal?: AbortSignal): Promise<{ version: string }>;
@@ -34,6 +48,12 @@ export interface ContainerRuntime {
   startContainer(id: string): Promise<void>;
   stopContainer(id: string, timeoutS: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /**
+   * Follows Podman's event stream for this pod until it ends (resolves) or breaks (rejects),
+   * calling `onEvent` for every event about the pod or its managed containers.
+   * `onConnected` is called once the stream is open.
+   */
+  watch(pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void>;
   /** Runs the container's exec health check once, now (libpod healthcheck endpoint); gives up after timeoutMs. */
   healthcheck(id: string, timeoutMs: number): Promise<HealthcheckResult>;
 }

@@ -114,7 +114,15 @@ export class Reconciler {
     }
     const ctx = this.#ctx();
     for (const c of spec.containers) {
+      const before = this.#history.get(c.name);
       this.#update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx));
+      const after = this.#history.get(c.name)!;
+      if (after.failures > (before?.failures ?? 0)) {
+        this.#deps.logger.warn(
+          { container: c.name, exitCode: after.lastExitCode, reason: after.lastReason, failures: after.failures, retryInMs: (after.nextAttemptAt ?? ctx.now) - ctx.now },
+          "container failed",
+        );
+      }
     }
     if (this.#mode === "up") await this.#probeDue(observed);
     const mode = this.#mode;

@@ -5,7 +5,9 @@ import type { Mode } from "../domain/plan.js";
 import type { Clock } from "../lib/clock.js";
 import { PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
+import type { ContainerRuntime, RuntimeEvent } from "../runtime/port.js";
 import { ReconcileLoop } from "./loop.js";
+import { EventWatcher } from "./watcher.js";
 import type { PassResult, Reconciler } from "./reconciler.js";
 import { buildSnapshot, type Snapshot } from "./snapshot.js";
 
@@ -14,6 +16,9 @@ export interface SupervisorDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly idleMs?: number;
+  /** Where to follow Podman's events from; without it the loop only polls. */
+  readonly events?: Pick<ContainerRuntime, "watch">;
+  readonly onEvent?: (e: RuntimeEvent) => void;
 }
 
 type Listener = () => void;
@@ -23,7 +28,8 @@ export class Supervisor {
   readonly #loop: ReconcileLoop;
   readonly #listeners = new Set<Listener>();
   #controller: AbortController | undefined;
-  #running: Promise<void> | undefined;
+  #running: Promise<unknown> | undefined;
+  readonly #watcher: EventWatcher | undefined;
   #lastResult: PassResult | undefined;
   #lastError: Error | undefined;
 
@@ -32,7 +38,7 @@ export class Supervisor {
     this.#loop = new ReconcileLoop({
       pass: (signal) => deps.reconciler.reconcileOnce(signal),
       clock: deps.clock,
-      logger: deps.logger,
+      logger: deps.logger.child({ component: "loop" }),
       idleMs: deps.idleMs ?? 30_000,
       errorBackoff: { initialMs: 500, maxMs: 30_000 },
       onPass: (r) => {
@@ -44,13 +50,29 @@ export class Supervisor {
         for (const l of this.#listeners) l();
       },
     });
+    this.#watcher =
+      deps.events &&
+      new EventWatcher({
+        runtime: deps.events,
+        pod: deps.reconciler.spec.name,
+        clock: deps.clock,
+        logger: deps.logger.child({ component: "events" }),
+        kick: () => this.kick(),
+        ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
+      });
+  }
+
+  /** Whether the event stream is open (false: changes are seen at the next poll). */
+  get eventsConnected(): boolean {
+    return this.#watcher?.connected ?? false;
   }
 
   start(mode: Mode): void {
     this.#deps.reconciler.mode = mode;
     if (this.#running) return this.kick();
     this.#controller = new AbortController();
-    this.#running = this.#loop.run(this.#controller.signal);
+    const signal = this.#controller.signal;
+    this.#running = Promise.all([this.#loop.run(signal), this.#watcher?.run(signal)]);
   }
 
   setMode(mode: Mode): void {

@@ -5,7 +5,7 @@ import type { ContainerCreateRequest, PodCreateRequest } from "../../src/domain/
 import type { Observed, ObservedContainer } from "../../src/domain/observed.js";
 import { LABELS } from "../../src/domain/spec.js";
 import { PodmanApiError, PodmanUnavailableError } from "../../src/lib/errors.js";
-import type { ContainerRuntime, HealthcheckResult } from "../../src/runtime/port.js";
+import type { ContainerRuntime, HealthcheckResult, RuntimeEvent } from "../../src/runtime/port.js";
 import type { FakeClock } from "./fake-clock.js";
 
 export interface FakeContainer {
@@ -35,6 +35,7 @@ export class FakeRuntime implements ContainerRuntime {
   /** Logical name -> number of start calls that should still fail. */
   readonly failStarts = new Map<string, number>();
   #seq = 0;
+  readonly #watchers = new Set<(e: RuntimeEvent) => void>();
 
   constructor(clock: FakeClock, images: Iterable<string> = []) {
     this.clock = clock;
@@ -57,6 +58,11 @@ export class FakeRuntime implements ContainerRuntime {
     return [...this.containers.values()].find((c) => this.logical(c) === logical);
   }
 
+  #emit(action: string, c: FakeContainer): void {
+    const e: RuntimeEvent = { type: "container", action, name: this.logical(c), id: c.id, exitCode: c.exitCode ?? undefined, at: this.clock.now() };
+    for (const w of this.#watchers) w(e);
+  }
+
   /** The container process dies on its own. */
   crash(logical: string, exitCode = 1): void {
     const c = this.byName(logical);
@@ -64,6 +70,15 @@ export class FakeRuntime implements ContainerRuntime {
     c.running = false;
     c.exitCode = exitCode;
     c.finishedAt = this.clock.now();
+    this.#emit("died", c);
+  }
+
+  async watch(_pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void> {
+    this.#check();
+    this.#watchers.add(onEvent);
+    onConnected?.();
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    this.#watchers.delete(onEvent);
   }
 
   async ping(): Promise<{ version: string }> {

@@ -33,6 +33,7 @@ export const chainSpec = (over: Partial<PodSpec> = {}): PodSpec => ({
   envFile: "/dev/null",
   images: {},
   source: "test",
+  restart: { initialDelayMs: 1_000, maxDelayMs: 120_000, resetAfterMs: 600_000 },
   containers: [
     container("valkey"),
     container("falkordb", ["valkey"]),

@@ -34,6 +34,14 @@ describe("loadConfig rejects", () => {
     expectIssue(error, file, "containers.cache.mounts[0].readOnly", /must be true or false \(got "yes"\)/);
   });
 
+  it("a restart backoff that would spin or shrink", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, { "defaults.restart": { initialDelay: "0s" } });
+    expectIssue(await loadError(file), file, "defaults.restart.initialDelay", /must be more than 0/);
+    const file2 = await writeConfig(fx, { "defaults.restart": { initialDelay: "5s", maxDelay: "1s" } });
+    expectIssue(await loadError(file2), file2, "defaults.restart.maxDelay", /must be at least initialDelay \(5s\)/);
+  });
+
   it("a missing required field", async () => {
     const fx = await fixture();
     const file = await writeConfig(fx, { "containers.web.image": undefined });
