@@ -6,12 +6,13 @@ import { backoffFrom } from "./domain/backoff.js";
 import type { PodSpec, Secrets } from "./domain/spec.js";
 import { loadConfig } from "./config/load.js";
 import { systemClock, type Clock } from "./lib/clock.js";
-import { createLogger, type Logger } from "./observability/logger.js";
+import { ConfigError } from "./lib/errors.js";
+import { SecretScrubber, createLogger, type Logger } from "./observability/logger.js";
 import { prettyDestination } from "./observability/pretty.js";
 import { createProber } from "./probes/prober.js";
 import { PodmanRuntime } from "./runtime/podman-runtime.js";
 import type { ContainerRuntime } from "./runtime/port.js";
-import { discoverSocket } from "./runtime/socket.js";
+import { discoverSocket, socketCandidates } from "./runtime/socket.js";
 import { Reconciler } from "./supervisor/reconciler.js";
 import { Supervisor } from "./supervisor/supervisor.js";
 
@@ -30,24 +31,36 @@ export interface Loaded {
   readonly secrets: Secrets;
   readonly warnings: readonly string[];
   readonly logger: Logger;
+  readonly scrubber: SecretScrubber;
 }
 
 /** Loads and validates the config (nothing touches Podman before this succeeds). */
 export const load = async (opts: GlobalOptions): Promise<Loaded> => {
   const { spec, secrets, warnings } = await loadConfig(opts.config);
+  const scrubber = new SecretScrubber([...secrets.values()]);
   const logger = createLogger({
     level: opts.logLevel,
-    secretValues: [...secrets.values()],
+    scrubber,
     ...(opts.logFormat === "pretty" ? { destination: prettyDestination(process.stderr) } : {}),
   });
   for (const w of warnings) logger.warn({ config: spec.source }, w);
-  return { spec, secrets, warnings, logger };
+  return { spec, secrets, warnings, logger, scrubber };
 };
 
-export const createRuntime = (opts: GlobalOptions): { runtime: ContainerRuntime; socket: string } => {
-  const socket = discoverSocket({ flag: opts.socket, env: opts.env, uid: process.getuid?.() ?? 0, exists: existsSync });
+/**
+ * `patient`: the daemon waits for a socket that is not there yet (Podman may start after
+ * it) instead of failing; commands fail at once with exit 69.
+ */
+export const createRuntime = (opts: GlobalOptions, patient = false): { runtime: ContainerRuntime; socket: string } => {
+  const sources = { flag: opts.socket, env: opts.env, uid: process.getuid?.() ?? 0, exists: existsSync };
+  const socket = patient ? (socketCandidates(sources).find((c) => existsSync(c.path)) ?? socketCandidates(sources)[0]!) : discoverSocket(sources);
   return { runtime: new PodmanRuntime({ socketPath: socket.path, hostCaBundle: HOST_CA_BUNDLE }), socket: socket.path };
 };
+
+export interface ReloadResult {
+  readonly changed: readonly string[];
+  readonly podChanged: boolean;
+}
 
 export interface Daemon extends Loaded {
   readonly runtime: ContainerRuntime;
@@ -55,11 +68,13 @@ export interface Daemon extends Loaded {
   readonly reconciler: Reconciler;
   readonly supervisor: Supervisor;
   readonly clock: Clock;
+  /** Re-reads the config file; a bad one throws ConfigError and changes nothing. */
+  reload(): Promise<ReloadResult>;
 }
 
-export const buildDaemon = async (opts: GlobalOptions): Promise<Daemon> => {
+export const buildDaemon = async (opts: GlobalOptions, patient = false): Promise<Daemon> => {
   const loaded = await load(opts);
-  const { runtime, socket } = createRuntime(opts);
+  const { runtime, socket } = createRuntime(opts, patient);
   const clock = systemClock;
   const prober = createProber({ spec: loaded.spec, secrets: loaded.secrets, runtime, clock });
   const reconciler = new Reconciler({
@@ -73,5 +88,27 @@ export const buildDaemon = async (opts: GlobalOptions): Promise<Daemon> => {
     random: Math.random,
   });
   const supervisor = new Supervisor({ reconciler, clock, logger: loaded.logger, events: runtime });
-  return { ...loaded, runtime, socket, reconciler, supervisor, clock };
+  let current = loaded.spec;
+  const secretValues = new Set(loaded.secrets.values());
+  const reload = async (): Promise<ReloadResult> => {
+    const next = await loadConfig(opts.config);
+    if (next.spec.name !== current.name) {
+      throw new ConfigError([
+        { file: next.spec.source, path: "pod.name", message: `changed from ${current.name} to ${next.spec.name}: a running daemon keeps its pod; restart it to move` },
+      ]);
+    }
+    // Values of older env files may still be in flight in messages: keep scrubbing them too.
+    for (const v of next.secrets.values()) secretValues.add(v);
+    loaded.scrubber.set([...secretValues]);
+    for (const w of next.warnings) loaded.logger.warn({ config: next.spec.source }, w);
+    const result = reconciler.reconfigure({
+      spec: next.spec,
+      secrets: next.secrets,
+      prober: createProber({ spec: next.spec, secrets: next.secrets, runtime, clock }),
+    });
+    current = next.spec;
+    supervisor.kick();
+    return result;
+  };
+  return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload };
 };

@@ -2,7 +2,8 @@
 // SIGTERM or SIGINT stops the containers in reverse order, removes the pod, exits 0.
 
 import { buildDaemon } from "../main.js";
-import { EXIT } from "../lib/errors.js";
+import { ConfigError, EXIT, errorMessage } from "../lib/errors.js";
+import { pidfilePath, removePidfile, writePidfile } from "./pidfile.js";
 import type { CommandContext } from "./index.js";
 import { noArgs } from "./shared.js";
 
@@ -11,7 +12,8 @@ const shutdownBudgetMs = (stopTimeoutsS: readonly number[]): number => stopTimeo
 
 export const run = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "run");
-  const d = await buildDaemon(ctx.global);
+  // Patient: if Podman is not there yet, the loop keeps trying; the daemon never exits for it.
+  const d = await buildDaemon(ctx.global, true);
   const log = d.logger.child({ component: "daemon" });
   log.info({ version: ctx.version, pod: d.spec.name, socket: d.socket, config: d.spec.source }, "podwarden starting");
   // Say when the pod becomes ready and when it stops being ready (restarts, failures).
@@ -24,6 +26,19 @@ export const run = async (ctx: CommandContext): Promise<number> => {
     if (ready) log.info({ containers: snap.pod.containersTotal }, "pod ready");
     else log.warn({ ready: snap.pod.containersReady, total: snap.pod.containersTotal }, "pod not ready");
   });
+  // SIGHUP (or `podwarden reload`): apply a changed config; a bad one changes nothing.
+  process.on("SIGHUP", () => {
+    log.info({ config: ctx.global.config }, "reloading the config");
+    d.reload().then(
+      (r) => log.info({ changed: r.changed, podChanged: r.podChanged }, r.changed.length || r.podChanged ? "config reloaded" : "config reloaded: nothing changed"),
+      (err: unknown) => {
+        const issues = err instanceof ConfigError ? err.issues.map((i) => `${i.file}: ${i.path}: ${i.message}`) : [errorMessage(err)];
+        log.error({ issues }, "config reload rejected; the pod is left as it is");
+      },
+    );
+  });
+  const pidfile = pidfilePath(ctx.global.env, d.spec.name);
+  await writePidfile(pidfile).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
   d.supervisor.start("up");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -43,9 +58,11 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   } catch (err) {
     log.error({ err: (err as Error).message }, "shutdown did not finish");
     await d.supervisor.stop();
+    await removePidfile(pidfile);
     return EXIT.failure;
   }
   await d.supervisor.stop();
+  await removePidfile(pidfile);
   log.info("pod stopped and removed");
   return EXIT.ok;
 };

@@ -35,12 +35,14 @@ export interface ContainerHistory {
   readonly lastExitCode: number | null;
   /** Why podwarden itself stopped the container, so the exit is not taken for a crash. */
   readonly stopReason: StopReason | undefined;
+  /** Instances of its dependencies when this instance started (or was adopted): `restart: true` edges compare. */
+  readonly startedWith: Readonly<Record<string, string>> | undefined;
 }
 
-export type StopReason = "shutdown" | "spec-changed" | "start-timeout" | "unhealthy" | "orphan";
+export type StopReason = "shutdown" | "spec-changed" | "start-timeout" | "unhealthy" | "orphan" | "dependency-restarted" | "pod-changed";
 
 /** Stops that are part of normal operation, not failures of the container. */
-const EXPECTED_STOPS: ReadonlySet<StopReason> = new Set(["shutdown", "spec-changed", "orphan"]);
+const EXPECTED_STOPS: ReadonlySet<StopReason> = new Set(["shutdown", "spec-changed", "orphan", "dependency-restarted", "pod-changed"]);
 
 export const emptyHistory = (): ContainerHistory => ({
   state: "pending",
@@ -58,6 +60,7 @@ export const emptyHistory = (): ContainerHistory => ({
   lastReason: undefined,
   lastExitCode: null,
   stopReason: undefined,
+  startedWith: undefined,
 });
 
 const instanceOf = (o: ObservedContainer): string => `${o.id}@${o.startedAt ?? 0}`;
@@ -95,6 +98,7 @@ export const absorbObservation = (
     };
   }
   if (h.running && !running) {
+    next = { ...next, startedWith: undefined };
     const exitCode = o?.exitCode ?? null;
     const why = h.stopReason;
     next = { ...next, ready: false, lastExitCode: exitCode, stopReason: undefined, nextProbeAt: undefined };
@@ -140,10 +144,14 @@ export const absorbNoProbe = (h: ContainerHistory, now: number): ContainerHistor
 
 export const markStopping = (h: ContainerHistory, reason: StopReason): ContainerHistory => ({ ...h, stopReason: reason });
 
-/** After a start request: expect it running, so an exit before the next look still counts as a failure. */
-export const markStartAttempt = (h: ContainerHistory): ContainerHistory => ({
+/**
+ * After a start request: expect it running, so an exit before the next look still counts as
+ * a failure; remember which instances of its dependencies it starts against.
+ */
+export const markStartAttempt = (h: ContainerHistory, deps: Readonly<Record<string, string>>): ContainerHistory => ({
   ...h,
   running: true,
+  startedWith: deps,
   restarts: h.failures > 0 ? h.restarts + 1 : h.restarts,
   nextAttemptAt: undefined,
 });

@@ -25,6 +25,8 @@ export interface ObservedPod {
   readonly name: string;
   readonly state: string;
   readonly managed: boolean;
+  /** The io.podwarden.spec-hash label of the pod. */
+  readonly specHash: string | undefined;
 }
 
 export interface Observed {

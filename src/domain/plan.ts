@@ -22,6 +22,8 @@ export interface PlanInput {
   readonly spec: PodSpec;
   /** Desired spec hash per logical container name. */
   readonly hashes: ReadonlyMap<string, string>;
+  /** Desired hash of the pod itself (name, ports, DNS): a pod that differs is recreated. */
+  readonly podHash?: string;
   readonly observed: Observed;
   readonly history: ReadonlyMap<string, ContainerHistory>;
   readonly now: number;
@@ -68,6 +70,19 @@ const decideUp = (
     if (!o) return { state: "creating", actions: [{ type: "create", name: c.name }] };
     return { state: "starting", actions: [{ type: "start", name: c.name, id: o.id }] };
   }
+  // A `restart: true` edge: the dependency came back as a new instance and is ready again.
+  const restartFor = c.dependsOn.find((d) => {
+    if (!d.restart || !depsReady) return false;
+    const was = h?.startedWith?.[d.name];
+    const now = input.history.get(d.name)?.instance;
+    return was !== undefined && now !== undefined && was !== now;
+  });
+  if (restartFor) {
+    return {
+      state: "stopping",
+      actions: [{ type: "stop", name: c.name, id: o.id, reason: "dependency-restarted", timeoutS: c.stopTimeoutS }],
+    };
+  }
   const probe = c.probe;
   if (h?.ready) {
     if (probe && h.consecutiveFailures >= probe.retries) {
@@ -89,7 +104,11 @@ const decideUp = (
 };
 
 const planUp = (input: PlanInput): Plan => {
-  const { spec, observed, history } = input;
+  const { spec, observed } = input;
+  if (observed.pod && input.podHash !== undefined && observed.pod.specHash !== input.podHash) {
+    // Ports or DNS changed: a pod cannot be edited, so take it down in order and make it anew.
+    return { ...planDown(input, "pod-changed"), settled: false };
+  }
   if (!observed.pod) {
     const states = new Map(spec.containers.map((c) => [c.name, "pending" as ContainerState]));
     return { actions: [{ type: "create-pod" }], states, requeueAfterMs: 0, settled: false };
@@ -109,7 +128,7 @@ const planUp = (input: PlanInput): Plan => {
     // Dependencies come first in start order, so their decision for this pass is known:
     // one that is being stopped or replaced right now does not count as ready.
     const depsReady = c.dependsOn.every((d) => states.get(d.name) === "ready");
-    const d = decideUp(c, observed.containers.get(name), history.get(name), depsReady, input);
+    const d = decideUp(c, observed.containers.get(name), input.history.get(name), depsReady, input);
     states.set(name, d.state);
     actions.push(...d.actions);
     if (d.wakeAt !== undefined) wakeAt = Math.min(wakeAt, d.wakeAt);
@@ -120,7 +139,7 @@ const planUp = (input: PlanInput): Plan => {
   return { actions, states, requeueAfterMs, settled };
 };
 
-const planDown = (input: PlanInput): Plan => {
+const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
   const { spec, observed } = input;
   const states = new Map<string, ContainerState>();
   if (!observed.pod) {
@@ -140,13 +159,13 @@ const planDown = (input: PlanInput): Plan => {
     states.set(name, "stopping");
     const dependentsRunning = spec.containers.some((x) => x.dependsOn.some((d) => d.name === name) && running(x.name));
     if (!dependentsRunning) {
-      actions.push({ type: "stop", name, id: o.id, reason: "shutdown", timeoutS: c.stopTimeoutS });
+      actions.push({ type: "stop", name, id: o.id, reason, timeoutS: c.stopTimeoutS });
     }
   }
   const known = new Set(spec.containers.map((c) => c.name));
   for (const o of observed.containers.values()) {
     if (!known.has(o.name) && o.running) {
-      actions.push({ type: "stop", name: o.name, id: o.id, reason: "shutdown", timeoutS: 10 });
+      actions.push({ type: "stop", name: o.name, id: o.id, reason, timeoutS: 10 });
     }
   }
   if (actions.length === 0) actions.push({ type: "remove-pod" });

@@ -1,7 +1,7 @@
 // Hashes for drift detection. The only domain file that may import node:crypto.
 
 import { createHash } from "node:crypto";
-import type { ContainerCreateRequest } from "./create-request.js";
+import type { ContainerCreateRequest, PodCreateRequest } from "./create-request.js";
 
 /** JSON with object keys sorted, so equal requests always hash equally. */
 export const canonicalJson = (value: unknown): string =>
@@ -14,7 +14,7 @@ export const canonicalJson = (value: unknown): string =>
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
 /** Hash of the rendered create request (labels included, the spec-hash label excluded). */
-export const specHash = (req: ContainerCreateRequest): string => sha256(canonicalJson(req)).slice(0, 16);
+export const specHash = (req: ContainerCreateRequest | PodCreateRequest): string => sha256(canonicalJson(req)).slice(0, 16);
 
 /** Podman secret name for a container's env file: content-addressed, so new values make a new secret. */
 export const secretName = (pod: string, container: string, content: string): string =>

@@ -8,7 +8,7 @@ export type Logger = PinoLogger;
 export interface LoggerOptions {
   readonly level?: string;
   /** Values that must never be written (the env file's values). */
-  readonly secretValues?: readonly string[];
+  readonly scrubber?: SecretScrubber;
   readonly destination?: DestinationStream;
 }
 
@@ -27,6 +27,20 @@ const REDACT_PATHS = [
 ];
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * The secret values to scrub, replaceable at run time (a reloaded env file brings new ones).
+ */
+export class SecretScrubber {
+  #scrub: (line: string) => string;
+  constructor(values: readonly string[] = []) {
+    this.#scrub = makeScrubber(values);
+  }
+  set(values: readonly string[]): void {
+    this.#scrub = makeScrubber(values);
+  }
+  scrub = (line: string): string => this.#scrub(line);
+}
 
 /** Replaces every occurrence of a secret value (and its JSON-escaped form) with [REDACTED]. */
 export const makeScrubber = (values: readonly string[]): ((line: string) => string) => {
@@ -48,7 +62,7 @@ export const makeScrubber = (values: readonly string[]): ((line: string) => stri
 };
 
 export const createLogger = (options: LoggerOptions = {}): Logger => {
-  const scrub = makeScrubber(options.secretValues ?? []);
+  const scrub = options.scrubber?.scrub ?? ((line: string) => line);
   return pino(
     {
       name: "podwarden",

@@ -180,7 +180,7 @@ export class PodmanRuntime implements ContainerRuntime {
       const p = await this.#call("pod.inspect", () =>
         this.#libpod.dial<PodInspect>("pod.inspect", { method: "GET", path: `${LIBPOD}/pods/${encodeURIComponent(name)}/json`, ok: [200] }),
       );
-      return { id: p.Id, name: p.Name, state: p.State, managed: p.Labels?.[LABELS.managed] === "true" };
+      return { id: p.Id, name: p.Name, state: p.State, managed: p.Labels?.[LABELS.managed] === "true", specHash: p.Labels?.[LABELS.specHash] };
     } catch (err) {
       if (err instanceof PodmanApiError && err.status === 404) return null;
       throw err;
@@ -303,15 +303,33 @@ export class PodmanRuntime implements ContainerRuntime {
       present.push(m);
     }
     const imageArgv = req.secretFile ? await this.#imageArgv(req.image) : undefined;
-    const created = await this.#call("container.create", () =>
-      this.#libpod.dial<{ Id: string }>("container.create", {
-        method: "POST",
-        path: `${LIBPOD}/containers/create`,
-        body: toSpecGenerator(req, present, imageArgv),
-        ok: [200, 201],
-      }),
-    );
-    return created.Id;
+    const body = toSpecGenerator(req, present, imageArgv);
+    const create = () =>
+      this.#call("container.create", () =>
+        this.#libpod.dial<{ Id: string }>("container.create", { method: "POST", path: `${LIBPOD}/containers/create`, body, ok: [200, 201] }),
+      );
+    try {
+      return (await create()).Id;
+    } catch (err) {
+      if (!(err instanceof PodmanApiError && /already in use/.test(err.message))) throw err;
+      await this.#removeSquatter(req);
+      return (await create()).Id;
+    }
+  }
+
+  /**
+   * A container holds the name podwarden needs. Inside the pod it is drift (replaced by
+   * hand) and goes; anywhere else it is somebody else's and podwarden stops with a message.
+   */
+  async #removeSquatter(req: ContainerCreateRequest): Promise<void> {
+    const [other, pod] = await Promise.all([
+      this.#libpod.dial<{ Id: string; Pod?: string }>("container.inspect", { method: "GET", path: `${LIBPOD}/containers/${encodeURIComponent(req.name)}/json`, ok: [200] }),
+      this.#inspectPod(req.pod),
+    ]);
+    if (!pod || other.Pod !== pod.id) {
+      throw new PodwardenError("E_CONFLICT", `a container named ${req.name} exists outside pod ${req.pod}: remove or rename it (podman rm -f ${req.name})`);
+    }
+    await this.removeContainer(other.Id);
   }
 
   async #imageArgv(ref: string): Promise<ImageArgv> {

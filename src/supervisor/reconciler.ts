@@ -1,7 +1,14 @@
 // One reconcile pass: observe (Podman + due probes) -> plan (pure) -> act.
 
 import type { BackoffPolicy } from "../domain/backoff.js";
-import { containerCreateRequest, podCreateRequest, renderSecretFile, secretKeysFor, type ContainerCreateRequest } from "../domain/create-request.js";
+import {
+  containerCreateRequest,
+  podCreateRequest,
+  renderSecretFile,
+  secretKeysFor,
+  type ContainerCreateRequest,
+  type PodCreateRequest,
+} from "../domain/create-request.js";
 import {
   absorbNoProbe,
   absorbObservation,
@@ -62,9 +69,10 @@ const renderDesired = (spec: PodSpec, secrets: Secrets): Map<string, Desired> =>
   );
 
 export class Reconciler {
-  readonly #deps: ReconcilerDeps;
-  readonly #desired: Map<string, Desired>;
-  readonly #hashes: Map<string, string>;
+  #deps: ReconcilerDeps;
+  #desired!: Map<string, Desired>;
+  #hashes!: Map<string, string>;
+  #podRequest!: PodCreateRequest;
   #history = new Map<string, ContainerHistory>();
   #mode: Mode = "up";
   #lastPlan: Plan | undefined;
@@ -74,8 +82,32 @@ export class Reconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
-    this.#desired = renderDesired(deps.spec, deps.secrets);
+    this.#render();
+  }
+
+  #render(): void {
+    const { spec, secrets } = this.#deps;
+    this.#desired = renderDesired(spec, secrets);
     this.#hashes = new Map([...this.#desired].map(([n, d]) => [n, d.request.labels[LABELS.specHash]!]));
+    const pod = podCreateRequest(spec);
+    this.#podRequest = { ...pod, labels: { ...pod.labels, [LABELS.specHash]: specHash(pod) } };
+  }
+
+  /**
+   * Switches to a new spec (a reloaded config). The next passes recreate exactly the
+   * containers whose hash changed, in order. Returns what differs: changed, added and
+   * removed container names, and whether the pod itself (ports, DNS) must be recreated.
+   */
+  reconfigure(next: Pick<ReconcilerDeps, "spec" | "secrets" | "prober">): { changed: string[]; podChanged: boolean } {
+    const before = new Map(this.#hashes);
+    const podBefore = this.#podRequest.labels[LABELS.specHash];
+    this.#deps = { ...this.#deps, ...next };
+    this.#render();
+    const names = new Set([...before.keys(), ...this.#hashes.keys()]);
+    const changed = [...names].filter((n) => before.get(n) !== this.#hashes.get(n));
+    for (const n of this.#history.keys()) if (!this.#hashes.has(n)) this.#history.delete(n);
+    this.#secretsPruned = false;
+    return { changed, podChanged: podBefore !== this.#podRequest.labels[LABELS.specHash] };
   }
 
   get spec(): PodSpec {
@@ -124,9 +156,18 @@ export class Reconciler {
         );
       }
     }
+    this.#adoptDependencies();
     if (this.#mode === "up") await this.#probeDue(observed);
     const mode = this.#mode;
-    const p = plan({ spec, hashes: this.#hashes, observed, history: this.#history, now: clock.now(), mode });
+    const p = plan({
+      spec,
+      hashes: this.#hashes,
+      podHash: this.#podRequest.labels[LABELS.specHash],
+      observed,
+      history: this.#history,
+      now: clock.now(),
+      mode,
+    });
     this.#recordStates(p);
     this.#lastPlan = p;
     for (const action of p.actions) {
@@ -141,6 +182,23 @@ export class Reconciler {
       this.#secretsPruned = true;
     }
     return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled };
+  }
+
+  /** Instances of `name`'s dependencies right now. */
+  #depInstances(name: string): Record<string, string> {
+    const c = this.#deps.spec.containers.find((x) => x.name === name);
+    const pairs = (c?.dependsOn ?? []).flatMap((d) => {
+      const inst = this.#history.get(d.name)?.instance;
+      return inst === undefined ? [] : [[d.name, inst] as const];
+    });
+    return Object.fromEntries(pairs);
+  }
+
+  /** A running container first seen by this daemon (adopted) counts as started against today's dependencies. */
+  #adoptDependencies(): void {
+    for (const [name, h] of this.#history) {
+      if (h.running && h.startedWith === undefined) this.#history.set(name, { ...h, startedWith: this.#depInstances(name) });
+    }
   }
 
   #ctx(): AbsorbContext {
@@ -188,7 +246,7 @@ export class Reconciler {
     switch (action.type) {
       case "create-pod":
         logger.info({ pod: spec.name, ports: spec.ports }, "creating pod");
-        return runtime.createPod(podCreateRequest(spec));
+        return runtime.createPod(this.#podRequest);
       case "remove-pod":
         logger.info({ pod: spec.name }, "removing pod");
         await runtime.removePod(spec.name);
@@ -230,7 +288,7 @@ export class Reconciler {
     const { runtime, logger } = this.#deps;
     try {
       logger.info({ container: name }, "starting");
-      this.#update(name, markStartAttempt);
+      this.#update(name, (h) => markStartAttempt(h, this.#depInstances(name)));
       await runtime.startContainer(id);
     } catch (err) {
       this.#update(name, (h) => markStartFailed({ ...h, running: false }, errorMessage(err), this.#ctx()));

@@ -107,7 +107,7 @@ export class FakeRuntime implements ContainerRuntime {
         imageId: `sha256:${c.req.image}`,
       });
     }
-    const p = this.pod && this.pod.name === pod ? { id: this.pod.id, name: pod, state: "Running", managed: this.pod.managed ?? true } : null;
+    const p = this.pod && this.pod.name === pod ? { id: this.pod.id, name: pod, state: "Running", managed: this.pod.managed ?? true, specHash: this.pod.labels[LABELS.specHash] } : null;
     return { pod: p, containers };
   }
 

@@ -50,7 +50,7 @@ describe("container history", () => {
   });
 
   it("a start that dies before it was ever seen running still counts", () => {
-    const h = absorbObservation(markStartAttempt(emptyHistory()), o({ running: false, state: "exited", exitCode: 1 }), ctx);
+    const h = absorbObservation(markStartAttempt(emptyHistory(), {}), o({ running: false, state: "exited", exitCode: 1 }), ctx);
     expect(h.failures).toBe(1);
   });
 

@@ -10,7 +10,7 @@ const hashes = new Map([
   ["db", "h-db"],
   ["app", "h-app"],
 ]);
-const pod = { id: "p1", name: "testpod", state: "Running", managed: true };
+const pod = { id: "p1", name: "testpod", state: "Running", managed: true, specHash: "h-pod" };
 
 const obs = (name: string, over: Partial<ObservedContainer> = {}): ObservedContainer => ({
   id: `id-${name}`,
@@ -35,6 +35,7 @@ const readyHist = (over: Partial<ContainerHistory> = {}) => hist({ ready: true, 
 const input = (observed: ObservedContainer[], history: [string, ContainerHistory][], over: Partial<PlanInput> = {}): PlanInput => ({
   spec,
   hashes,
+  podHash: "h-pod",
   observed: { pod, containers: new Map(observed.map((o) => [o.name, o])) },
   history: new Map(history),
   now: NOW,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger, makeScrubber } from "../../../src/observability/logger.js";
+import { SecretScrubber, createLogger, makeScrubber } from "../../../src/observability/logger.js";
 import { formatLine } from "../../../src/observability/pretty.js";
 
 const capture = () => {
@@ -10,7 +10,7 @@ const capture = () => {
 describe("logger", () => {
   it("never writes a secret value, whatever field or message carries it", () => {
     const { lines, destination } = capture();
-    const log = createLogger({ secretValues: ["hunter2-xyz", 'quo"te-secret'], destination });
+    const log = createLogger({ scrubber: new SecretScrubber(["hunter2-xyz", 'quo"te-secret']), destination });
     log.info({ detail: "the value is hunter2-xyz", nested: { deep: ['quo"te-secret'] } }, "msg with hunter2-xyz inside");
     log.info({ password: "plain-field-secret" }, "redacted by key");
     const out = lines.join("");
@@ -18,6 +18,15 @@ describe("logger", () => {
     expect(out).not.toContain("quo");
     expect(out).not.toContain("plain-field-secret");
     expect(out.match(/\[REDACTED\]/g)?.length).toBe(4);
+  });
+
+  it("scrubs the new values after a reload", () => {
+    const { lines, destination } = capture();
+    const scrubber = new SecretScrubber(["old-secret-1"]);
+    const log = createLogger({ scrubber, destination });
+    scrubber.set(["new-secret-2"]);
+    log.info("old-secret-1 new-secret-2");
+    expect(lines.join("")).toContain("old-secret-1 [REDACTED]");
   });
 
   it("does not scrub values too short to be secrets", () => {
