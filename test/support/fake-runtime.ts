@@ -73,6 +73,19 @@ export class FakeRuntime implements ContainerRuntime {
     this.#emit("died", c);
   }
 
+  /** Someone runs `podman rm -f` on the container. */
+  removeByHand(logical: string): void {
+    const c = this.byName(logical)!;
+    this.containers.delete(c.id);
+    this.#emit("remove", c);
+  }
+
+  /** Someone runs `podman pod rm -f` on the pod. */
+  removePodByHand(): void {
+    for (const c of [...this.containers.values()]) this.removeByHand(this.logical(c));
+    this.pod = null;
+  }
+
   async watch(_pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void> {
     this.#check();
     this.#watchers.add(onEvent);

@@ -26,6 +26,8 @@ export class Harness {
   readonly runtime: FakeRuntime;
   readonly reconciler: Reconciler;
   readonly readyAfterMs: Record<string, number>;
+  /** Containers whose probe fails while they are in this set (hung, unhealthy). */
+  readonly failing = new Set<string>();
   /** Every probe result, in order, with the container's name. */
   readonly probes: (ProbeResult & { name: string })[] = [];
 
@@ -35,7 +37,7 @@ export class Harness {
     const prober: Prober = async (c, o) => {
       const after = this.readyAfterMs[c.name] ?? 0;
       const now = this.clock.now();
-      const ok = o.running && o.startedAt !== null && now - o.startedAt >= after;
+      const ok = o.running && o.startedAt !== null && now - o.startedAt >= after && !this.failing.has(c.name);
       const r = { ok, ms: 1, at: now, message: ok ? "ok" : "not yet" };
       this.probes.push({ ...r, name: c.name });
       return r;
