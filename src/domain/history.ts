@@ -35,6 +35,8 @@ export interface ContainerHistory {
   readonly lastExitCode: number | null;
   /** Why podwarden itself stopped the container, so the exit is not taken for a crash. */
   readonly stopReason: StopReason | undefined;
+  /** A stop was requested: by then Podman has killed it (stop timeout) or it is asked again. */
+  readonly stopDeadline: number | undefined;
   /** Instances of its dependencies when this instance started (or was adopted): `restart: true` edges compare. */
   readonly startedWith: Readonly<Record<string, string>> | undefined;
 }
@@ -60,6 +62,7 @@ export const emptyHistory = (): ContainerHistory => ({
   lastReason: undefined,
   lastExitCode: null,
   stopReason: undefined,
+  stopDeadline: undefined,
   startedWith: undefined,
 });
 
@@ -95,13 +98,14 @@ export const absorbObservation = (
       consecutiveFailures: 0,
       nextProbeAt: ctx.now,
       stopReason: undefined,
+      stopDeadline: undefined,
     };
   }
   if (h.running && !running) {
     next = { ...next, startedWith: undefined };
     const exitCode = o?.exitCode ?? null;
     const why = h.stopReason;
-    next = { ...next, ready: false, lastExitCode: exitCode, stopReason: undefined, nextProbeAt: undefined };
+    next = { ...next, ready: false, lastExitCode: exitCode, stopReason: undefined, stopDeadline: undefined, nextProbeAt: undefined };
     if (why === undefined || !EXPECTED_STOPS.has(why)) {
       const reason = why ?? (o === undefined ? "removed" : o.oomKilled ? "oom-killed" : `exited (code ${exitCode ?? "?"})`);
       next = recordFailure(next, reason, ctx);
@@ -142,7 +146,14 @@ export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeRe
 export const absorbNoProbe = (h: ContainerHistory, now: number): ContainerHistory =>
   h.running && !h.ready ? { ...h, ready: true, readyAt: h.readyAt ?? now } : h;
 
-export const markStopping = (h: ContainerHistory, reason: StopReason): ContainerHistory => ({ ...h, stopReason: reason });
+export const markStopping = (h: ContainerHistory, reason: StopReason, deadline: number): ContainerHistory => ({
+  ...h,
+  stopReason: reason,
+  stopDeadline: deadline,
+});
+
+/** Slack past a stop timeout before a stop is requested again. */
+export const STOP_SLACK_MS = 5_000;
 
 /**
  * After a start request: expect it running, so an exit before the next look still counts as

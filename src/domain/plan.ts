@@ -16,7 +16,7 @@ export type Action =
   | { readonly type: "create"; readonly name: string }
   | { readonly type: "start"; readonly name: string; readonly id: string }
   | { readonly type: "stop"; readonly name: string; readonly id: string; readonly reason: StopReason; readonly timeoutS: number }
-  | { readonly type: "remove"; readonly name: string; readonly id: string; readonly reason: StopReason; readonly timeoutS: number };
+  | { readonly type: "remove"; readonly name: string; readonly id: string; readonly reason: StopReason };
 
 export interface PlanInput {
   readonly spec: PodSpec;
@@ -48,6 +48,12 @@ interface Decision {
 
 const NOTHING: readonly Action[] = [];
 
+/** A stop already requested and still within its timeout: wait for the exit, do not ask again. */
+const stopPending = (o: ObservedContainer | undefined, h: ContainerHistory | undefined, now: number): number | undefined =>
+  o?.running && h?.stopDeadline !== undefined && now < h.stopDeadline ? h.stopDeadline : undefined;
+
+const stop = (name: string, id: string, reason: StopReason, timeoutS: number): Action => ({ type: "stop", name, id, reason, timeoutS });
+
 const decideUp = (
   c: ContainerSpec,
   o: ObservedContainer | undefined,
@@ -56,11 +62,12 @@ const decideUp = (
   input: PlanInput,
 ): Decision => {
   const { now } = input;
+  const pending = stopPending(o, h, now);
+  if (pending !== undefined) return { state: "stopping", actions: NOTHING, wakeAt: pending };
   if (o && o.specHash !== input.hashes.get(c.name)) {
-    return {
-      state: "stopping",
-      actions: [{ type: "remove", name: c.name, id: o.id, reason: "spec-changed", timeoutS: c.stopTimeoutS }],
-    };
+    // Replace: stop it first (gracefully, without blocking the loop), remove it once it is down.
+    const action = o.running ? stop(c.name, o.id, "spec-changed", c.stopTimeoutS) : ({ type: "remove", name: c.name, id: o.id, reason: "spec-changed" } as const);
+    return { state: "stopping", actions: [action] };
   }
   if (!o?.running) {
     if (h?.nextAttemptAt !== undefined && h.nextAttemptAt > now) {
@@ -78,27 +85,18 @@ const decideUp = (
     return was !== undefined && now !== undefined && was !== now;
   });
   if (restartFor) {
-    return {
-      state: "stopping",
-      actions: [{ type: "stop", name: c.name, id: o.id, reason: "dependency-restarted", timeoutS: c.stopTimeoutS }],
-    };
+    return { state: "stopping", actions: [stop(c.name, o.id, "dependency-restarted", c.stopTimeoutS)] };
   }
   const probe = c.probe;
   if (h?.ready) {
     if (probe && h.consecutiveFailures >= probe.retries) {
-      return {
-        state: "unhealthy",
-        actions: [{ type: "stop", name: c.name, id: o.id, reason: "unhealthy", timeoutS: c.stopTimeoutS }],
-      };
+      return { state: "unhealthy", actions: [stop(c.name, o.id, "unhealthy", c.stopTimeoutS)] };
     }
     return { state: "ready", actions: NOTHING, ...(h.nextProbeAt !== undefined ? { wakeAt: h.nextProbeAt } : {}) };
   }
   const deadline = (h?.startedAt ?? o.startedAt ?? now) + (probe?.startPeriodMs ?? 0);
   if (probe && now >= deadline) {
-    return {
-      state: "failed",
-      actions: [{ type: "stop", name: c.name, id: o.id, reason: "start-timeout", timeoutS: c.stopTimeoutS }],
-    };
+    return { state: "failed", actions: [stop(c.name, o.id, "start-timeout", c.stopTimeoutS)] };
   }
   return { state: "starting", actions: NOTHING, wakeAt: Math.min(h?.nextProbeAt ?? now, deadline) };
 };
@@ -119,9 +117,8 @@ const planUp = (input: PlanInput): Plan => {
   let wakeAt = Number.POSITIVE_INFINITY;
   // Containers podwarden manages in this pod but the spec no longer has.
   for (const o of observed.containers.values()) {
-    if (!byName.has(o.name)) {
-      actions.push({ type: "remove", name: o.name, id: o.id, reason: "orphan", timeoutS: 10 });
-    }
+    if (byName.has(o.name) || stopPending(o, input.history.get(o.name), input.now) !== undefined) continue;
+    actions.push(o.running ? stop(o.name, o.id, "orphan", 10) : { type: "remove", name: o.name, id: o.id, reason: "orphan" });
   }
   for (const name of startOrder(spec.containers)) {
     const c = byName.get(name)!;
@@ -140,7 +137,7 @@ const planUp = (input: PlanInput): Plan => {
 };
 
 const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
-  const { spec, observed } = input;
+  const { spec, observed, history, now } = input;
   const states = new Map<string, ContainerState>();
   if (!observed.pod) {
     for (const c of spec.containers) states.set(c.name, "stopped");
@@ -148,6 +145,7 @@ const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
   }
   const running = (name: string): boolean => observed.containers.get(name)?.running === true;
   const actions: Action[] = [];
+  let wakeAt = Number.POSITIVE_INFINITY;
   // Reverse dependency order: a container stops only once everything that depends on it has.
   for (const name of stopOrder(spec.containers)) {
     const c = spec.containers.find((x) => x.name === name)!;
@@ -157,19 +155,26 @@ const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
       continue;
     }
     states.set(name, "stopping");
-    const dependentsRunning = spec.containers.some((x) => x.dependsOn.some((d) => d.name === name) && running(x.name));
-    if (!dependentsRunning) {
-      actions.push({ type: "stop", name, id: o.id, reason, timeoutS: c.stopTimeoutS });
+    const pending = stopPending(o, history.get(name), now);
+    if (pending !== undefined) {
+      wakeAt = Math.min(wakeAt, pending);
+      continue;
     }
+    const dependentsRunning = spec.containers.some((x) => x.dependsOn.some((d) => d.name === name) && running(x.name));
+    if (!dependentsRunning) actions.push(stop(name, o.id, reason, c.stopTimeoutS));
   }
   const known = new Set(spec.containers.map((c) => c.name));
   for (const o of observed.containers.values()) {
-    if (!known.has(o.name) && o.running) {
-      actions.push({ type: "stop", name: o.name, id: o.id, reason, timeoutS: 10 });
-    }
+    if (known.has(o.name) || !o.running) continue;
+    const pending = stopPending(o, history.get(o.name), now);
+    if (pending !== undefined) wakeAt = Math.min(wakeAt, pending);
+    else actions.push(stop(o.name, o.id, reason, 10));
   }
-  if (actions.length === 0) actions.push({ type: "remove-pod" });
-  return { actions, states, requeueAfterMs: 0, settled: false };
+  const anyRunning = [...observed.containers.values()].some((o) => o.running);
+  if (actions.length === 0 && !anyRunning) actions.push({ type: "remove-pod" });
+  // Stops run in the background: look again when one is due to have finished (events come sooner).
+  const requeueAfterMs = actions.length > 0 ? 0 : Math.max(0, wakeAt - now);
+  return { actions, states, requeueAfterMs, settled: false };
 };
 
 export const plan = (input: PlanInput): Plan => (input.mode === "up" ? planUp(input) : planDown(input));

@@ -17,8 +17,10 @@ import {
   markStartAttempt,
   markStartFailed,
   markStopping,
+  STOP_SLACK_MS,
   type AbsorbContext,
   type ContainerHistory,
+  type StopReason,
 } from "../domain/history.js";
 import { isLegalTransition } from "../domain/lifecycle.js";
 import type { Observed } from "../domain/observed.js";
@@ -256,15 +258,32 @@ export class Reconciler {
       case "start":
         return this.#start(action.name, action.id);
       case "stop":
-        this.#update(action.name, (h) => markStopping(h, action.reason));
-        logger.info({ container: action.name, reason: action.reason, timeoutS: action.timeoutS }, "stopping");
-        return runtime.stopContainer(action.id, action.timeoutS);
+        return this.#stop(action.name, action.id, action.reason, action.timeoutS);
       case "remove":
-        this.#update(action.name, (h) => markStopping(h, action.reason));
         logger.info({ container: action.name, reason: action.reason }, "removing container");
-        await runtime.stopContainer(action.id, action.timeoutS);
         return runtime.removeContainer(action.id);
     }
+  }
+
+  /**
+   * Asks Podman to stop the container (SIGTERM, then SIGKILL after its timeout) without
+   * waiting for it: the loop stays responsive while a database writes its snapshot, and the
+   * exit is seen by the next pass (the event stream or the request's end kick one).
+   */
+  #stop(name: string, id: string, reason: StopReason, timeoutS: number): void {
+    const { runtime, logger, clock } = this.#deps;
+    this.#update(name, (h) => markStopping(h, reason, clock.now() + timeoutS * 1000 + STOP_SLACK_MS));
+    logger.info({ container: name, reason, timeoutS }, "stopping");
+    runtime.stopContainer(id, timeoutS).then(
+      () => this.#kick?.(),
+      (err: unknown) => logger.warn({ container: name, err: errorMessage(err) }, "stop request failed; will ask again"),
+    );
+  }
+
+  #kick: (() => void) | undefined;
+  /** Called when background work (a stop) finishes, to look again at once. */
+  set onBackgroundDone(kick: () => void) {
+    this.#kick = kick;
   }
 
   async #createAndStart(name: string, signal?: AbortSignal): Promise<void> {

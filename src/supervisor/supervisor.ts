@@ -50,6 +50,7 @@ export class Supervisor {
         for (const l of this.#listeners) l();
       },
     });
+    deps.reconciler.onBackgroundDone = () => this.kick();
     this.#watcher =
       deps.events &&
       new EventWatcher({

@@ -21,7 +21,7 @@ import {
   SOCKET,
   type E2eRun,
 } from "../support/podman-harness.js";
-import { podEvents } from "../support/podman-events.js";
+import { stopWatcher } from "../support/podman-events.js";
 
 const CHAIN = ["valkey", "falkordb", "datadog", "opencode"] as const;
 const SLOW_MS = 3_000;
@@ -128,15 +128,15 @@ describe("the pod on real Podman", () => {
       const after = await Promise.all(CHAIN.map((c) => inspect(`${run.pod}-${c}`)));
       expect(after.map((a) => [a.Id, a.State.StartedAt])).toEqual(before.map((b) => [b.Id, b.State.StartedAt]));
 
-      // SIGTERM: reverse-order stop (Podman's own event times), then the pod is removed.
-      const events = podEvents(SOCKET, run.pod);
-      await events.ready;
+      // SIGTERM: containers stop in reverse order (as Podman reports their state), then the pod goes.
+      const names = CHAIN.map((c) => `${run.pod}-${c}`);
+      const watcher = stopWatcher(SOCKET, names);
       daemon.child.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);
-      events.close();
-      const died = events.died();
-      expect(died.map((e) => e.name)).toEqual([...CHAIN].reverse().map((c) => `${run.pod}-${c}`));
-      for (let i = 1; i < died.length; i++) expect(died[i]!.timeNano).toBeGreaterThan(died[i - 1]!.timeNano);
+      await watcher.stop();
+      expect(watcher.stoppedAt.size).toBe(CHAIN.length);
+      const byStop = [...watcher.stoppedAt].sort((a, b) => a[1] - b[1]).map(([n]) => n);
+      expect(byStop).toEqual([...names].reverse());
       expect(await podExists(run.pod)).toBe(false);
       expect(await managedContainers(run.pod)).toEqual([]);
     } finally {

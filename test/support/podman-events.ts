@@ -1,49 +1,51 @@
-// Follows the libpod event stream for one pod's containers (by label), for tests that
-// need Podman's own account of when containers stopped.
+// Watching a shutdown from outside, through the Podman API.
 
 import { request } from "node:http";
 
-export interface DiedEvent {
-  readonly name: string;
-  readonly timeNano: number;
-  readonly exitCode: string | undefined;
-}
-
-interface RawEvent {
-  Type?: string;
-  Action?: string;
-  status?: string;
-  timeNano?: number;
-  Actor?: { Attributes?: Record<string, string> };
-}
-
-export const podEvents = (socketPath: string, pod: string) => {
-  const events: RawEvent[] = [];
-  const filters = JSON.stringify({ type: ["container"], label: [`io.podwarden.pod=${pod}`] });
-  let buffer = "";
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-  const req = request({ socketPath, path: `/v4.0.0/libpod/events?stream=true&filters=${encodeURIComponent(filters)}`, method: "GET" }, (res) => {
-    resolveReady();
-    res.setEncoding("utf8");
-    res.on("data", (chunk: string) => {
-      buffer += chunk;
-      const lines = buffer.split("\n");
-      buffer = lines.pop() ?? "";
-      for (const l of lines) if (l.trim()) events.push(JSON.parse(l) as RawEvent);
+/** Whether the container still runs: true, false (exited), or "gone" (404). */
+const runState = (socketPath: string, name: string): Promise<boolean | "gone" | undefined> =>
+  new Promise((resolve) => {
+    const req = request({ socketPath, path: `/v4.0.0/libpod/containers/${name}/json`, method: "GET" }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => {
+        if (res.statusCode === 404) return resolve("gone");
+        try {
+          resolve((JSON.parse(body) as { State?: { Running?: boolean } }).State?.Running === true);
+        } catch {
+          resolve(undefined);
+        }
+      });
     });
+    req.on("error", () => resolve(undefined));
+    req.end();
   });
-  req.on("error", () => resolveReady());
-  req.end();
-  // Podman may hold the response headers until the first event: give it a moment instead.
-  setTimeout(resolveReady, 500);
+
+/**
+ * Polls Podman through the API every ~10 ms during a shutdown and records, for each
+ * container, when it was first seen stopped (or gone with the pod). Podman's own
+ * FinishedAt cannot show the order: the cleanup process rewrites it tens of ms later.
+ */
+export const stopWatcher = (socketPath: string, names: readonly string[]) => {
+  const stoppedAt = new Map<string, number>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await Promise.all(
+        names.filter((n) => !stoppedAt.has(n)).map(async (n) => {
+          const r = await runState(socketPath, n);
+          if (r === false || r === "gone") stoppedAt.set(n, performance.now());
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
   return {
-    ready,
-    close: () => req.destroy(),
-    died: (): DiedEvent[] =>
-      events
-        .filter((e) => (e.Action ?? e.status) === "died")
-        .map((e) => ({ name: e.Actor?.Attributes?.name ?? "", timeNano: e.timeNano ?? 0, exitCode: e.Actor?.Attributes?.containerExitCode }))
-        .filter((e) => !e.name.endsWith("-infra")),
+    stoppedAt,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
   };
 };

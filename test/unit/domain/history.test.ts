@@ -38,14 +38,14 @@ describe("container history", () => {
 
   it("does not count a stop podwarden asked for on shutdown", () => {
     let h = absorbObservation(emptyHistory(), o(), ctx);
-    h = markStopping(h, "shutdown");
+    h = markStopping(h, "shutdown", NOW + 15_000);
     h = absorbObservation(h, o({ running: false, state: "exited", exitCode: 0 }), ctx);
     expect(h.failures).toBe(0);
   });
 
   it("counts a stop for a failed start deadline, with that reason", () => {
     let h = absorbObservation(emptyHistory(), o(), ctx);
-    h = absorbObservation(markStopping(h, "start-timeout"), o({ running: false, exitCode: 143 }), ctx);
+    h = absorbObservation(markStopping(h, "start-timeout", NOW + 15_000), o({ running: false, exitCode: 143 }), ctx);
     expect(h).toMatchObject({ failures: 1, lastReason: "start-timeout" });
   });
 

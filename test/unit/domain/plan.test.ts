@@ -80,10 +80,29 @@ describe("plan (up)", () => {
       requeue: 3_000,
     },
     {
-      name: "spec hash differs: remove for recreation",
+      name: "spec hash differs on a running container: stop it first",
       input: input([obs("db", { specHash: "old" })], [["db", readyHist()]]),
+      actions: ["stop db spec-changed"],
+      states: { db: "stopping", app: "pending" },
+    },
+    {
+      name: "spec hash differs on a stopped container: remove it (it is created anew next)",
+      input: input([obs("db", { specHash: "old", running: false, state: "exited" })], [["db", hist({ running: false })]]),
       actions: ["remove db spec-changed"],
       states: { db: "stopping", app: "pending" },
+    },
+    {
+      name: "a stop already requested: wait for the exit until its deadline, ask nothing again",
+      input: input([obs("db", { specHash: "old" })], [["db", readyHist({ stopReason: "spec-changed", stopDeadline: NOW + 12_000 })]]),
+      actions: [],
+      states: { db: "stopping", app: "pending" },
+      requeue: 12_000,
+    },
+    {
+      name: "a stop past its deadline is requested again",
+      input: input([obs("db")], [["db", readyHist({ stopReason: "unhealthy", stopDeadline: NOW - 1, consecutiveFailures: 3 })]]),
+      actions: ["stop db unhealthy"],
+      states: { db: "unhealthy", app: "pending" },
     },
     {
       name: "exited container inside its backoff: wait",
@@ -125,7 +144,7 @@ describe("plan (up)", () => {
     {
       name: "a managed container the spec no longer has is removed",
       input: input([obs("db"), obs("app"), obs("old", { specHash: "x" })], [["db", readyHist()], ["app", readyHist()]]),
-      actions: ["remove old orphan"],
+      actions: ["stop old orphan"],
       states: { db: "ready", app: "ready" },
     },
   ];
@@ -152,6 +171,12 @@ describe("plan (down)", () => {
   it("stops the dependency once its dependents are down", () => {
     const p = plan(input([obs("db"), obs("app", { running: false, state: "exited" })], [], { mode: "down" }));
     expect(p.actions.map((a) => a.type + ("name" in a ? ` ${a.name}` : ""))).toEqual(["stop db"]);
+  });
+
+  it("waits for a requested stop instead of asking again, then moves on", () => {
+    const pending = plan(input([obs("db"), obs("app")], [["app", hist({ stopReason: "shutdown", stopDeadline: NOW + 9_000 })]], { mode: "down" }));
+    expect(pending.actions).toEqual([]);
+    expect(pending.requeueAfterMs).toBe(9_000);
   });
 
   it("removes the pod when nothing runs, and is settled once it is gone", () => {
