@@ -84,6 +84,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     logLevel: values["log-level"],
     logFormat,
     env: process.env,
+    version: version(),
   };
   const ctx: CommandContext = { global, args: rest, json: values.json, timeout: values.timeout, version: version(), out: process.stdout, err: process.stderr };
   try {

@@ -10,7 +10,14 @@ import { ConfigError } from "./lib/errors.js";
 import { SecretScrubber, createLogger, type Logger } from "./observability/logger.js";
 import { prettyDestination } from "./observability/pretty.js";
 import { createProber } from "./probes/prober.js";
-import { PodmanRuntime } from "./runtime/podman-runtime.js";
+import { PodmanRuntime, type PodmanRuntimeOptions } from "./runtime/podman-runtime.js";
+import { buildServer } from "./http/server.js";
+import { Metrics } from "./observability/metrics.js";
+import { Timeline } from "./supervisor/timeline.js";
+import type { HttpSettings } from "./config/http.js";
+
+/** The parts of the HTTP app the commands use (keeps fastify's types inside http/). */
+export type FastifyLikeServer = ReturnType<typeof buildServer>;
 import type { ContainerRuntime } from "./runtime/port.js";
 import { discoverSocket, socketCandidates } from "./runtime/socket.js";
 import { Reconciler } from "./supervisor/reconciler.js";
@@ -22,6 +29,7 @@ export interface GlobalOptions {
   readonly logLevel: string;
   readonly logFormat: "json" | "pretty";
   readonly env: Readonly<Record<string, string | undefined>>;
+  readonly version: string;
 }
 
 export const HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
@@ -29,6 +37,7 @@ export const HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 export interface Loaded {
   readonly spec: PodSpec;
   readonly secrets: Secrets;
+  readonly http: HttpSettings;
   readonly warnings: readonly string[];
   readonly logger: Logger;
   readonly scrubber: SecretScrubber;
@@ -36,25 +45,29 @@ export interface Loaded {
 
 /** Loads and validates the config (nothing touches Podman before this succeeds). */
 export const load = async (opts: GlobalOptions): Promise<Loaded> => {
-  const { spec, secrets, warnings } = await loadConfig(opts.config);
-  const scrubber = new SecretScrubber([...secrets.values()]);
+  const { spec, secrets, warnings, http } = await loadConfig(opts.config);
+  const scrubber = new SecretScrubber([...secrets.values(), ...(http.token ? [http.token] : [])]);
   const logger = createLogger({
     level: opts.logLevel,
     scrubber,
     ...(opts.logFormat === "pretty" ? { destination: prettyDestination(process.stderr) } : {}),
   });
   for (const w of warnings) logger.warn({ config: spec.source }, w);
-  return { spec, secrets, warnings, logger, scrubber };
+  return { spec, secrets, warnings, logger, scrubber, http };
 };
 
 /**
  * `patient`: the daemon waits for a socket that is not there yet (Podman may start after
  * it) instead of failing; commands fail at once with exit 69.
  */
-export const createRuntime = (opts: GlobalOptions, patient = false): { runtime: ContainerRuntime; socket: string } => {
+export const createRuntime = (
+  opts: GlobalOptions,
+  patient = false,
+  onApiCall?: PodmanRuntimeOptions["onApiCall"],
+): { runtime: ContainerRuntime; socket: string } => {
   const sources = { flag: opts.socket, env: opts.env, uid: process.getuid?.() ?? 0, exists: existsSync };
   const socket = patient ? (socketCandidates(sources).find((c) => existsSync(c.path)) ?? socketCandidates(sources)[0]!) : discoverSocket(sources);
-  return { runtime: new PodmanRuntime({ socketPath: socket.path, hostCaBundle: HOST_CA_BUNDLE }), socket: socket.path };
+  return { runtime: new PodmanRuntime({ socketPath: socket.path, hostCaBundle: HOST_CA_BUNDLE, ...(onApiCall ? { onApiCall } : {}) }), socket: socket.path };
 };
 
 export interface ReloadResult {
@@ -68,13 +81,19 @@ export interface Daemon extends Loaded {
   readonly reconciler: Reconciler;
   readonly supervisor: Supervisor;
   readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly timeline: Timeline;
   /** Re-reads the config file; a bad one throws ConfigError and changes nothing. */
   reload(): Promise<ReloadResult>;
+  /** The HTTP app (not listening), or undefined when http.enabled is false. */
+  readonly server: FastifyLikeServer | undefined;
 }
 
 export const buildDaemon = async (opts: GlobalOptions, patient = false): Promise<Daemon> => {
   const loaded = await load(opts);
-  const { runtime, socket } = createRuntime(opts, patient);
+  const metrics = new Metrics({ version: opts.version, containers: loaded.spec.containers.map((c) => c.name) });
+  const timeline = new Timeline();
+  const { runtime, socket } = createRuntime(opts, patient, metrics.onApiCall);
   const clock = systemClock;
   const prober = createProber({ spec: loaded.spec, secrets: loaded.secrets, runtime, clock });
   const reconciler = new Reconciler({
@@ -86,9 +105,14 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false): Promise
     logger: loaded.logger.child({ component: "reconciler" }),
     backoff: backoffFrom(loaded.spec.restart),
     random: Math.random,
+    onEvent: (e) => {
+      timeline.record(e);
+      metrics.onEvent(e);
+    },
   });
-  const supervisor = new Supervisor({ reconciler, clock, logger: loaded.logger, events: runtime });
+  const supervisor = new Supervisor({ reconciler, clock, logger: loaded.logger, events: runtime, onPassDone: metrics.onPass });
   let current = loaded.spec;
+  let warnings = loaded.warnings;
   const secretValues = new Set(loaded.secrets.values());
   const reload = async (): Promise<ReloadResult> => {
     const next = await loadConfig(opts.config);
@@ -101,6 +125,8 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false): Promise
     for (const v of next.secrets.values()) secretValues.add(v);
     loaded.scrubber.set([...secretValues]);
     for (const w of next.warnings) loaded.logger.warn({ config: next.spec.source }, w);
+    warnings = next.warnings;
+    metrics.setContainers(next.spec.containers.map((c) => c.name));
     const result = reconciler.reconfigure({
       spec: next.spec,
       secrets: next.secrets,
@@ -110,5 +136,20 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false): Promise
     supervisor.kick();
     return result;
   };
-  return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload };
+  const server = loaded.http.enabled
+    ? buildServer({
+        version: opts.version,
+        snapshot: () => supervisor.snapshot(),
+        timeline: () => timeline.entries(),
+        warnings: () => warnings,
+        metrics,
+        // The loop passes at least every 30 s (idle relist); three missed ones mean it is stuck.
+        alive: () => supervisor.loopProgressedWithin(LOOP_STALL_MS),
+        ...(loaded.http.token ? { control: { token: loaded.http.token, reload } } : {}),
+      })
+    : undefined;
+  return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload, metrics, timeline, server };
 };
+
+/** A reconcile loop that has not finished a pass for this long is stuck (watchdog, /healthz). */
+export const LOOP_STALL_MS = 90_000;

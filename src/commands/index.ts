@@ -24,6 +24,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   up: { summary: "bring the pod up in dependency order; exit 0 once every container is ready", load: async () => (await import("./up.js")).up },
   down: { summary: "stop the containers in reverse order and remove the pod (data stays)", load: async () => (await import("./down.js")).down },
   validate: { summary: "check the config and env file; exit 0, or 78 naming every problem", load: async () => (await import("./validate.js")).validate },
+  status: { summary: "show the running daemon's view of the pod (table, or --json); exit 0 when ready", load: async () => (await import("./status.js")).status },
   reload: { summary: "check the config, then have the running daemon apply it (SIGHUP)", load: async () => (await import("./reload.js")).reload },
   images: { summary: "pull or build every image the pod needs that is missing, with progress", load: async () => (await import("./images.js")).images },
 };

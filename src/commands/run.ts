@@ -40,6 +40,15 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   const pidfile = pidfilePath(ctx.global.env, d.spec.name);
   await writePidfile(pidfile).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
   d.supervisor.start("up");
+  if (d.server) {
+    try {
+      await d.server.listen({ host: d.http.host, port: d.http.port });
+      log.info({ url: `http://${d.http.host}:${d.http.port}/` }, "serving /status, /metrics, /healthz, /readyz and the status page");
+    } catch (err) {
+      // The pod matters more than its dashboard: keep supervising, say why there is no HTTP.
+      log.error({ host: d.http.host, port: d.http.port, err: errorMessage(err) }, "cannot listen: HTTP endpoints are off (is the port taken? set http.port)");
+    }
+  }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
@@ -62,6 +71,7 @@ export const run = async (ctx: CommandContext): Promise<number> => {
     return EXIT.failure;
   }
   await d.supervisor.stop();
+  await d.server?.close();
   await removePidfile(pidfile);
   log.info("pod stopped and removed");
   return EXIT.ok;

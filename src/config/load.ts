@@ -3,6 +3,7 @@
 
 import type { PodSpec, Secrets } from "../domain/spec.js";
 import { buildSpec } from "./build-spec.js";
+import { httpSettings, type HttpSettings } from "./http.js";
 import { deepMerge } from "./deep-merge.js";
 import { deepFreeze } from "./freeze.js";
 import { Issues, type Layer } from "./issues.js";
@@ -12,6 +13,8 @@ import { checkSchema } from "./schema-errors.js";
 export interface LoadedConfig {
   readonly spec: PodSpec;
   readonly secrets: Secrets;
+  /** The daemon's HTTP endpoints (not part of the pod). */
+  readonly http: HttpSettings;
   /** Things that work but deserve attention (an env file readable by others, a probe without credentials). */
   readonly warnings: readonly string[];
 }
@@ -26,8 +29,9 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const issues = new Issues(layers);
   const doc = mergeLayers(layers);
   checkSchema(doc, issues);
+  const http = await httpSettings(doc.http, issues);
   const { spec, secrets } = await buildSpec(doc, topFile(layers), issues);
-  return { spec: deepFreeze(spec), secrets, warnings: [...warnings, ...issues.warnings] };
+  return { spec: deepFreeze(spec), secrets, http, warnings: [...warnings, ...issues.warnings] };
 }
 
 /** Base first; `extends` has done its job once the files are merged. */

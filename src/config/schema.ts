@@ -208,6 +208,18 @@ export const DefaultsSchema = Type.Object(
   strict,
 );
 
+/** The daemon's HTTP endpoints (/status, /metrics, /healthz, /readyz, the status page). */
+export const HttpSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ errorMessage: "must be true or false" })),
+    host: Type.Optional(NonEmpty),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, errorMessage: "must be a port number from 1 to 65535" })),
+    /** A root-only file holding a bearer token; without it no endpoint changes anything. */
+    tokenFile: Type.Optional(AbsolutePath),
+  },
+  strict,
+);
+
 export const ConfigFileSchema = Type.Object(
   {
     /** A base file loaded first (relative to this file); this file is deep-merged over it. */
@@ -215,6 +227,7 @@ export const ConfigFileSchema = Type.Object(
     pod: PodSchema,
     images: Type.Optional(Type.Record(Type.String(), ImageSchema, strict)),
     defaults: Type.Optional(DefaultsSchema),
+    http: Type.Optional(HttpSchema),
     /** Ordered: the order of the file is the order of the spec. */
     containers: NamedMap(
       CONTAINER_NAME_PATTERN,
@@ -241,6 +254,8 @@ export const BUILTIN_DEFAULTS = {
   stopTimeout: "10s",
   restart: { initialDelay: "1s", maxDelay: "2m", resetAfter: "10m" },
 } as const;
+
+export const HTTP_DEFAULTS = { enabled: true, host: "127.0.0.1", port: 9090 } as const;
 
 export const DEBOOTSTRAP_DEFAULTS = { variant: "minbase", mirror: "http://deb.debian.org/debian" } as const;
 

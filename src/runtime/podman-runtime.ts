@@ -13,7 +13,7 @@ import { mapInspect, type InspectJson } from "./map-inspect.js";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { mapEvent, type EventJson } from "./map-event.js";
-import type { ContainerRuntime, HealthcheckResult, Progress, RuntimeEvent } from "./port.js";
+import type { ApiOperation, ContainerRuntime, HealthcheckResult, Progress, RuntimeEvent } from "./port.js";
 
 const NS_PER_MS = 1_000_000;
 
@@ -113,7 +113,7 @@ export interface PodmanRuntimeOptions {
   /** Host CA bundle added to build contexts that ask for it (see Dockerfile.opencode). */
   readonly hostCaBundle?: string;
   /** Records each API call's operation, duration and outcome (metrics). */
-  readonly onApiCall?: (operation: string, ms: number, ok: boolean) => void;
+  readonly onApiCall?: (operation: ApiOperation, ms: number, ok: boolean) => void;
 }
 
 export class PodmanRuntime implements ContainerRuntime {
@@ -127,7 +127,7 @@ export class PodmanRuntime implements ContainerRuntime {
     this.#libpod = new Libpod(this.#docker.modem);
   }
 
-  async #call<T>(operation: string, f: () => Promise<T>): Promise<T> {
+  async #call<T>(operation: ApiOperation, f: () => Promise<T>): Promise<T> {
     const started = performance.now();
     try {
       const result = await f();

@@ -5,6 +5,32 @@ import type { ContainerCreateRequest, PodCreateRequest } from "../domain/create-
 import type { Observed } from "../domain/observed.js";
 import type { DebootstrapSpec, ImageBuildSpec } from "../domain/spec.js";
 
+/** Every Podman API operation the runtime performs: a bounded label set for metrics. */
+export const API_OPERATIONS = [
+  "version",
+  "pod.inspect",
+  "pod.create",
+  "pod.remove",
+  "container.list",
+  "container.inspect",
+  "container.create",
+  "container.start",
+  "container.stop",
+  "container.remove",
+  "container.healthcheck",
+  "container.logs",
+  "image.exists",
+  "image.inspect",
+  "image.pull",
+  "image.build",
+  "image.import",
+  "secret.list",
+  "secret.create",
+  "secret.remove",
+  "events",
+] as const;
+export type ApiOperation = (typeof API_OPERATIONS)[number];
+
 /** One line of progress from a pull, build or base-image bootstrap. */
 export type Progress = (line: string) => void;
 

@@ -13,7 +13,7 @@ export interface LoopOptions {
   /** Look again at least this often when nothing else is due (safety-net relist). */
   readonly idleMs: number;
   readonly errorBackoff: { readonly initialMs: number; readonly maxMs: number };
-  readonly onPass?: (result: PassResult | Error) => void;
+  readonly onPass?: (result: PassResult | Error, ms: number) => void;
 }
 
 export class ReconcileLoop {
@@ -37,16 +37,17 @@ export class ReconcileLoop {
     while (!signal.aborted) {
       this.#kicked = false;
       let delay: number;
+      const started = performance.now();
       try {
         const result = await this.#opts.pass(signal);
         errors = 0;
-        this.#opts.onPass?.(result);
+        this.#opts.onPass?.(result, performance.now() - started);
         delay = Math.min(result.requeueAfterMs ?? idleMs, idleMs);
       } catch (err) {
         errors += 1;
         delay = Math.min(errorBackoff.maxMs, errorBackoff.initialMs * 2 ** (errors - 1));
         logger.error({ err: errorMessage(err), retryInMs: delay }, "reconcile pass failed");
-        this.#opts.onPass?.(err instanceof Error ? err : new Error(String(err)));
+        this.#opts.onPass?.(err instanceof Error ? err : new Error(String(err)), performance.now() - started);
       }
       if (this.#kicked || delay <= 0) continue;
       this.#wake = new AbortController();

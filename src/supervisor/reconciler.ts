@@ -22,6 +22,7 @@ import {
   type ContainerHistory,
   type StopReason,
 } from "../domain/history.js";
+import type { SupervisorEvent } from "../domain/events.js";
 import { isLegalTransition } from "../domain/lifecycle.js";
 import type { Observed } from "../domain/observed.js";
 import { plan, type Action, type Mode, type Plan } from "../domain/plan.js";
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   readonly logger: Logger;
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
+  /** Every transition, failure, restart and probe result (timeline, metrics). */
+  readonly onEvent?: (e: SupervisorEvent) => void;
 }
 
 export interface PassResult {
@@ -152,10 +155,10 @@ export class Reconciler {
       this.#update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx));
       const after = this.#history.get(c.name)!;
       if (after.failures > (before?.failures ?? 0)) {
-        this.#deps.logger.warn(
-          { container: c.name, exitCode: after.lastExitCode, reason: after.lastReason, failures: after.failures, retryInMs: (after.nextAttemptAt ?? ctx.now) - ctx.now },
-          "container failed",
-        );
+        const retryInMs = (after.nextAttemptAt ?? ctx.now) - ctx.now;
+        const reason = after.lastReason ?? "unknown";
+        this.#deps.logger.warn({ container: c.name, exitCode: after.lastExitCode, reason, failures: after.failures, retryInMs }, "container failed");
+        this.#emit({ kind: "failure", at: ctx.now, container: c.name, reason, exitCode: after.lastExitCode, retryInMs });
       }
     }
     this.#adoptDependencies();
@@ -203,6 +206,10 @@ export class Reconciler {
     }
   }
 
+  #emit(e: SupervisorEvent): void {
+    this.#deps.onEvent?.(e);
+  }
+
   #ctx(): AbsorbContext {
     return { now: this.#deps.clock.now(), backoff: this.#deps.backoff, random: this.#deps.random };
   }
@@ -221,6 +228,7 @@ export class Reconciler {
       due.map(async (c) => {
         if (!c.probe) return this.#update(c.name, (h) => absorbNoProbe(h, now));
         const result = await this.#deps.prober(c, observed.containers.get(c.name)!);
+        this.#emit({ kind: "probe", at: result.at, container: c.name, ok: result.ok, ms: result.ms });
         const wasReady = this.#history.get(c.name)?.ready === true;
         this.#update(c.name, (h) => absorbProbe(h, c, result));
         const h = this.#history.get(c.name)!;
@@ -240,6 +248,7 @@ export class Reconciler {
       if (!isLegalTransition(h.state, state)) log.warn({ container: name, from: h.state, to: state }, "unexpected state transition");
       log.info({ container: name, from: h.state, reason: h.lastReason }, `-> ${state}`);
       this.#history.set(name, { ...h, state });
+      this.#emit({ kind: "transition", at: this.#deps.clock.now(), container: name, from: h.state, to: state, ...(h.lastReason ? { reason: h.lastReason } : {}) });
     }
   }
 
@@ -296,22 +305,29 @@ export class Reconciler {
       logger.info({ container: name, image: desired.request.image }, "creating container");
       id = await runtime.createContainer(desired.request);
     } catch (err) {
-      this.#update(name, (h) => markStartFailed(h, errorMessage(err), this.#ctx()));
-      logger.error({ container: name, err: errorMessage(err) }, "create failed");
+      this.#startFailed(name, "create failed", err, (h) => h);
       return;
     }
     await this.#start(name, id);
+  }
+
+  #startFailed(name: string, what: string, err: unknown, adjust: (h: ContainerHistory) => ContainerHistory): void {
+    const message = errorMessage(err);
+    this.#update(name, (h) => markStartFailed(adjust(h), message, this.#ctx()));
+    this.#deps.logger.error({ container: name, err: message }, what);
+    this.#emit({ kind: "start-failed", at: this.#deps.clock.now(), container: name, message });
   }
 
   async #start(name: string, id: string): Promise<void> {
     const { runtime, logger } = this.#deps;
     try {
       logger.info({ container: name }, "starting");
+      const before = this.#history.get(name);
+      if (before && before.failures > 0) this.#emit({ kind: "restart", at: this.#deps.clock.now(), container: name, reason: before.lastReason ?? "unknown" });
       this.#update(name, (h) => markStartAttempt(h, this.#depInstances(name)));
       await runtime.startContainer(id);
     } catch (err) {
-      this.#update(name, (h) => markStartFailed({ ...h, running: false }, errorMessage(err), this.#ctx()));
-      logger.error({ container: name, err: errorMessage(err) }, "start failed");
+      this.#startFailed(name, "start failed", err, (h) => ({ ...h, running: false }));
     }
   }
 }

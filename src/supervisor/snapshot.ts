@@ -6,11 +6,17 @@ import type { Observed } from "../domain/observed.js";
 import type { Mode, Plan } from "../domain/plan.js";
 import type { PodSpec } from "../domain/spec.js";
 
+export const HEALTH = ["healthy", "unhealthy", "starting", "stopped", "none"] as const;
+export type Health = (typeof HEALTH)[number];
+
 export interface ContainerSnapshot {
   readonly state: ContainerState;
+  /** From podwarden's own probe: none when the container declares no probe. */
+  readonly health: Health;
   readonly ready: boolean;
   readonly id: string | null;
   readonly image: string;
+  readonly imageId: string | null;
   readonly running: boolean;
   readonly restarts: number;
   readonly lastExitCode: number | null;
@@ -27,6 +33,9 @@ export interface Snapshot {
   readonly mode: Mode;
   readonly settled: boolean;
   readonly error: string | null;
+  readonly podman: { readonly reachable: boolean; readonly events: boolean };
+  /** When the last reconcile pass finished (ISO), null before the first. */
+  readonly lastPassAt: string | null;
   readonly pod: { readonly name: string; readonly exists: boolean; readonly state: string; readonly containersReady: number; readonly containersTotal: number };
   readonly containers: Readonly<Record<string, ContainerSnapshot>>;
 }
@@ -40,8 +49,18 @@ export interface SnapshotInput {
   readonly plan: Plan | undefined;
   readonly history: ReadonlyMap<string, ContainerHistory>;
   readonly lastError: Error | undefined;
+  readonly podmanReachable: boolean;
+  readonly eventsConnected: boolean;
+  readonly lastPassAt: number | undefined;
   readonly now: number;
 }
+
+const healthOf = (hasProbe: boolean, running: boolean, h: ContainerHistory | undefined): Health => {
+  if (!running) return "stopped";
+  if (!hasProbe) return "none";
+  if (!h?.lastProbe || !h.ready) return "starting";
+  return h.lastProbe.ok ? "healthy" : "unhealthy";
+};
 
 export const buildSnapshot = (input: SnapshotInput): Snapshot => {
   const containers: Record<string, ContainerSnapshot> = {};
@@ -54,9 +73,11 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
     const next = h?.nextAttemptAt;
     containers[c.name] = {
       state: input.plan?.states.get(c.name) ?? h?.state ?? "pending",
+      health: healthOf(c.probe !== undefined, o?.running === true, h),
       ready: isReady,
       id: o?.id ?? null,
       image: c.image,
+      imageId: o?.imageId || null,
       running: o?.running === true,
       restarts: h?.restarts ?? 0,
       lastExitCode: h?.lastExitCode ?? o?.exitCode ?? null,
@@ -73,6 +94,8 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
     mode: input.mode,
     settled: input.plan?.settled ?? false,
     error: input.lastError?.message ?? null,
+    podman: { reachable: input.podmanReachable, events: input.eventsConnected },
+    lastPassAt: iso(input.lastPassAt),
     pod: {
       name: input.spec.name,
       exists: input.observed?.pod != null,

@@ -3,7 +3,7 @@
 
 import type { Mode } from "../domain/plan.js";
 import type { Clock } from "../lib/clock.js";
-import { PodwardenError } from "../lib/errors.js";
+import { PodmanUnavailableError, PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime, RuntimeEvent } from "../runtime/port.js";
 import { ReconcileLoop } from "./loop.js";
@@ -19,6 +19,8 @@ export interface SupervisorDeps {
   /** Where to follow Podman's events from; without it the loop only polls. */
   readonly events?: Pick<ContainerRuntime, "watch">;
   readonly onEvent?: (e: RuntimeEvent) => void;
+  /** After every pass: its duration and whether it failed (metrics). */
+  readonly onPassDone?: (ms: number, ok: boolean, at: number) => void;
 }
 
 type Listener = () => void;
@@ -32,6 +34,7 @@ export class Supervisor {
   readonly #watcher: EventWatcher | undefined;
   #lastResult: PassResult | undefined;
   #lastError: Error | undefined;
+  #lastPassAt: number | undefined;
 
   constructor(deps: SupervisorDeps) {
     this.#deps = deps;
@@ -41,7 +44,9 @@ export class Supervisor {
       logger: deps.logger.child({ component: "loop" }),
       idleMs: deps.idleMs ?? 30_000,
       errorBackoff: { initialMs: 500, maxMs: 30_000 },
-      onPass: (r) => {
+      onPass: (r, ms) => {
+        this.#lastPassAt = deps.clock.now();
+        deps.onPassDone?.(ms, !(r instanceof Error), this.#lastPassAt);
         if (r instanceof Error) this.#lastError = r;
         else {
           this.#lastResult = r;
@@ -92,6 +97,11 @@ export class Supervisor {
     this.#running = undefined;
   }
 
+  /** Whether a pass (successful or not) finished within the last `ms`. */
+  loopProgressedWithin(ms: number): boolean {
+    return this.#lastPassAt !== undefined && this.#deps.clock.now() - this.#lastPassAt <= ms;
+  }
+
   /** Calls `listener` after every pass (or failed pass); returns the unsubscribe function. */
   onPass(listener: () => void): () => void {
     this.#listeners.add(listener);
@@ -112,6 +122,9 @@ export class Supervisor {
       plan: r.lastPlan,
       history: r.history,
       lastError: this.#lastError,
+      podmanReachable: !(this.#lastError instanceof PodmanUnavailableError),
+      eventsConnected: this.eventsConnected,
+      lastPassAt: this.#lastPassAt,
       now: this.#deps.clock.now(),
     });
   }

@@ -3,6 +3,7 @@
 // run in milliseconds and always the same way.
 
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../src/domain/backoff.js";
+import type { SupervisorEvent } from "../../src/domain/events.js";
 import type { ProbeResult } from "../../src/domain/history.js";
 import type { PodSpec, Secrets } from "../../src/domain/spec.js";
 import { createLogger } from "../../src/observability/logger.js";
@@ -17,6 +18,7 @@ export interface HarnessOptions {
   readonly readyAfterMs?: Readonly<Record<string, number>>;
   readonly secrets?: Secrets;
   readonly backoff?: BackoffPolicy;
+  readonly onEvent?: (e: SupervisorEvent) => void;
 }
 
 export const silentLogger = () => createLogger({ level: "silent" });
@@ -51,6 +53,7 @@ export class Harness {
       logger: silentLogger(),
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       random: () => 0.5,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     });
   }
 

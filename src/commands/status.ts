@@ -1,0 +1,51 @@
+// podwarden status: asks the running daemon (GET /status) and prints a table, or the raw
+// document with --json. Exit 0 when the pod is ready, 1 when not, 69 when no daemon answers.
+
+import { loadConfig } from "../config/load.js";
+import { EXIT } from "../lib/errors.js";
+import type { StatusDocument } from "../http/schemas.js";
+import type { CommandContext } from "./index.js";
+import { noArgs, printJson } from "./shared.js";
+
+const COLORS: Record<string, string> = { ready: "32", healthy: "32", pass: "32", starting: "33", creating: "33", stopping: "33", warn: "33" };
+const paint = (tty: boolean, text: string, key: string): string => (tty ? `\x1b[${COLORS[key] ?? "31"}m${text}\x1b[0m` : text);
+
+export const renderTable = (doc: StatusDocument, tty: boolean): string => {
+  const rows = Object.entries(doc.containers).map(([name, c]) => [
+    name,
+    paint(tty, c.state, c.state),
+    paint(tty, c.health, c.health),
+    String(c.restarts),
+    c.backoffSeconds > 0 ? `${c.backoffSeconds}s` : "-",
+    c.lastProbe ? `${c.lastProbe.ok ? "ok" : "FAIL"} ${Math.round(c.lastProbe.ms)}ms` : "-",
+    c.lastReason ?? "",
+  ]);
+  const header = ["CONTAINER", "STATE", "HEALTH", "RESTARTS", "BACKOFF", "PROBE", "LAST REASON"];
+  // eslint-disable-next-line no-control-regex
+  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i]!))));
+  const line = (cells: string[]) => cells.map((c, i) => c + " ".repeat(widths[i]! - visible(c))).join("  ").trimEnd();
+  return [
+    `pod ${doc.pod.name}: ${paint(tty, doc.status, doc.status)}, ${doc.pod.containersReady}/${doc.pod.containersTotal} ready, Podman ${doc.podman.reachable ? "reachable" : "UNREACHABLE"}`,
+    ...doc.notes.map((n) => `  note: ${n}`),
+    line(header),
+    ...rows.map(line),
+  ].join("\n");
+};
+
+export const status = async (ctx: CommandContext): Promise<number> => {
+  noArgs(ctx, "status");
+  const { http, spec } = await loadConfig(ctx.global.config);
+  const url = `http://${http.host.includes(":") ? `[${http.host}]` : http.host}:${http.port}/status`;
+  let doc: StatusDocument;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    doc = (await res.json()) as StatusDocument;
+  } catch (err) {
+    ctx.err.write(`podwarden status: no daemon answers at ${url} for pod ${spec.name} (${(err as Error).message})\n`);
+    return EXIT.podmanUnavailable;
+  }
+  if (ctx.json) printJson(ctx, doc);
+  else ctx.out.write(`${renderTable(doc, (ctx.out as NodeJS.WriteStream).isTTY === true)}\n`);
+  return doc.pod.containersReady === doc.pod.containersTotal ? EXIT.ok : EXIT.failure;
+};

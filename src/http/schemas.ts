@@ -1,0 +1,48 @@
+// Response schemas (TypeBox, i.e. JSON Schema): fastify validates and serializes with them,
+// so a field that is not declared here never leaves the daemon.
+
+import { Type, type Static } from "@sinclair/typebox";
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const ProbeSchema = Type.Object({ ok: Type.Boolean(), ms: Type.Number(), at: Type.String(), message: Type.String() });
+
+export const ContainerStatusSchema = Type.Object({
+  state: Type.String(),
+  health: Type.String(),
+  ready: Type.Boolean(),
+  restarts: Type.Integer(),
+  lastExitCode: Type.Union([Type.Integer(), Type.Null()]),
+  lastReason: Nullable(Type.String()),
+  startedAt: Nullable(Type.String()),
+  readyAt: Nullable(Type.String()),
+  backoffSeconds: Type.Number(),
+  nextAttemptAt: Nullable(Type.String()),
+  dependsOn: Type.Array(Type.String()),
+  image: Type.String(),
+  id: Nullable(Type.String()),
+  lastProbe: Type.Union([ProbeSchema, Type.Null()]),
+});
+
+export const EventSchema = Type.Object({ at: Type.String(), container: Type.String(), kind: Type.String(), message: Type.String() });
+
+export const StatusSchema = Type.Object({
+  status: Type.Union([Type.Literal("pass"), Type.Literal("warn"), Type.Literal("fail")]),
+  version: Type.String(),
+  description: Type.String(),
+  notes: Type.Array(Type.String()),
+  podman: Type.Object({ reachable: Type.Boolean(), events: Type.Boolean() }),
+  lastPassAt: Nullable(Type.String()),
+  pod: Type.Object({
+    name: Type.String(),
+    state: Type.String(),
+    containersReady: Type.Integer(),
+    containersTotal: Type.Integer(),
+  }),
+  containers: Type.Record(Type.String(), ContainerStatusSchema),
+  events: Type.Array(EventSchema),
+});
+export type StatusDocument = Static<typeof StatusSchema>;
+
+export const ProbeResultSchema = Type.Object({ status: Type.String() });
+export const ErrorSchema = Type.Object({ error: Type.String() });

@@ -1,0 +1,67 @@
+// The HTTP adapter: built apart from listen, answered from the last snapshot (no Podman
+// call per request). Routes that change anything exist only when a token is configured.
+
+import { timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Snapshot } from "../supervisor/snapshot.js";
+import type { TimelineEntry } from "../supervisor/timeline.js";
+import { STATUS_PAGE } from "./page.js";
+import { ErrorSchema, ProbeResultSchema, StatusSchema } from "./schemas.js";
+import { statusDocument } from "./status-document.js";
+
+export interface HttpDeps {
+  readonly version: string;
+  snapshot(): Snapshot;
+  timeline(): readonly TimelineEntry[];
+  warnings(): readonly string[];
+  readonly metrics: { update(s: Snapshot): void; text(): Promise<string>; readonly contentType: string };
+  /** False when the reconcile loop has not finished a pass for too long. */
+  alive(): boolean;
+  /** Control: present only when a token file is configured. */
+  readonly control?: { readonly token: string; reload(): Promise<{ changed: readonly string[]; podChanged: boolean }> };
+}
+
+const sameToken = (given: string | undefined, token: string): boolean => {
+  const a = Buffer.from(given ?? "");
+  const b = Buffer.from(`Bearer ${token}`);
+  return a.length === b.length && timingSafeEqual(a, b);
+};
+
+export const buildServer = (deps: HttpDeps): FastifyInstance => {
+  const app = Fastify({ logger: false });
+
+  app.get("/status", { schema: { response: { 200: StatusSchema, 503: StatusSchema } } }, async (_req, reply) => {
+    const doc = statusDocument(deps.snapshot(), { version: deps.version, warnings: deps.warnings(), events: deps.timeline() });
+    return reply.code(doc.status === "fail" ? 503 : 200).type("application/health+json").send(doc);
+  });
+
+  app.get("/metrics", async (_req, reply) => {
+    deps.metrics.update(deps.snapshot());
+    return reply.type(deps.metrics.contentType).send(await deps.metrics.text());
+  });
+
+  app.get("/healthz", { schema: { response: { 200: ProbeResultSchema, 503: ProbeResultSchema } } }, async (_req, reply) =>
+    deps.alive() ? reply.send({ status: "alive" }) : reply.code(503).send({ status: "reconcile loop stalled" }),
+  );
+
+  app.get("/readyz", { schema: { response: { 200: ProbeResultSchema, 503: ProbeResultSchema } } }, async (_req, reply) => {
+    const s = deps.snapshot();
+    const ready = s.pod.containersReady === s.pod.containersTotal && s.pod.containersTotal > 0;
+    return ready ? reply.send({ status: "ready" }) : reply.code(503).send({ status: `${s.pod.containersReady}/${s.pod.containersTotal} ready` });
+  });
+
+  app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(STATUS_PAGE));
+
+  const control = deps.control;
+  if (control) {
+    app.post("/reload", { schema: { response: { 401: ErrorSchema, 422: ErrorSchema } } }, async (req, reply) => {
+      if (!sameToken(req.headers.authorization, control.token)) return reply.code(401).send({ error: "a valid bearer token is required" });
+      try {
+        return reply.send(await control.reload());
+      } catch (err) {
+        return reply.code(422).send({ error: (err as Error).message });
+      }
+    });
+  }
+  return app;
+};

@@ -1,0 +1,50 @@
+// The /status document (application/health+json style), built from the last snapshot.
+
+import type { Snapshot } from "../supervisor/snapshot.js";
+import type { TimelineEntry } from "../supervisor/timeline.js";
+import type { StatusDocument } from "./schemas.js";
+
+/** States a container passes through on its way up or down: worth a warning, not a failure. */
+const TRANSIENT: ReadonlySet<string> = new Set(["creating", "starting", "stopping"]);
+
+export const overallStatus = (s: Snapshot, warnings: readonly string[]): StatusDocument["status"] => {
+  if (!s.podman.reachable) return "fail";
+  const notReady = Object.values(s.containers).filter((c) => !c.ready);
+  if (notReady.some((c) => !TRANSIENT.has(c.state))) return "fail";
+  return notReady.length > 0 || warnings.length > 0 ? "warn" : "pass";
+};
+
+export const statusDocument = (
+  s: Snapshot,
+  opts: { readonly version: string; readonly warnings: readonly string[]; readonly events: readonly TimelineEntry[] },
+): StatusDocument => ({
+  status: overallStatus(s, opts.warnings),
+  version: opts.version,
+  description: `podwarden supervising pod ${s.pod.name}`,
+  notes: [...opts.warnings, ...(s.error ? [s.error] : [])],
+  podman: s.podman,
+  lastPassAt: s.lastPassAt,
+  pod: { name: s.pod.name, state: s.pod.exists ? s.pod.state : "absent", containersReady: s.pod.containersReady, containersTotal: s.pod.containersTotal },
+  containers: Object.fromEntries(
+    Object.entries(s.containers).map(([name, c]) => [
+      name,
+      {
+        state: c.state,
+        health: c.health,
+        ready: c.ready,
+        restarts: c.restarts,
+        lastExitCode: c.lastExitCode,
+        lastReason: c.lastReason,
+        startedAt: c.startedAt,
+        readyAt: c.readyAt,
+        backoffSeconds: c.backoffSeconds,
+        nextAttemptAt: c.nextAttemptAt,
+        dependsOn: [...c.dependsOn],
+        image: c.image,
+        id: c.id,
+        lastProbe: c.lastProbe,
+      },
+    ]),
+  ),
+  events: [...opts.events].slice(-50),
+});

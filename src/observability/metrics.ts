@@ -1,0 +1,161 @@
+// podwarden's Prometheus metrics, on a registry of its own. Counters and histograms are fed
+// as things happen (events, API calls, passes); gauges are set from the status snapshot
+// when scraped. Every series podwarden knows of exists from the start, at zero.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { RESTART_REASONS, reasonKind, type SupervisorEvent } from "../domain/events.js";
+import { STATES } from "../domain/lifecycle.js";
+import { API_OPERATIONS, type ApiOperation } from "../runtime/port.js";
+import { HEALTH, type Snapshot } from "../supervisor/snapshot.js";
+
+const P = "podwarden_";
+/** Pod states Podman reports, plus "absent". */
+const POD_STATES = ["Running", "Degraded", "Exited", "Stopped", "Created", "Paused", "Dead", "absent"] as const;
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+const epochS = (iso: string | null): number => (iso === null ? 0 : Date.parse(iso) / 1000);
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #containers = new Set<string>();
+  readonly #info: Gauge;
+  readonly #podmanUp: Gauge;
+  readonly #eventsUp: Gauge;
+  readonly #apiRequests: Counter;
+  readonly #apiFailures: Counter;
+  readonly #apiDuration: Histogram;
+  readonly #passes: Counter;
+  readonly #passFailures: Counter;
+  readonly #passDuration: Histogram;
+  readonly #lastPass: Gauge;
+  readonly #containerInfo: Gauge;
+  readonly #state: Gauge;
+  readonly #health: Gauge;
+  readonly #ready: Gauge;
+  readonly #restarts: Counter;
+  readonly #startFailures: Counter;
+  readonly #exitCode: Gauge;
+  readonly #startedAt: Gauge;
+  readonly #backoff: Gauge;
+  readonly #probes: Counter;
+  readonly #probeFailures: Counter;
+  readonly #probeDuration: Histogram;
+  readonly #podState: Gauge;
+  readonly #podContainers: Gauge;
+  readonly #podReady: Gauge;
+
+  constructor(opts: { readonly version: string; readonly containers: readonly string[] }) {
+    const r = [this.registry];
+    const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name: P + name, help, labelNames, registers: r });
+    const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name: P + name, help, labelNames, registers: r });
+    const histogram = (name: string, help: string, labelNames: string[] = []) => new Histogram({ name: P + name, help, labelNames, buckets: SECONDS, registers: r });
+
+    this.#info = gauge("build_info", "podwarden's version and the Node.js it runs on (always 1).", ["version", "node"]);
+    this.#info.set({ version: opts.version, node: process.versions.node }, 1);
+    this.#podmanUp = gauge("podman_up", "1 when the last reconcile pass reached the Podman API, else 0.");
+    this.#eventsUp = gauge("podman_events_connected", "1 while Podman's event stream is open, else 0 (changes are then seen by polling).");
+    this.#apiRequests = counter("podman_api_requests_total", "Podman API calls by operation.", ["operation"]);
+    this.#apiFailures = counter("podman_api_failures_total", "Podman API calls that failed, by operation.", ["operation"]);
+    this.#apiDuration = histogram("podman_api_request_duration_seconds", "Podman API call latency by operation.", ["operation"]);
+    this.#passes = counter("reconcile_runs_total", "Reconcile passes run.");
+    this.#passFailures = counter("reconcile_failures_total", "Reconcile passes that failed (Podman unreachable, API errors).");
+    this.#passDuration = histogram("reconcile_duration_seconds", "Duration of reconcile passes.");
+    this.#lastPass = gauge("reconcile_last_timestamp_seconds", "When the last reconcile pass finished (Unix time).");
+    this.#containerInfo = gauge("container_info", "The container's current id, image and image id (always 1).", ["container", "id", "image", "image_id"]);
+    this.#state = gauge("container_state", "The container's state in podwarden's lifecycle (state set: 1 for the current state).", ["container", "state"]);
+    this.#health = gauge("container_health", "The container's health from podwarden's probe (state set).", ["container", "health"]);
+    this.#ready = gauge("container_ready", "1 when the container runs and its probe passes, else 0.", ["container"]);
+    this.#restarts = counter("container_restarts_total", "Restarts podwarden made, by reason.", ["container", "reason"]);
+    this.#startFailures = counter("container_start_failures_total", "Create or start requests Podman refused.", ["container"]);
+    this.#exitCode = gauge("container_last_exit_code", "Exit code of the container's last exit (0 when none yet).", ["container"]);
+    this.#startedAt = gauge("container_started_timestamp_seconds", "When the running instance started (Unix time; 0 when not running).", ["container"]);
+    this.#backoff = gauge("container_backoff_seconds", "Seconds until the next start attempt while backing off, else 0.", ["container"]);
+    this.#probes = counter("container_probe_runs_total", "Probes run.", ["container"]);
+    this.#probeFailures = counter("container_probe_failures_total", "Probes that failed.", ["container"]);
+    this.#probeDuration = histogram("container_probe_duration_seconds", "Probe latency.", ["container"]);
+    this.#podState = gauge("pod_state", "The pod's state as Podman reports it (state set; absent when there is no pod).", ["state"]);
+    this.#podContainers = gauge("pod_containers", "Containers in the pod spec.");
+    this.#podReady = gauge("pod_containers_ready", "Containers ready.");
+    collectDefaultMetrics({ register: this.registry, prefix: P });
+
+    for (const op of API_OPERATIONS) {
+      this.#apiRequests.inc({ operation: op }, 0);
+      this.#apiFailures.inc({ operation: op }, 0);
+      this.#apiDuration.zero({ operation: op });
+    }
+    this.#passes.inc(0);
+    this.#passFailures.inc(0);
+    this.#podmanUp.set(0);
+    this.#eventsUp.set(0);
+    this.#lastPass.set(0);
+    for (const s of POD_STATES) this.#podState.set({ state: s }, s === "absent" ? 1 : 0);
+    this.setContainers(opts.containers);
+  }
+
+  /** Makes the series of these containers exist (at zero); call again after a reload. */
+  setContainers(names: readonly string[]): void {
+    this.#podContainers.set(names.length);
+    for (const container of names) {
+      if (this.#containers.has(container)) continue;
+      this.#containers.add(container);
+      for (const state of STATES) this.#state.set({ container, state }, state === "pending" ? 1 : 0);
+      for (const health of HEALTH) this.#health.set({ container, health }, health === "stopped" ? 1 : 0);
+      for (const reason of RESTART_REASONS) this.#restarts.inc({ container, reason }, 0);
+      for (const m of [this.#ready, this.#exitCode, this.#startedAt, this.#backoff]) m.set({ container }, 0);
+      for (const m of [this.#startFailures, this.#probes, this.#probeFailures]) m.inc({ container }, 0);
+      this.#probeDuration.zero({ container });
+    }
+  }
+
+  onApiCall = (operation: ApiOperation, ms: number, ok: boolean): void => {
+    this.#apiRequests.inc({ operation });
+    if (!ok) this.#apiFailures.inc({ operation });
+    this.#apiDuration.observe({ operation }, ms / 1000);
+  };
+
+  onPass = (ms: number, ok: boolean, at: number): void => {
+    this.#passes.inc();
+    if (!ok) this.#passFailures.inc();
+    this.#passDuration.observe(ms / 1000);
+    this.#lastPass.set(at / 1000);
+  };
+
+  onEvent = (e: SupervisorEvent): void => {
+    const container = e.container;
+    if (!this.#containers.has(container)) return;
+    if (e.kind === "restart") this.#restarts.inc({ container, reason: reasonKind(e.reason) });
+    else if (e.kind === "start-failed") this.#startFailures.inc({ container });
+    else if (e.kind === "probe") {
+      this.#probes.inc({ container });
+      if (!e.ok) this.#probeFailures.inc({ container });
+      this.#probeDuration.observe({ container }, e.ms / 1000);
+    }
+  };
+
+  /** Sets the gauges from the snapshot (at scrape time). */
+  update(s: Snapshot): void {
+    this.#podmanUp.set(s.podman.reachable ? 1 : 0);
+    this.#eventsUp.set(s.podman.events ? 1 : 0);
+    const podState = s.pod.exists ? s.pod.state : "absent";
+    for (const st of POD_STATES) this.#podState.set({ state: st }, st === podState ? 1 : 0);
+    this.#podReady.set(s.pod.containersReady);
+    this.#containerInfo.reset();
+    for (const [container, c] of Object.entries(s.containers)) {
+      for (const state of STATES) this.#state.set({ container, state }, state === c.state ? 1 : 0);
+      for (const health of HEALTH) this.#health.set({ container, health }, health === c.health ? 1 : 0);
+      this.#ready.set({ container }, c.ready ? 1 : 0);
+      this.#exitCode.set({ container }, c.lastExitCode ?? 0);
+      this.#startedAt.set({ container }, c.running ? epochS(c.startedAt) : 0);
+      this.#backoff.set({ container }, c.backoffSeconds);
+      this.#containerInfo.set({ container, id: c.id ?? "", image: c.image, image_id: c.imageId ?? "" }, 1);
+    }
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
