@@ -31,6 +31,9 @@ Options:
                         /run/podman/podman.sock, then the rootless socket)
       --timeout DUR     up/down: give up after DUR (e.g. 90s, 15m; default up 15m, down 5m)
       --json            machine-readable output on stdout
+  -f, --follow          logs: keep streaming
+      --since DUR       logs: only the last DUR (e.g. 10m)
+      --tail N          logs: only the last N lines
       --log-level LVL   trace, debug, info (default), warn, error
       --log-format FMT  json (default for run) or pretty (default otherwise)
   -h, --help            this help
@@ -43,6 +46,9 @@ const OPTIONS = {
   config: { type: "string", short: "c" },
   socket: { type: "string" },
   timeout: { type: "string" },
+  follow: { type: "boolean", short: "f", default: false },
+  since: { type: "string" },
+  tail: { type: "string" },
   json: { type: "boolean", default: false },
   "log-level": { type: "string", default: "info" },
   "log-format": { type: "string" },
@@ -86,7 +92,16 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     env: process.env,
     version: version(),
   };
-  const ctx: CommandContext = { global, args: rest, json: values.json, timeout: values.timeout, version: version(), out: process.stdout, err: process.stderr };
+  const ctx: CommandContext = {
+    global,
+    args: rest,
+    json: values.json,
+    timeout: values.timeout,
+    logs: { follow: values.follow, since: values.since, tail: values.tail },
+    version: version(),
+    out: process.stdout,
+    err: process.stderr,
+  };
   try {
     return await (await command.load())(ctx);
   } catch (err) {

@@ -8,6 +8,7 @@ export interface CommandContext {
   readonly args: readonly string[];
   readonly json: boolean;
   readonly timeout: string | undefined;
+  readonly logs: { readonly follow: boolean; readonly since: string | undefined; readonly tail: string | undefined };
   readonly version: string;
   readonly out: Writable;
   readonly err: Writable;
@@ -25,6 +26,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   down: { summary: "stop the containers in reverse order and remove the pod (data stays)", load: async () => (await import("./down.js")).down },
   validate: { summary: "check the config and env file; exit 0, or 78 naming every problem", load: async () => (await import("./validate.js")).validate },
   status: { summary: "show the running daemon's view of the pod (table, or --json); exit 0 when ready", load: async () => (await import("./status.js")).status },
+  logs: { summary: "a container's logs: podwarden logs <container> [-f] [--since 10m] [--tail 100]", load: async () => (await import("./logs.js")).logs },
   reload: { summary: "check the config, then have the running daemon apply it (SIGHUP)", load: async () => (await import("./reload.js")).reload },
   images: { summary: "pull or build every image the pod needs that is missing, with progress", load: async () => (await import("./images.js")).images },
 };

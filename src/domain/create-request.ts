@@ -47,6 +47,16 @@ export const podCreateRequest = (spec: PodSpec): PodCreateRequest => ({
   ...(spec.dns ? { dns: spec.dns } : {}),
 });
 
+/**
+ * Autodiscovery labels the Datadog Agent reads from the container (it sees them through
+ * the Podman socket): its logs get a source and a service, and the pod as an env tag.
+ */
+export const datadogLabels = (pod: string, container: string): Record<string, string> => ({
+  "com.datadoghq.ad.logs": JSON.stringify([{ source: container, service: container }]),
+  "com.datadoghq.tags.service": container,
+  "com.datadoghq.tags.env": pod,
+});
+
 /** Keys of the env file a container receives as secrets. */
 export const secretKeysFor = (c: ContainerSpec, available: Iterable<string>): string[] =>
   c.secretEnv === "all" ? [...available].sort() : [...c.secretEnv];
@@ -83,7 +93,7 @@ export const containerCreateRequest = (
   env: c.env,
   ...(secret && secret.keys.length > 0 ? { secretFile: secret } : {}),
   mounts: c.mounts,
-  labels: { ...managedLabels(spec.name), [LABELS.container]: c.name },
+  labels: { ...managedLabels(spec.name), [LABELS.container]: c.name, ...datadogLabels(spec.name, c.name) },
   stopTimeoutS: c.stopTimeoutS,
   ...(c.workdir ? { workdir: c.workdir } : {}),
   ...(c.user ? { user: c.user } : {}),

@@ -379,6 +379,34 @@ export class PodmanRuntime implements ContainerRuntime {
     }
   }
 
+  async logs(
+    name: string,
+    opts: { readonly follow: boolean; readonly sinceS?: number; readonly tail?: number },
+    out: NodeJS.WritableStream,
+    err: NodeJS.WritableStream,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const container = this.#docker.getContainer(name);
+    const query = { stdout: true, stderr: true, ...(opts.sinceS !== undefined ? { since: opts.sinceS } : {}), ...(opts.tail !== undefined ? { tail: opts.tail } : {}) };
+    if (!opts.follow) {
+      const buffer = await this.#call("container.logs", () => container.logs({ ...query, follow: false }));
+      const { PassThrough } = await import("node:stream");
+      const stream = new PassThrough();
+      stream.end(buffer);
+      this.#docker.modem.demuxStream(stream, out, err);
+      await new Promise((r) => stream.once("end", r));
+      return;
+    }
+    const stream = await this.#call("container.logs", () => container.logs({ ...query, follow: true, ...(signal ? { abortSignal: signal } : {}) }));
+    this.#docker.modem.demuxStream(stream, out, err);
+    await new Promise<void>((resolve) => {
+      stream.once("end", resolve);
+      stream.once("close", resolve);
+      stream.once("error", () => resolve());
+      signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
+  }
+
   async healthcheck(id: string, timeoutMs: number): Promise<HealthcheckResult> {
     // Podman does not enforce the check's timeout while the call runs: bound it here.
     const signal = AbortSignal.timeout(timeoutMs + 1_000);

@@ -80,6 +80,14 @@ export interface ContainerRuntime {
    * `onConnected` is called once the stream is open.
    */
   watch(pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void>;
+  /** Copies a container's logs (by Podman name) to out/err; with follow, until the signal aborts or the container goes. */
+  logs(
+    name: string,
+    opts: { readonly follow: boolean; readonly sinceS?: number; readonly tail?: number },
+    out: NodeJS.WritableStream,
+    err: NodeJS.WritableStream,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Runs the container's exec health check once, now (libpod healthcheck endpoint); gives up after timeoutMs. */
   healthcheck(id: string, timeoutMs: number): Promise<HealthcheckResult>;
 }

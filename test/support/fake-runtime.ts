@@ -215,6 +215,10 @@ export class FakeRuntime implements ContainerRuntime {
     this.#log("remove", this.logical(c));
   }
 
+  async logs(): Promise<void> {
+    this.#check();
+  }
+
   async healthcheck(id: string): Promise<HealthcheckResult> {
     this.#check();
     const c = this.#get(id);
