@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -32,6 +33,16 @@ describe("loadConfig rejects", () => {
     expectIssue(error, file, "containers.web.env.DEBUG", /must be a string.*quote.*\(got true\)/);
     expectIssue(error, file, "pod.name", /must be lowercase letters.*\(got 42\)/);
     expectIssue(error, file, "containers.cache.mounts[0].readOnly", /must be true or false \(got "yes"\)/);
+  });
+
+  it("a control token file that others can read, or that is missing", async () => {
+    const fx = await fixture();
+    const token = path.join(fx.dir, "token");
+    await writeFile(token, "0123456789abcdef0123\n", { mode: 0o644 });
+    const file = await writeConfig(fx, { "http.tokenFile": token });
+    expectIssue(await loadError(file), file, "http.tokenFile", /readable by others \(mode 644\): chmod 600 it/);
+    const file2 = await writeConfig(fx, { "http.tokenFile": path.join(fx.dir, "missing") });
+    expectIssue(await loadError(file2), file2, "http.tokenFile", /cannot read/);
   });
 
   it("a restart backoff that would spin or shrink", async () => {

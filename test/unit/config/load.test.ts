@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config/load.js";
@@ -255,5 +256,22 @@ describe("loadConfig with extends", () => {
     expect(spec.envFile).toBe(path.join(fx.dir, "base/base.env"));
     expect(spec.containers[0]?.mounts[0]?.source).toBe(path.join(fx.dir, "site/data/cache"));
     expect(spec.images["localhost/app:1"]?.build?.containerfile).toBe(path.join(fx.dir, "base/images/app.Containerfile"));
+  });
+});
+
+describe("http settings", () => {
+  it("default to 127.0.0.1:9090 with no control token", async () => {
+    const fx = await fixture();
+    const { http } = await loadConfig(await writeConfig(fx, {}));
+    expect(http).toEqual({ enabled: true, host: "127.0.0.1", port: 9090, token: undefined });
+  });
+
+  it("read a root-only token file and warn when listening beyond loopback", async () => {
+    const fx = await fixture();
+    const token = path.join(fx.dir, "token");
+    await writeFile(token, "0123456789abcdef0123\n", { mode: 0o600 });
+    const loaded = await loadConfig(await writeConfig(fx, { "http.tokenFile": token, "http.host": "0.0.0.0", "http.port": 19090 }));
+    expect(loaded.http).toEqual({ enabled: true, host: "0.0.0.0", port: 19090, token: "0123456789abcdef0123" });
+    expect(loaded.warnings.join("\n")).toMatch(/http\.host: 0\.0\.0\.0 is not a loopback address/);
   });
 });
