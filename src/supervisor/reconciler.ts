@@ -46,6 +46,8 @@ export interface ReconcilerDeps {
   readonly random: () => number;
   /** Every transition, failure, restart and probe result (timeline, metrics). */
   readonly onEvent?: (e: SupervisorEvent) => void;
+  /** A line of progress from long work inside a pass (pulling, building an image). */
+  readonly onProgress?: (line: string) => void;
 }
 
 export interface PassResult {
@@ -300,7 +302,11 @@ export class Reconciler {
     const desired = this.#desired.get(name)!;
     let id: string;
     try {
-      await ensureImage(desired.request.image, spec.images, runtime, (line) => logger.info({ container: name, image: desired.request.image }, line), signal);
+      const progress = (line: string): void => {
+        logger.info({ container: name, image: desired.request.image }, line);
+        this.#deps.onProgress?.(line);
+      };
+      await ensureImage(desired.request.image, spec.images, runtime, progress, signal);
       if (desired.secret) await runtime.ensureSecret(...desired.secret);
       logger.info({ container: name, image: desired.request.image }, "creating container");
       id = await runtime.createContainer(desired.request);

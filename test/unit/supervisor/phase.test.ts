@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { phaseText } from "../../../src/supervisor/phase.js";
+import type { ContainerSnapshot, Snapshot } from "../../../src/supervisor/snapshot.js";
+import { chainSpec } from "../../support/pod-spec.js";
+
+const spec = chainSpec();
+const c = (over: Partial<ContainerSnapshot> = {}): ContainerSnapshot => ({
+  state: "ready",
+  health: "healthy",
+  ready: true,
+  id: "x",
+  image: "i",
+  imageId: null,
+  running: true,
+  restarts: 0,
+  lastExitCode: null,
+  lastReason: null,
+  startedAt: null,
+  readyAt: null,
+  nextAttemptAt: null,
+  backoffSeconds: 0,
+  dependsOn: [],
+  lastProbe: null,
+  ...over,
+});
+const snap = (containers: Record<string, ContainerSnapshot>, over: Partial<Snapshot> = {}): Snapshot => ({
+  mode: "up",
+  settled: false,
+  error: null,
+  podman: { reachable: true, events: true },
+  lastPassAt: null,
+  pod: { name: "p", exists: true, state: "Running", containersReady: Object.values(containers).filter((x) => x.ready).length, containersTotal: 4 },
+  containers,
+  ...over,
+});
+
+describe("phaseText", () => {
+  it.each([
+    [{ valkey: c(), falkordb: c(), datadog: c(), opencode: c() }, {}, "ready 4/4"],
+    [{ valkey: c(), falkordb: c({ state: "starting", ready: false }), datadog: c({ state: "pending", ready: false }), opencode: c({ state: "pending", ready: false }) }, {}, "starting falkordb (2/4)"],
+    [{ valkey: c({ state: "backing-off", ready: false, backoffSeconds: 8 }), falkordb: c(), datadog: c(), opencode: c() }, {}, "valkey backing off 8s (1/4)"],
+    [{ valkey: c(), falkordb: c(), datadog: c(), opencode: c({ state: "unhealthy", ready: false }) }, {}, "opencode unhealthy, restarting (4/4)"],
+    [{ valkey: c(), falkordb: c(), datadog: c(), opencode: c() }, { podman: { reachable: false, events: false } }, "Podman unreachable, retrying"],
+    [{ valkey: c(), falkordb: c({ running: false }), datadog: c({ running: false }), opencode: c({ running: false }) }, { mode: "down" as const }, "stopping (1 running)"],
+  ])("%#: %s", (containers, over, text) => {
+    expect(phaseText(spec, snap(containers, over))).toBe(text);
+  });
+});
