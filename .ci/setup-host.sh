@@ -2,7 +2,17 @@
 # Prepares a Debian host for podwarden (run as root): Podman and the tools the local
 # images need, two host quirks worked around, the Podman API socket up, and an env file
 # for the pod if there is none. Safe to run again. CI runs it; so can a person.
+#   --test   also install what the test suite uses: Prometheus (a real scraper and
+#            promtool), Chromium (the status page in a real browser), systemd-analyze.
 set -euo pipefail
+
+with_tests=false
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_tests=true ;;
+    *) printf 'setup-host: unknown option %s (only --test)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf 'setup-host: %s\n' "$*"; }
 
@@ -19,8 +29,10 @@ retry() { # retry N CMD...: network steps get a few tries with a pause between t
 [ "$(id -u)" -eq 0 ] || { say "run me as root (podwarden drives the rootful Podman socket)"; exit 1; }
 
 # 1. Packages: Podman (4.3 on bookworm), runc, debootstrap for the local base image.
+packages=(podman runc debootstrap uidmap curl ca-certificates)
+$with_tests && packages+=(prometheus chromium systemd)
 missing=()
-for pkg in podman runc debootstrap uidmap curl ca-certificates; do
+for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
