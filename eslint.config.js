@@ -7,7 +7,7 @@ const only = (pkg, where) => ({
   message: `${pkg} may only be imported from ${where} (DESIGN.md §2).`,
 });
 
-const outsideDomain = ["dockerode", "docker-modem", "fastify", "node-cron", "pino", "prom-client", "yaml", "dotenv"];
+const outsideDomain = ["dockerode", "docker-modem", "fastify", "node-cron", "pino", "prom-client", "yaml", "dotenv", "unix-dgram"];
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**"] },
@@ -25,6 +25,7 @@ export default tseslint.config(
             only("fastify", "src/http/"),
             only("node-cron", "src/jobs/"),
             only("pino", "src/observability/logger.ts"),
+            only("unix-dgram", "src/systemd/"),
           ],
         },
       ],
@@ -50,9 +51,10 @@ export default tseslint.config(
     },
   },
   { files: ["src/domain/spec-hash.ts"], rules: { "no-restricted-imports": "off" } },
-  { files: ["src/runtime/**"], rules: { "no-restricted-imports": ["error", { paths: [only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts")] }] } },
-  { files: ["src/http/**"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts")] }] } },
-  { files: ["src/observability/logger.ts"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("fastify", "src/http/"), only("node-cron", "src/jobs/")] }] } },
+  { files: ["src/runtime/**"], rules: { "no-restricted-imports": ["error", { paths: [only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts"), only("unix-dgram", "src/systemd/")] }] } },
+  { files: ["src/http/**"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts"), only("unix-dgram", "src/systemd/")] }] } },
+  { files: ["src/observability/logger.ts"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("unix-dgram", "src/systemd/")] }] } },
+  { files: ["src/systemd/**"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("docker-modem", "src/runtime/"), only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts")] }] } },
   { files: ["src/config/**", "src/cli.ts", "src/main.ts", "test/**", "bench/**"], rules: { "no-restricted-properties": "off" } },
   { files: ["test/**", "bench/**"], rules: { "no-restricted-imports": "off" } },
 );
