@@ -89,7 +89,11 @@ export interface Daemon extends Loaded {
   readonly server: FastifyLikeServer | undefined;
 }
 
-export const buildDaemon = async (opts: GlobalOptions, patient = false): Promise<Daemon> => {
+/**
+ * `patient`: wait for a Podman socket that is not there yet (the daemon). `onProgress`:
+ * lines of progress from long work such as image builds (systemd's start timeout).
+ */
+export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgress?: (line: string) => void): Promise<Daemon> => {
   const loaded = await load(opts);
   const metrics = new Metrics({ version: opts.version, containers: loaded.spec.containers.map((c) => c.name) });
   const timeline = new Timeline();
@@ -108,6 +112,10 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false): Promise
     onEvent: (e) => {
       timeline.record(e);
       metrics.onEvent(e);
+    },
+    onProgress: (line) => {
+      supervisor.noteProgress();
+      onProgress?.(line);
     },
   });
   const supervisor = new Supervisor({ reconciler, clock, logger: loaded.logger, events: runtime, onPassDone: metrics.onPass });

@@ -97,9 +97,17 @@ export class Supervisor {
     this.#running = undefined;
   }
 
-  /** Whether a pass (successful or not) finished within the last `ms`. */
+  #lastProgressAt: number | undefined;
+
+  /** Long work inside a pass (an image build) reported progress: the loop is not stuck. */
+  noteProgress(): void {
+    this.#lastProgressAt = this.#deps.clock.now();
+  }
+
+  /** Whether a pass (successful or not) finished, or long work progressed, within the last `ms`. */
   loopProgressedWithin(ms: number): boolean {
-    return this.#lastPassAt !== undefined && this.#deps.clock.now() - this.#lastPassAt <= ms;
+    const last = Math.max(this.#lastPassAt ?? -Infinity, this.#lastProgressAt ?? -Infinity);
+    return this.#deps.clock.now() - last <= ms;
   }
 
   /** Calls `listener` after every pass (or failed pass); returns the unsubscribe function. */

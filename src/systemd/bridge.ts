@@ -1,0 +1,83 @@
+// Tells systemd how the daemon is doing: STATUS= on every phase change, READY=1 once the
+// pod is first fully ready, EXTEND_TIMEOUT_USEC while long work (image builds) makes
+// progress before that, WATCHDOG=1 only while the reconcile loop makes progress, and
+// STOPPING=1 on shutdown.
+
+import type { Mode } from "../domain/plan.js";
+import type { PodSpec } from "../domain/spec.js";
+import type { Logger } from "../observability/logger.js";
+import { phaseText } from "../supervisor/phase.js";
+import type { Supervisor } from "../supervisor/supervisor.js";
+import type { Notifier } from "./sd-notify.js";
+
+export interface BridgeDeps {
+  readonly notifier: Notifier;
+  readonly supervisor: Pick<Supervisor, "onPass" | "snapshot" | "settled" | "loopProgressedWithin">;
+  readonly spec: () => PodSpec;
+  readonly mode: () => Mode;
+  readonly logger: Logger;
+  /** How much longer to ask for at each extension while building before READY. */
+  readonly extendByMs?: number;
+}
+
+export interface SystemdBridge {
+  /** A line of progress from long work (image builds): extends the start timeout before READY. */
+  progress(line: string): void;
+  stopping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const bridgeToSystemd = (deps: BridgeDeps): SystemdBridge => {
+  const { notifier, supervisor, logger } = deps;
+  const extendByMs = deps.extendByMs ?? 180_000;
+  let readySent = false;
+  let phase = "";
+  let lastExtension = 0;
+
+  const unsubscribe = supervisor.onPass(() => {
+    const text = phaseText(deps.spec(), supervisor.snapshot());
+    if (text !== phase) {
+      phase = text;
+      logger.info({ phase: text }, "phase");
+      void notifier.status(text);
+    }
+    if (!readySent && deps.mode() === "up" && supervisor.settled) {
+      readySent = true;
+      void notifier.ready(text);
+    }
+  });
+
+  // Ping at half the watchdog period, but only if a pass (or build progress) happened
+  // within a whole period: a stuck loop stops the pings and systemd restarts the daemon.
+  const interval = notifier.watchdogIntervalMs;
+  let stalled = false;
+  const timer =
+    interval === undefined
+      ? undefined
+      : setInterval(() => {
+          if (supervisor.loopProgressedWithin(interval * 2)) {
+            stalled = false;
+            void notifier.watchdog();
+          } else if (!stalled) {
+            stalled = true;
+            logger.error({ withinMs: interval * 2 }, "reconcile loop made no progress: withholding the watchdog ping");
+          }
+        }, interval);
+  timer?.unref();
+
+  return {
+    progress: () => {
+      if (readySent) return;
+      const now = Date.now();
+      if (now - lastExtension < extendByMs / 3) return;
+      lastExtension = now;
+      void notifier.extendTimeout(extendByMs * 1000, "building images");
+    },
+    stopping: () => notifier.stopping("stopping containers in reverse order"),
+    close: async () => {
+      unsubscribe();
+      if (timer) clearInterval(timer);
+      await notifier.close();
+    },
+  };
+};
