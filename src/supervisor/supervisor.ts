@@ -42,7 +42,7 @@ export class Supervisor {
       pass: (signal) => deps.reconciler.reconcileOnce(signal),
       clock: deps.clock,
       logger: deps.logger.child({ component: "loop" }),
-      idleMs: deps.idleMs ?? 30_000,
+      idleMs: deps.idleMs ?? 10_000,
       errorBackoff: { initialMs: 500, maxMs: 30_000 },
       onPass: (r, ms) => {
         this.#lastPassAt = deps.clock.now();
