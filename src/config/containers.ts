@@ -21,6 +21,9 @@ export function buildContainer(name: string, section: ContainerSection, ctx: Con
   const probe = section.probe && buildProbe(section.probe, [...at, "probe"], ctx);
   const stopMs =
     section.stopTimeout === undefined ? ctx.stopTimeoutMs : stopTimeout(section.stopTimeout, [...at, "stopTimeout"], ctx.issues);
+  if (section.init === true && section.probe !== undefined) {
+    ctx.issues.error([...at, "probe"], "an init container has no probe: it is ready once it has exited 0");
+  }
   return compact({
     name,
     image: section.image,
@@ -34,6 +37,7 @@ export function buildContainer(name: string, section: ContainerSection, ctx: Con
     stopTimeoutS: Math.ceil(stopMs / 1000),
     workdir: section.workdir,
     user: section.user,
+    init: section.init === true ? true : undefined,
   });
 }
 

@@ -186,6 +186,8 @@ export const ContainerSchema = Type.Object(
     stopTimeout: Type.Optional(Duration),
     workdir: Type.Optional(AbsolutePath),
     user: Type.Optional(NonEmpty),
+    /** Runs to completion (exit 0) before its dependents start. */
+    init: Type.Optional(Type.Boolean({ errorMessage: "must be true or false" })),
   },
   strict,
 );

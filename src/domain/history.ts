@@ -84,6 +84,7 @@ export const absorbObservation = (
   h: ContainerHistory,
   o: ObservedContainer | undefined,
   ctx: AbsorbContext,
+  init = false,
 ): ContainerHistory => {
   const running = o?.running === true;
   let next: ContainerHistory = h;
@@ -106,7 +107,8 @@ export const absorbObservation = (
     const exitCode = o?.exitCode ?? null;
     const why = h.stopReason;
     next = { ...next, ready: false, lastExitCode: exitCode, stopReason: undefined, stopDeadline: undefined, nextProbeAt: undefined };
-    if (why === undefined || !EXPECTED_STOPS.has(why)) {
+    const completed = init && o !== undefined && exitCode === 0;
+    if (!completed && (why === undefined || !EXPECTED_STOPS.has(why))) {
       const reason = why ?? (o === undefined ? "removed" : o.oomKilled ? "oom-killed" : `exited (code ${exitCode ?? "?"})`);
       next = recordFailure(next, reason, ctx);
     }

@@ -48,6 +48,9 @@ interface Decision {
 
 const NOTHING: readonly Action[] = [];
 
+/** How long an init container may run before that counts as a failure. */
+export const INIT_DEADLINE_MS = 15 * 60_000;
+
 /** A stop already requested and still within its timeout: wait for the exit, do not ask again. */
 const stopPending = (o: ObservedContainer | undefined, h: ContainerHistory | undefined, now: number): number | undefined =>
   o?.running && h?.stopDeadline !== undefined && now < h.stopDeadline ? h.stopDeadline : undefined;
@@ -69,6 +72,9 @@ const decideUp = (
     const action = o.running ? stop(c.name, o.id, "spec-changed", c.stopTimeoutS) : ({ type: "remove", name: c.name, id: o.id, reason: "spec-changed" } as const);
     return { state: "stopping", actions: [action] };
   }
+  if (c.init && o && !o.running && o.exitCode === 0 && o.startedAt !== null) {
+    return { state: "ready", actions: NOTHING }; // ran to completion
+  }
   if (!o?.running) {
     if (h?.nextAttemptAt !== undefined && h.nextAttemptAt > now) {
       return { state: "backing-off", actions: NOTHING, wakeAt: h.nextAttemptAt };
@@ -86,6 +92,12 @@ const decideUp = (
   });
   if (restartFor) {
     return { state: "stopping", actions: [stop(c.name, o.id, "dependency-restarted", c.stopTimeoutS)] };
+  }
+  if (c.init) {
+    // Running to completion: wait for the exit, within its start period.
+    const deadline = (h?.startedAt ?? o.startedAt ?? now) + INIT_DEADLINE_MS;
+    if (now >= deadline) return { state: "failed", actions: [stop(c.name, o.id, "start-timeout", c.stopTimeoutS)] };
+    return { state: "starting", actions: NOTHING, wakeAt: deadline };
   }
   const probe = c.probe;
   if (h?.ready) {

@@ -67,6 +67,11 @@ export interface ContainerSpec {
   readonly stopTimeoutS: number;
   readonly workdir?: string;
   readonly user?: string;
+  /**
+   * Runs to completion before its dependents start (clone a repository, migrate data):
+   * ready once it has exited 0; a non-zero exit is a failure, retried with backoff.
+   */
+  readonly init?: boolean;
 }
 
 export interface ImageBuildSpec {

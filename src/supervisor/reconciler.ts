@@ -154,7 +154,7 @@ export class Reconciler {
     const ctx = this.#ctx();
     for (const c of spec.containers) {
       const before = this.#history.get(c.name);
-      this.#update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx));
+      this.#update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx, c.init === true));
       const after = this.#history.get(c.name)!;
       if (after.failures > (before?.failures ?? 0)) {
         const retryInMs = (after.nextAttemptAt ?? ctx.now) - ctx.now;
@@ -223,6 +223,7 @@ export class Reconciler {
   async #probeDue(observed: Observed): Promise<void> {
     const now = this.#deps.clock.now();
     const due = this.#deps.spec.containers.filter((c) => {
+      if (c.init) return false; // its exit code is its result
       const h = this.#history.get(c.name);
       return observed.containers.get(c.name)?.running === true && h?.nextProbeAt !== undefined && h.nextProbeAt <= now;
     });

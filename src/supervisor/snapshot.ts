@@ -68,12 +68,14 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
   for (const c of input.spec.containers) {
     const o = input.observed?.containers.get(c.name);
     const h = input.history.get(c.name);
-    const isReady = o?.running === true && h?.ready === true;
+    const state = input.plan?.states.get(c.name) ?? h?.state ?? "pending";
+    // An init container is ready once it has run to completion (plan decides), not while running.
+    const isReady = c.init ? state === "ready" : o?.running === true && h?.ready === true;
     if (isReady) ready += 1;
     const next = h?.nextAttemptAt;
     containers[c.name] = {
-      state: input.plan?.states.get(c.name) ?? h?.state ?? "pending",
-      health: healthOf(c.probe !== undefined, o?.running === true, h),
+      state,
+      health: c.init ? "none" : healthOf(c.probe !== undefined, o?.running === true, h),
       ready: isReady,
       id: o?.id ?? null,
       image: c.image,

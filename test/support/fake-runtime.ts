@@ -34,6 +34,8 @@ export class FakeRuntime implements ContainerRuntime {
   unavailable = false;
   /** Logical name -> number of start calls that should still fail. */
   readonly failStarts = new Map<string, number>();
+  /** Logical name -> exit code: the process exits at once with it after each start (init steps, crash loops). */
+  readonly exitOnStart = new Map<string, number>();
   #seq = 0;
   readonly #watchers = new Set<(e: RuntimeEvent) => void>();
 
@@ -195,6 +197,8 @@ export class FakeRuntime implements ContainerRuntime {
     c.startedAt = this.clock.now();
     c.exitCode = null;
     this.#log("start", name);
+    const code = this.exitOnStart.get(name);
+    if (code !== undefined) this.crash(name, code);
   }
 
   async stopContainer(id: string): Promise<void> {
