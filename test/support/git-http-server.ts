@@ -1,0 +1,86 @@
+// A real git smart-HTTP server for tests: git's own `http-backend` (CGI) behind a small
+// Node HTTP server on 127.0.0.1 that demands basic auth and counts every request.
+
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface GitServer {
+  readonly url: string;
+  readonly token: string;
+  /** Every request that reached the server (method and path), authorised or not. */
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+/** Serves one repository, `repo.git`, with a commit holding README.md; basic auth with any user and `token`. */
+export const startGitServer = async (token: string): Promise<GitServer> => {
+  const root = mkdtempSync(join(tmpdir(), "pw-git-"));
+  const work = join(root, "work");
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: work, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+  execFileSync("git", ["init", "--quiet", "-b", "main", work]);
+  execFileSync("sh", ["-c", `echo "# podwarden test repository" > ${join(work, "README.md")}`]);
+  git("add", "README.md");
+  git("commit", "--quiet", "-m", "first");
+  execFileSync("git", ["clone", "--quiet", "--bare", work, join(root, "repo.git")]);
+
+  const requests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const [user, pass] = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString().split(":");
+    if (pass !== token) {
+      res.writeHead(401, { "WWW-Authenticate": 'Basic realm="git"' }).end("credentials required\n");
+      return;
+    }
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const cgi = spawn("git", ["http-backend"], {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        GIT_PROJECT_ROOT: root,
+        GIT_HTTP_EXPORT_ALL: "1",
+        REQUEST_METHOD: req.method ?? "GET",
+        PATH_INFO: url.pathname,
+        QUERY_STRING: url.search.slice(1),
+        CONTENT_TYPE: req.headers["content-type"] ?? "",
+        REMOTE_USER: user ?? "",
+        REMOTE_ADDR: "127.0.0.1",
+        ...(req.headers["content-encoding"] ? { HTTP_CONTENT_ENCODING: req.headers["content-encoding"] } : {}),
+        ...(req.headers["git-protocol"] ? { GIT_PROTOCOL: String(req.headers["git-protocol"]) } : {}),
+      },
+    });
+    req.pipe(cgi.stdin);
+    let head = Buffer.alloc(0);
+    let headersDone = false;
+    cgi.stdout.on("data", (chunk: Buffer) => {
+      if (headersDone) return void res.write(chunk);
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      headersDone = true;
+      let status = 200;
+      for (const line of head.subarray(0, end).toString().split("\r\n")) {
+        const [k, ...v] = line.split(":");
+        const value = v.join(":").trim();
+        if (k!.toLowerCase() === "status") status = Number(value.split(" ")[0]);
+        else res.setHeader(k!, value);
+      }
+      res.writeHead(status);
+      res.write(head.subarray(end + 4));
+    });
+    cgi.on("close", () => res.end());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/repo.git`,
+    token,
+    requests,
+    close: async () => {
+      await new Promise((r) => server.close(r));
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+};
