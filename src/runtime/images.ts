@@ -3,8 +3,9 @@
 
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { basename, dirname, relative, resolve, sep } from "node:path";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { tmpdir } from "node:os";
 import type { Readable } from "node:stream";
 import tar from "tar-fs";
@@ -48,6 +49,29 @@ export const packContext = async (build: ImageBuildSpec, hostCaBundle?: string):
     },
   });
   return { stream, containerfile: inside ? rel.split(sep).join("/") : EXTERNAL_CONTAINERFILE };
+};
+
+/** Files of a directory, recursively, as paths relative to it (sorted; the CA slot excluded). */
+const listFiles = async (root: string, rel = ""): Promise<string[]> => {
+  const entries = await readdir(join(root, rel), { withFileTypes: true });
+  const out: string[] = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = rel ? `${rel}/${e.name}` : e.name;
+    if (path === "build-ca") continue;
+    if (e.isDirectory()) out.push(...(await listFiles(root, path)));
+    else if (e.isFile()) out.push(path);
+  }
+  return out;
+};
+
+/** Hash of the Containerfile, every file of the context (names and contents) and the build args. */
+export const hashBuildInputs = async (build: ImageBuildSpec): Promise<string> => {
+  const h = createHash("sha256");
+  h.update(await readFile(build.containerfile)).update("\0").update(JSON.stringify(Object.entries(build.args).sort()));
+  for (const file of await listFiles(resolve(build.context))) {
+    h.update("\0").update(file).update("\0").update(await readFile(join(resolve(build.context), file)));
+  }
+  return h.digest("hex").slice(0, 16);
 };
 
 interface StreamMessage {

@@ -7,13 +7,13 @@ import { SECRET_ENV_TARGET, wrapWithSecretEnv, type ContainerCreateRequest, type
 import type { Observed, ObservedContainer, ObservedPod } from "../domain/observed.js";
 import { LABELS, type DebootstrapSpec, type ImageBuildSpec } from "../domain/spec.js";
 import { PodmanApiError, PodmanUnavailableError, PodwardenError } from "../lib/errors.js";
-import { bootstrapRootfs, packContext, streamProgress } from "./images.js";
+import { bootstrapRootfs, hashBuildInputs, packContext, streamProgress } from "./images.js";
 import { LIBPOD, Libpod, wrapError } from "./libpod.js";
 import { mapInspect, type InspectJson } from "./map-inspect.js";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { mapEvent, type EventJson } from "./map-event.js";
-import type { ApiOperation, ContainerRuntime, HealthcheckResult, Progress, RuntimeEvent } from "./port.js";
+import { RECIPE_LABEL, type ApiOperation, type ContainerRuntime, type HealthcheckResult, type Progress, type RuntimeEvent } from "./port.js";
 
 const NS_PER_MS = 1_000_000;
 
@@ -231,13 +231,28 @@ export class PodmanRuntime implements ContainerRuntime {
     await streamProgress(stream, progress, `pull ${ref}`);
   }
 
-  async buildImage(ref: string, build: ImageBuildSpec, progress: Progress, signal?: AbortSignal): Promise<void> {
+  async imageRecipe(ref: string): Promise<string | undefined> {
+    try {
+      const info = await this.#call("image.inspect", () => this.#docker.getImage(ref).inspect());
+      return info.Config?.Labels?.[RECIPE_LABEL] ?? "";
+    } catch (err) {
+      if (err instanceof PodmanApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  buildInputsHash(build: ImageBuildSpec): Promise<string> {
+    return hashBuildInputs(build);
+  }
+
+  async buildImage(ref: string, build: ImageBuildSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void> {
     const context = await packContext(build, this.#opts.hostCaBundle);
     const stream = await this.#call("image.build", () =>
       this.#docker.buildImage(context.stream, {
         t: ref,
         dockerfile: context.containerfile,
         buildargs: build.args,
+        labels: { [RECIPE_LABEL]: recipe },
         pull: false,
         ...(signal ? { abortSignal: signal } : {}),
       } as Docker.ImageBuildOptions),
@@ -246,13 +261,13 @@ export class PodmanRuntime implements ContainerRuntime {
     if (!(await this.imageExists(ref))) throw new PodwardenError("E_IMAGE", `build ${ref}: finished but the image is missing`);
   }
 
-  async bootstrapImage(ref: string, spec: DebootstrapSpec, progress: Progress, signal?: AbortSignal): Promise<void> {
+  async bootstrapImage(ref: string, spec: DebootstrapSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void> {
     await bootstrapRootfs(spec, progress, signal, (tar) =>
       this.#call("image.import", () =>
         this.#libpod.dial("image.import", {
           method: "POST",
           path: `${LIBPOD}/images/import`,
-          query: { reference: ref },
+          query: { reference: ref, changes: [`LABEL ${RECIPE_LABEL}=${recipe}`] },
           raw: tar,
           contentType: "application/x-tar",
           ok: [200],

@@ -5,6 +5,9 @@ import type { ContainerCreateRequest, PodCreateRequest } from "../domain/create-
 import type { Observed } from "../domain/observed.js";
 import type { DebootstrapSpec, ImageBuildSpec } from "../domain/spec.js";
 
+/** Label on images podwarden builds: the hash of their inputs, so a changed Containerfile rebuilds. */
+export const RECIPE_LABEL = "io.podwarden.recipe";
+
 /** Every Podman API operation the runtime performs: a bounded label set for metrics. */
 export const API_OPERATIONS = [
   "version",
@@ -62,9 +65,14 @@ export interface ContainerRuntime {
   /** Force-removes the pod (and anything left in it). Missing pod: no error. */
   removePod(name: string): Promise<void>;
   imageExists(ref: string): Promise<boolean>;
+  /** The recipe label of a local image podwarden made (undefined: no such image; "" : no label). */
+  imageRecipe(ref: string): Promise<string | undefined>;
+  /** A hash of what a build uses: the Containerfile, the context's files and the build args. */
+  buildInputsHash(build: ImageBuildSpec): Promise<string>;
   pullImage(ref: string, progress: Progress, signal?: AbortSignal): Promise<void>;
-  buildImage(ref: string, build: ImageBuildSpec, progress: Progress, signal?: AbortSignal): Promise<void>;
-  bootstrapImage(ref: string, spec: DebootstrapSpec, progress: Progress, signal?: AbortSignal): Promise<void>;
+  /** Builds and labels the image with `recipe`. */
+  buildImage(ref: string, build: ImageBuildSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void>;
+  bootstrapImage(ref: string, spec: DebootstrapSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void>;
   /** Creates the secret unless one with this name exists (names are content-addressed). */
   ensureSecret(name: string, value: string): Promise<void>;
   /** Removes the pod's secrets whose names are not in `keep`. */

@@ -1,11 +1,15 @@
-// Makes sure an image exists: present -> nothing; declared in the spec's `images` ->
-// bootstrap or build it (after its base); anything else -> pull.
+// Makes sure an image exists and is current: declared in the spec's `images` -> bootstrap
+// or build it (after its base) when missing or when its recipe (inputs, base) changed;
+// anything else -> pull when missing.
 
+import { createHash } from "node:crypto";
 import type { ImageSpec } from "../domain/spec.js";
 import { PodwardenError } from "../lib/errors.js";
 import type { ContainerRuntime, Progress } from "../runtime/port.js";
 
-export type ImageRuntime = Pick<ContainerRuntime, "imageExists" | "pullImage" | "buildImage" | "bootstrapImage">;
+export type ImageRuntime = Pick<ContainerRuntime, "imageExists" | "imageRecipe" | "buildInputsHash" | "pullImage" | "buildImage" | "bootstrapImage">;
+
+const hash = (...parts: string[]): string => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
 
 export const ensureImage = async (
   ref: string,
@@ -16,21 +20,30 @@ export const ensureImage = async (
   chain: readonly string[] = [],
 ): Promise<"present" | "pulled" | "built"> => {
   if (chain.includes(ref)) throw new PodwardenError("E_IMAGE", `image ${ref}: base images form a loop (${[...chain, ref].join(" -> ")})`);
-  if (await runtime.imageExists(ref)) return "present";
   const spec = images[ref];
   if (!spec) {
+    if (await runtime.imageExists(ref)) return "present";
     progress(`pulling ${ref}`);
     await runtime.pullImage(ref, progress, signal);
     return "pulled";
   }
+  // The base first: if it was rebuilt, its recipe changed, and so does this image's.
   if (spec.from !== undefined) await ensureImage(spec.from, images, runtime, progress, signal, [...chain, ref]);
+  const baseRecipe = spec.from === undefined ? "" : ((await runtime.imageRecipe(spec.from)) ?? "");
+  const recipe = spec.debootstrap
+    ? hash("debootstrap", JSON.stringify(spec.debootstrap))
+    : spec.build
+      ? hash("build", await runtime.buildInputsHash(spec.build), baseRecipe)
+      : "";
+  const have = await runtime.imageRecipe(ref);
+  if (have === recipe) return "present";
   if (spec.debootstrap) {
     progress(`bootstrapping ${ref} (debootstrap ${spec.debootstrap.suite})`);
-    await runtime.bootstrapImage(ref, spec.debootstrap, progress, signal);
+    await runtime.bootstrapImage(ref, spec.debootstrap, recipe, progress, signal);
   } else if (spec.build) {
-    progress(`building ${ref}`);
+    progress(have === undefined ? `building ${ref}` : `rebuilding ${ref}: its Containerfile, context, build args or base changed`);
     const args = spec.from === undefined ? spec.build.args : { BASE_IMAGE: spec.from, ...spec.build.args };
-    await runtime.buildImage(ref, { ...spec.build, args }, progress, signal);
+    await runtime.buildImage(ref, { ...spec.build, args }, recipe, progress, signal);
   }
   return "built";
 };

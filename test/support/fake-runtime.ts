@@ -152,15 +152,31 @@ export class FakeRuntime implements ContainerRuntime {
     this.#log("pull", ref);
   }
 
-  async buildImage(ref: string): Promise<void> {
+  /** Image -> recipe label of the images this fake "built". */
+  readonly recipes = new Map<string, string>();
+  /** Containerfile path -> what buildInputsHash reports (tests change it to simulate an edit). */
+  readonly inputs = new Map<string, string>();
+
+  async imageRecipe(ref: string): Promise<string | undefined> {
+    this.#check();
+    return this.images.has(ref) ? (this.recipes.get(ref) ?? "") : undefined;
+  }
+
+  async buildInputsHash(build: { containerfile: string }): Promise<string> {
+    return this.inputs.get(build.containerfile) ?? "v1";
+  }
+
+  async buildImage(ref: string, _build: unknown, recipe: string): Promise<void> {
     this.#check();
     this.images.add(ref);
+    this.recipes.set(ref, recipe);
     this.#log("build", ref);
   }
 
-  async bootstrapImage(ref: string): Promise<void> {
+  async bootstrapImage(ref: string, _spec: unknown, recipe: string): Promise<void> {
     this.#check();
     this.images.add(ref);
+    this.recipes.set(ref, recipe);
     this.#log("bootstrap", ref);
   }
 
