@@ -34,6 +34,10 @@ Options:
   -f, --follow          logs: keep streaming
       --since DUR       logs: only the last DUR (e.g. 10m)
       --tail N          logs: only the last N lines
+      --from FILE       auth import: the auth.json to copy from (default ~/.local/share/opencode/auth.json)
+      --provider NAME   auth import: the provider entry (default github-copilot)
+      --doppler-secret NAME [--doppler-project P] [--doppler-config C]
+                        auth import: push the entry to Doppler instead (value on stdin)
       --log-level LVL   trace, debug, info (default), warn, error
       --log-format FMT  json (default for run) or pretty (default otherwise)
   -h, --help            this help
@@ -49,6 +53,11 @@ const OPTIONS = {
   follow: { type: "boolean", short: "f", default: false },
   since: { type: "string" },
   tail: { type: "string" },
+  from: { type: "string" },
+  provider: { type: "string" },
+  "doppler-secret": { type: "string" },
+  "doppler-project": { type: "string" },
+  "doppler-config": { type: "string" },
   json: { type: "boolean", default: false },
   "log-level": { type: "string", default: "info" },
   "log-format": { type: "string" },
@@ -98,6 +107,13 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     json: values.json,
     timeout: values.timeout,
     logs: { follow: values.follow, since: values.since, tail: values.tail },
+    auth: {
+      from: values.from,
+      provider: values.provider,
+      dopplerSecret: values["doppler-secret"],
+      dopplerProject: values["doppler-project"],
+      dopplerConfig: values["doppler-config"],
+    },
     version: version(),
     out: process.stdout,
     err: process.stderr,

@@ -9,6 +9,13 @@ export interface CommandContext {
   readonly json: boolean;
   readonly timeout: string | undefined;
   readonly logs: { readonly follow: boolean; readonly since: string | undefined; readonly tail: string | undefined };
+  readonly auth: {
+    readonly from: string | undefined;
+    readonly provider: string | undefined;
+    readonly dopplerSecret: string | undefined;
+    readonly dopplerProject: string | undefined;
+    readonly dopplerConfig: string | undefined;
+  };
   readonly version: string;
   readonly out: Writable;
   readonly err: Writable;
@@ -28,5 +35,6 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   status: { summary: "show the running daemon's view of the pod (table, or --json); exit 0 when ready", load: async () => (await import("./status.js")).status },
   logs: { summary: "a container's logs: podwarden logs <container> [-f] [--since 10m] [--tail 100]", load: async () => (await import("./logs.js")).logs },
   reload: { summary: "check the config, then have the running daemon apply it (SIGHUP)", load: async () => (await import("./reload.js")).reload },
+  auth: { summary: "auth import: copy a provider's login (Copilot) into the pod's persisted auth.json, or to Doppler", load: async () => (await import("./auth.js")).auth },
   images: { summary: "pull or build every image the pod needs that is missing, with progress", load: async () => (await import("./images.js")).images },
 };
