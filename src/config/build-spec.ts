@@ -14,6 +14,7 @@ import { buildImages } from "./images.js";
 import type { Issues } from "./issues.js";
 import { buildPorts } from "./ports.js";
 import { resolveDefaults } from "./probe.js";
+import { applyWorkspace } from "./workspace.js";
 import { ContainerSchema, DefaultsSchema, ImageSchema, PodSchema } from "./schema.js";
 
 export interface BuiltConfig {
@@ -38,14 +39,16 @@ export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: 
 
   const envFile = nonEmptyString(pod.envFile);
   const secrets = envFile === undefined ? undefined : await readEnvFile(envFile, issues);
-  if (envFile !== undefined && secrets !== undefined) checkSecrets(containers, secrets, envFile, issues);
+  const secretKeys = secrets && new Set(secrets.keys());
+  const all = applyWorkspace(doc.workspace, containers, nonEmptyString(pod.persistRoot), secretKeys, issues);
+  if (envFile !== undefined && secrets !== undefined) checkSecrets(all, secrets, envFile, issues);
 
   issues.throwIfAny();
   // No error was found, so every part is present; this only tells the compiler.
   if (!valid(PodSchema, doc.pod) || ports === undefined || envFile === undefined || secrets === undefined) {
     throw new Error("internal error: a config without errors is incomplete");
   }
-  const spec: PodSpec = { name: doc.pod.name, ports, envFile, containers, images, source, restart: defaults.restart, ...(doc.pod.dns ? { dns: doc.pod.dns } : {}) };
+  const spec: PodSpec = { name: doc.pod.name, ports, envFile, containers: all, images, source, restart: defaults.restart, ...(doc.pod.dns ? { dns: doc.pod.dns } : {}) };
   return { spec, secrets };
 }
 

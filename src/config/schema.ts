@@ -8,6 +8,7 @@
 
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { DURATION_HINT, DURATION_PATTERN } from "./durations.js";
+import { WorkspaceSchema } from "./workspace.js";
 
 const strict = { additionalProperties: false } as const;
 
@@ -230,6 +231,8 @@ export const ConfigFileSchema = Type.Object(
     images: Type.Optional(Type.Record(Type.String(), ImageSchema, strict)),
     defaults: Type.Optional(DefaultsSchema),
     http: Type.Optional(HttpSchema),
+    /** The OpenCode workspace repository, cloned once by an init step (see workspace.ts). */
+    workspace: Type.Optional(WorkspaceSchema),
     /** Ordered: the order of the file is the order of the spec. */
     containers: NamedMap(
       CONTAINER_NAME_PATTERN,

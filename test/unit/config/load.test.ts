@@ -275,3 +275,46 @@ describe("http settings", () => {
     expect(loaded.warnings.join("\n")).toMatch(/http\.host: 0\.0\.0\.0 is not a loopback address/);
   });
 });
+
+describe("workspace", () => {
+  const wsFixture = async () => {
+    const fx = await fixture();
+    await writeFile(fx.envFile, "OPENCODE_SERVER_PASSWORD=pw-123456\nGITHUB_PAT=ghp_secret_value\n");
+    return fx;
+  };
+
+  it("becomes a clone-once init step before OpenCode, with the token as a secret and the repo as OpenCode's workdir", async () => {
+    const local = path.resolve(import.meta.dirname, "../../../config/local.yaml");
+    const fx = await wsFixture();
+    const file = path.join(fx.dir, "ws.yaml");
+    await writeFile(
+      file,
+      `extends: ${local}\npod:\n  envFile: ${fx.envFile}\n  persistRoot: ${fx.dir}/persist\nworkspace:\n  repo: https://github.com/acme/infra.git\n  branch: main\n  tokenKey: GITHUB_PAT\n`,
+    );
+    const { spec } = await loadConfig(file);
+    const init = spec.containers.find((c) => c.name === "workspace")!;
+    expect(init).toMatchObject({
+      init: true,
+      image: "localhost/opencode-server:local",
+      entrypoint: ["/usr/local/bin/podwarden-clone-once"],
+      env: { REPO_URL: "https://github.com/acme/infra.git", REPO_DIR: "/workspaces/infra", REPO_BRANCH: "main", REPO_TOKEN_VAR: "GITHUB_PAT" },
+      secretEnv: ["GITHUB_PAT"],
+    });
+    expect(init.mounts[0]).toMatchObject({ source: `${fx.dir}/persist/workspaces`, target: "/workspaces", create: true });
+    const oc = spec.containers.find((c) => c.name === "opencode")!;
+    expect(oc.workdir).toBe("/workspaces/infra");
+    expect(oc.dependsOn.map((d) => d.name)).toEqual(["datadog", "workspace"]);
+    expect(oc.mounts.map((m) => m.target)).toContain("/workspaces");
+    expect(JSON.stringify(spec)).not.toContain("ghp_secret_value");
+  });
+
+  it("rejects credentials in the URL and a token key missing from the env file", async () => {
+    const fx = await wsFixture();
+    const local = path.resolve(import.meta.dirname, "../../../config/local.yaml");
+    const file = path.join(fx.dir, "bad.yaml");
+    await writeFile(file, `extends: ${local}\npod:\n  envFile: ${fx.envFile}\n  persistRoot: ${fx.dir}/persist\nworkspace:\n  repo: https://user:tok@github.com/acme/infra.git\n`);
+    await expect(loadConfig(file)).rejects.toThrow(/workspace\.repo: must be an http\(s\) URL without credentials/);
+    await writeFile(file, `extends: ${local}\npod:\n  envFile: ${fx.envFile}\n  persistRoot: ${fx.dir}/persist\nworkspace:\n  repo: https://github.com/acme/infra.git\n  tokenKey: NOPE\n`);
+    await expect(loadConfig(file)).rejects.toThrow(/workspace\.tokenKey: NOPE is not in the env file/);
+  });
+});

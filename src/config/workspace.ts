@@ -1,0 +1,79 @@
+// `workspace: { repo, branch?, tokenKey?, dir? }`: the OpenCode workspace repository. It
+// becomes an init container (the clone-once script in the OpenCode image) that runs before
+// OpenCode, a persisted /workspaces mount for both, and OpenCode's working directory.
+
+import path from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { ContainerSpec } from "../domain/spec.js";
+import type { Issues } from "./issues.js";
+
+export const WorkspaceSchema = Type.Object(
+  {
+    /** https URL of the repository, without credentials. */
+    repo: Type.String({ pattern: "^https?://[^@]+$", errorMessage: "must be an http(s) URL without credentials in it" }),
+    branch: Type.Optional(Type.String({ minLength: 1 })),
+    /** The env-file key holding an access token (never in the URL). */
+    tokenKey: Type.Optional(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" })),
+    /** Persisted directory under pod.persistRoot (default "workspaces"). */
+    dir: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.-]+$" })),
+  },
+  { additionalProperties: false },
+);
+export type WorkspaceSection = Static<typeof WorkspaceSchema>;
+
+export const WORKSPACES_TARGET = "/workspaces";
+export const CLONE_ONCE = "/usr/local/bin/podwarden-clone-once";
+const OPENCODE_DATA = /\/\.local\/share\/opencode\/?$/;
+
+/** The repository's directory name: the URL's last segment without ".git". */
+export const repoName = (url: string): string => path.posix.basename(new URL(url).pathname).replace(/\.git$/, "") || "repo";
+
+/**
+ * Adds the init container and wires OpenCode to it. The OpenCode container is the one that
+ * mounts OpenCode's data directory. Returns the containers unchanged when there is no workspace.
+ */
+export function applyWorkspace(
+  section: unknown,
+  containers: readonly ContainerSpec[],
+  persistRoot: string | undefined,
+  secretKeys: ReadonlySet<string> | undefined,
+  issues: Issues,
+): ContainerSpec[] {
+  if (section === undefined || !Value.Check(WorkspaceSchema, section)) return [...containers];
+  const oc = containers.find((c) => c.mounts.some((m) => OPENCODE_DATA.test(m.target)));
+  if (!oc) {
+    issues.error(["workspace"], "needs an OpenCode container (one that mounts …/.local/share/opencode) to give the repository to");
+    return [...containers];
+  }
+  if (containers.some((c) => c.name === "workspace")) issues.error(["workspace"], 'a container named "workspace" already exists; the workspace init step needs that name');
+  if (section.tokenKey !== undefined && secretKeys !== undefined && !secretKeys.has(section.tokenKey)) {
+    issues.error(["workspace", "tokenKey"], `${section.tokenKey} is not in the env file`);
+  }
+  const repoDir = `${WORKSPACES_TARGET}/${repoName(section.repo)}`;
+  const mount = { source: path.resolve(persistRoot ?? "/", section.dir ?? "workspaces"), target: WORKSPACES_TARGET, readOnly: false, optional: false, create: true };
+  const init: ContainerSpec = {
+    name: "workspace",
+    image: oc.image,
+    entrypoint: [CLONE_ONCE],
+    command: [],
+    env: {
+      REPO_URL: section.repo,
+      REPO_DIR: repoDir,
+      ...(section.branch ? { REPO_BRANCH: section.branch } : {}),
+      ...(section.tokenKey ? { REPO_TOKEN_VAR: section.tokenKey } : {}),
+    },
+    secretEnv: section.tokenKey ? [section.tokenKey] : [],
+    mounts: [mount],
+    dependsOn: [],
+    stopTimeoutS: 10,
+    init: true,
+  };
+  const wired: ContainerSpec = {
+    ...oc,
+    mounts: [...oc.mounts, mount],
+    workdir: repoDir,
+    dependsOn: [...oc.dependsOn, { name: "workspace", restart: false }],
+  };
+  return [init, ...containers.map((c) => (c === oc ? wired : c))];
+}
