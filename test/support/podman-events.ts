@@ -49,3 +49,59 @@ export const stopWatcher = (socketPath: string, names: readonly string[]) => {
     },
   };
 };
+
+export interface ContainerEvent {
+  /** Podman's action: died, start, stop, remove, create... */
+  readonly action: string;
+  /** The Podman name of the container. */
+  readonly name: string;
+  /** Podman's own time stamp of the event (ns since the epoch). */
+  readonly timeNano: number;
+  readonly exitCode: string | undefined;
+}
+
+interface RawEvent {
+  Action?: string;
+  status?: string;
+  timeNano?: number;
+  Actor?: { Attributes?: Record<string, string> };
+}
+
+/**
+ * Follows the libpod event stream for one pod's containers (by label), infra excluded.
+ * A "died" event is sent by the cleanup process Podman runs after an exit, so its time
+ * is when Podman itself reports the death: the earliest an event-driven daemon can know.
+ */
+export const podEvents = (socketPath: string, pod: string) => {
+  const events: ContainerEvent[] = [];
+  const filters = JSON.stringify({ type: ["container"], label: [`io.podwarden.pod=${pod}`] });
+  let buffer = "";
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => (resolveReady = r));
+  const req = request({ socketPath, path: `/v4.0.0/libpod/events?stream=true&filters=${encodeURIComponent(filters)}`, method: "GET" }, (res) => {
+    resolveReady();
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      buffer += chunk;
+      const lines = buffer.split("\n");
+      buffer = lines.pop() ?? "";
+      for (const l of lines) {
+        if (!l.trim()) continue;
+        const e = JSON.parse(l) as RawEvent;
+        const name = e.Actor?.Attributes?.name ?? "";
+        if (name.endsWith("-infra")) continue;
+        events.push({ action: e.Action ?? e.status ?? "", name, timeNano: e.timeNano ?? 0, exitCode: e.Actor?.Attributes?.containerExitCode });
+      }
+    });
+  });
+  req.on("error", () => resolveReady());
+  req.end();
+  // Podman may hold the response headers until the first event: give it a moment instead.
+  setTimeout(resolveReady, 500);
+  return {
+    ready,
+    close: () => req.destroy(),
+    /** Every event so far, optionally of one action only. */
+    events: (action?: string): ContainerEvent[] => events.filter((e) => action === undefined || e.action === action),
+  };
+};

@@ -4,7 +4,9 @@
 
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { openSync, closeSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +52,8 @@ export interface E2eRun {
   readonly persistRoot: string;
   /** Container port -> host port. */
   readonly hostPort: Readonly<Record<number, number>>;
+  /** A per-run RUNTIME_DIRECTORY (for the daemon's pid file); see `runEnv`. */
+  readonly runtimeDir: string;
 }
 
 export interface RunOptions {
@@ -82,13 +86,23 @@ export const createRun = async (opts: RunOptions = {}): Promise<E2eRun> => {
       opts.extraYaml ?? "",
     ].join("\n"),
   );
-  return { pod, dir, config, envFile, password, persistRoot, hostPort };
+  return { pod, dir, config, envFile, password, persistRoot, hostPort, runtimeDir: join(dir, "runtime") };
 };
 
+/** The environment that points the daemon and `podwarden reload` at the run's own pid file. */
+export const runEnv = (run: E2eRun): Record<string, string> => ({ RUNTIME_DIRECTORY: run.runtimeDir });
+
+export interface CliOptions {
+  /** Added to (and overriding) this process's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+const childEnv = (opts: CliOptions): NodeJS.ProcessEnv => (opts.env ? { ...process.env, ...opts.env } : process.env);
+
 /** Runs the real CLI to completion. */
-export const cli = (args: readonly string[], timeoutMs = 600_000): Promise<CliResult> =>
+export const cli = (args: readonly string[], timeoutMs = 600_000, opts: CliOptions = {}): Promise<CliResult> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(opts) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -101,8 +115,8 @@ export const cli = (args: readonly string[], timeoutMs = 600_000): Promise<CliRe
   });
 
 /** Starts the CLI in the background (for `run`); lines of stderr are collected as they come. */
-export const spawnCli = (args: readonly string[]): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } => {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export const spawnCli = (args: readonly string[], opts: CliOptions = {}): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } => {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(opts) });
   const lines: string[] = [];
   let partial = "";
   child.stderr!.on("data", (d: Buffer) => {
@@ -136,7 +150,7 @@ export const podExists = async (pod: string): Promise<boolean> =>
 export interface InspectState {
   readonly Id: string;
   readonly Name: string;
-  readonly State: { Status: string; Running: boolean; StartedAt: string; FinishedAt: string; ExitCode: number };
+  readonly State: { Status: string; Running: boolean; StartedAt: string; FinishedAt: string; ExitCode: number; Pid: number };
   readonly Config: { Labels: Record<string, string> };
 }
 
@@ -181,4 +195,206 @@ export const resp = async (port: number, ...args: string[]): Promise<string> => 
 export const ensureImages = async (config: string): Promise<void> => {
   const r = await cli(["images", "-c", config], 1_500_000);
   if (r.code !== 0) throw new Error(`podwarden images failed (${r.code}):\n${r.stderr.slice(-4000)}`);
+};
+
+// ---- the daemon as a child process, read through its JSON log ---------------------------
+
+/** One line of the daemon's pino log (stderr, JSON). `time` is epoch ms. */
+export interface LogEntry {
+  readonly time: number;
+  readonly level: number;
+  readonly msg: string;
+  readonly container?: string;
+  readonly [field: string]: unknown;
+}
+
+/** The JSON log entries among `lines` (anything else, e.g. a stack trace, is skipped). */
+export const parseLog = (lines: readonly string[]): LogEntry[] =>
+  lines.flatMap((l) => {
+    if (!l.startsWith("{")) return [];
+    try {
+      const j = JSON.parse(l) as Partial<LogEntry> | null;
+      return j && typeof j.msg === "string" && typeof j.time === "number" ? [j as LogEntry] : [];
+    } catch {
+      return [];
+    }
+  });
+
+/** A predicate for `waitForLog`/`filter`: this message, and these fields with these values. */
+export const logIs =
+  (msg: string, fields: Readonly<Record<string, unknown>> = {}) =>
+  (e: LogEntry): boolean =>
+    e.msg === msg && Object.entries(fields).every(([k, v]) => e[k] === v);
+
+export interface Daemon {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Raw stderr lines so far. */
+  readonly lines: string[];
+  readonly exited: Promise<number | null>;
+  readonly alive: boolean;
+  /** A position in the log: pass it as `from` so that only later lines count. */
+  mark(): number;
+  logs(from?: number): LogEntry[];
+  /** The first entry from `from` on that matches; fails early (with the log's tail) if the daemon exits. */
+  waitForLog(what: string, match: (e: LogEntry) => boolean, opts?: { readonly from?: number; readonly timeoutMs?: number }): Promise<LogEntry>;
+  /** The last `n` raw lines, for failure messages. */
+  tail(n?: number): string;
+  /** SIGKILL unless it has exited; resolves once it has. */
+  kill(): Promise<void>;
+}
+
+/** `podwarden run -c config [...args]` in the background (args: e.g. ["--log-level", "debug"]). */
+export const startDaemon = (config: string, opts: CliOptions & { readonly args?: readonly string[] } = {}): Daemon => {
+  const { child, lines, exited } = spawnCli(["run", "-c", config, ...(opts.args ?? [])], opts);
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  const tail = (n = 40): string => lines.slice(-n).join("\n");
+  const daemon: Daemon = {
+    child,
+    pid: child.pid!,
+    lines,
+    exited,
+    get alive() {
+      return code === undefined && child.exitCode === null && child.signalCode === null;
+    },
+    mark: () => lines.length,
+    logs: (from = 0) => parseLog(lines.slice(from)),
+    waitForLog: async (what, match, { from = 0, timeoutMs = 120_000 } = {}) => {
+      const deadline = Date.now() + timeoutMs;
+      let seen = from;
+      for (;;) {
+        const upTo = lines.length;
+        const hit = parseLog(lines.slice(seen, upTo)).find(match);
+        if (hit) return hit;
+        seen = upTo;
+        if (!daemon.alive) throw new Error(`the daemon exited (${String(code ?? child.exitCode ?? child.signalCode)}) while waiting for ${what}; its log ends:\n${tail()}`);
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the daemon's log ends:\n${tail()}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    tail,
+    kill: async () => {
+      if (daemon.alive) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+  return daemon;
+};
+
+// ---- containers and processes ---------------------------------------------------------------
+
+export interface ContainerIdentity {
+  readonly id: string;
+  readonly startedAt: string;
+  readonly running: boolean;
+  readonly pid: number;
+  readonly exitCode: number;
+}
+
+/** Id, StartedAt and state of `<pod>-<name>` for each logical name. */
+export const identities = async (pod: string, names: readonly string[]): Promise<Record<string, ContainerIdentity>> =>
+  Object.fromEntries(
+    await Promise.all(
+      names.map(async (n) => {
+        const i = await inspect(`${pod}-${n}`);
+        return [n, { id: i.Id, startedAt: i.State.StartedAt, running: i.State.Running, pid: i.State.Pid, exitCode: i.State.ExitCode }] as const;
+      }),
+    ),
+  );
+
+/**
+ * Sends `signal` to a container's main process from the host (kill -9 of PID 1 is a real
+ * crash: the runtime sees the process die). Returns the pid and the time just before the kill.
+ */
+export const signalMain = async (podmanName: string, signal: NodeJS.Signals): Promise<{ pid: number; at: number }> => {
+  const pid = (await inspect(podmanName)).State.Pid;
+  if (!(pid > 0)) throw new Error(`${podmanName} has no main process (State.Pid ${pid})`);
+  const at = Date.now();
+  process.kill(pid, signal);
+  return { pid, at };
+};
+
+let clockTicks: number | undefined;
+
+/** User + system CPU seconds a process has used so far (from /proc/<pid>/stat). */
+export const cpuSeconds = async (pid: number): Promise<number> => {
+  clockTicks ??= Number((await exec("getconf", ["CLK_TCK"])).stdout.trim()) || 100;
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // Fields after "(comm)": state is field 3, utime 14, stime 15.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) / clockTicks;
+};
+
+// ---- the Podman API service -------------------------------------------------------------------
+
+export const PODMAN_SERVICE_LOG = "/var/log/podman-service.log";
+
+/** Whether the API socket answers `/_ping`. */
+export const socketAnswers = (socketPath = SOCKET, timeoutMs = 2_000): Promise<boolean> =>
+  new Promise((resolve) => {
+    const req = request({ socketPath, path: "/_ping", method: "GET", timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode === 200));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+    req.end();
+  });
+
+/** Pids of `podman system service` processes (the API service .ci/setup-host.sh starts). */
+export const podmanServicePids = async (): Promise<number[]> => {
+  const r = await exec("pgrep", ["-f", "^(/usr/bin/)?podman system service"]).catch(() => ({ stdout: "" }));
+  return r.stdout
+    .split("\n")
+    .map(Number)
+    .filter((p) => Number.isInteger(p) && p > 0 && p !== process.pid);
+};
+
+const alivePid = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Stops the Podman API service (SIGTERM, SIGKILL after 15 s); returns the pids it stopped. */
+export const stopPodmanService = async (): Promise<number[]> => {
+  const pids = await podmanServicePids();
+  for (const p of pids) process.kill(p, "SIGTERM");
+  try {
+    await waitFor("the Podman service to exit", () => pids.every((p) => !alivePid(p)), 15_000, 50);
+  } catch {
+    for (const p of pids.filter(alivePid)) process.kill(p, "SIGKILL");
+    await waitFor("the Podman service to exit after SIGKILL", () => pids.every((p) => !alivePid(p)), 5_000, 50);
+  }
+  return pids;
+};
+
+/**
+ * Starts the Podman API service exactly as .ci/setup-host.sh does (detached, in its own
+ * session, logging to /var/log/podman-service.log) unless it already answers; resolves
+ * when the socket answers.
+ */
+export const startPodmanService = async (timeoutMs = 30_000): Promise<void> => {
+  if (await socketAnswers()) return;
+  if ((await podmanServicePids()).length === 0) {
+    await rm(SOCKET, { force: true });
+    const log = openSync(PODMAN_SERVICE_LOG, "a");
+    try {
+      const child = spawn("setsid", ["nohup", "podman", "system", "service", "--time=0", `unix://${SOCKET}`], {
+        // Not this process's directory: conmon inherits the service's, and containers fail
+        // to start ("Failed to get working directory") once that directory is removed.
+        cwd: "/",
+        detached: true,
+        stdio: ["ignore", log, log],
+      });
+      child.unref();
+    } finally {
+      closeSync(log);
+    }
+  }
+  await waitFor("the Podman API socket to answer", () => socketAnswers(), timeoutMs, 100);
 };
