@@ -88,7 +88,10 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     process.stderr.write(`podwarden: unknown command '${name}'\n\n${HELP}`);
     return EXIT.usage;
   }
-  const logFormat = values["log-format"] ?? (name === "run" ? "json" : "pretty");
+  // The daemon logs to stdout (journald keeps it): JSON, or pretty on a terminal. Other
+  // commands keep stdout for their results and log to stderr, pretty.
+  const logTo = name === "run" ? "stdout" : "stderr";
+  const logFormat = values["log-format"] ?? (name === "run" && !process.stdout.isTTY ? "json" : "pretty");
   if (logFormat !== "json" && logFormat !== "pretty") {
     process.stderr.write(`podwarden: --log-format must be json or pretty, not '${logFormat}'\n`);
     return EXIT.usage;
@@ -98,6 +101,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     socket: values.socket,
     logLevel: values["log-level"],
     logFormat,
+    logTo,
     env: process.env,
     version: version(),
   };

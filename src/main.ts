@@ -7,7 +7,7 @@ import type { PodSpec, Secrets } from "./domain/spec.js";
 import { loadConfig } from "./config/load.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import { ConfigError } from "./lib/errors.js";
-import { SecretScrubber, createLogger, type Logger } from "./observability/logger.js";
+import { SecretScrubber, createLogger, jsonDestination, type Logger } from "./observability/logger.js";
 import { prettyDestination } from "./observability/pretty.js";
 import { createProber } from "./probes/prober.js";
 import { PodmanRuntime, type PodmanRuntimeOptions } from "./runtime/podman-runtime.js";
@@ -28,6 +28,7 @@ export interface GlobalOptions {
   readonly socket?: string | undefined;
   readonly logLevel: string;
   readonly logFormat: "json" | "pretty";
+  readonly logTo: "stdout" | "stderr";
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly version: string;
 }
@@ -50,7 +51,7 @@ export const load = async (opts: GlobalOptions): Promise<Loaded> => {
   const logger = createLogger({
     level: opts.logLevel,
     scrubber,
-    ...(opts.logFormat === "pretty" ? { destination: prettyDestination(process.stderr) } : {}),
+    destination: opts.logFormat === "pretty" ? prettyDestination(process[opts.logTo]) : jsonDestination(opts.logTo === "stdout" ? 1 : 2),
   });
   for (const w of warnings) logger.warn({ config: spec.source }, w);
   return { spec, secrets, warnings, logger, scrubber, http };

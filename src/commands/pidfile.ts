@@ -7,21 +7,22 @@ import { join } from "node:path";
 export const pidfilePath = (env: Readonly<Record<string, string | undefined>>, pod: string): string =>
   join(env.RUNTIME_DIRECTORY ?? "/run/podwarden", `${pod}.pid`);
 
-export const writePidfile = async (path: string): Promise<void> => {
+/** The pid, then the config file the daemon runs with (so `reload` can check it names the same). */
+export const writePidfile = async (path: string, config: string): Promise<void> => {
   await mkdir(join(path, ".."), { recursive: true, mode: 0o755 });
-  await writeFile(path, `${process.pid}\n`, { mode: 0o644 });
+  await writeFile(path, `${process.pid}\n${config}\n`, { mode: 0o644 });
 };
 
 export const removePidfile = (path: string): Promise<void> => rm(path, { force: true });
 
-/** The pid of a live daemon, or undefined when there is none (stale files count as none). */
-export const livePid = async (path: string): Promise<number | undefined> => {
-  const text = await readFile(path, "utf8").catch(() => undefined);
-  const pid = Number(text?.trim());
+/** The live daemon's pid and config file, or undefined when there is none (stale files count as none). */
+export const liveDaemon = async (path: string): Promise<{ pid: number; config: string | undefined } | undefined> => {
+  const [first, second] = (await readFile(path, "utf8").catch(() => "")).split("\n");
+  const pid = Number(first?.trim());
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return pid;
+    return { pid, config: second?.trim() || undefined };
   } catch {
     return undefined;
   }

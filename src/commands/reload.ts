@@ -2,9 +2,10 @@
 // it (SIGHUP). The daemon recreates exactly the containers whose spec changed.
 
 import { loadConfig } from "../config/load.js";
-import { EXIT } from "../lib/errors.js";
+import { EXIT, UsageError } from "../lib/errors.js";
 import type { CommandContext } from "./index.js";
-import { livePid, pidfilePath } from "./pidfile.js";
+import { realpath } from "node:fs/promises";
+import { liveDaemon, pidfilePath } from "./pidfile.js";
 import { noArgs, printJson } from "./shared.js";
 
 export const reload = async (ctx: CommandContext): Promise<number> => {
@@ -12,10 +13,16 @@ export const reload = async (ctx: CommandContext): Promise<number> => {
   // An invalid file is reported here and never reaches the daemon (exit 78 from ConfigError).
   const { spec } = await loadConfig(ctx.global.config);
   const path = pidfilePath(ctx.global.env, spec.name);
-  const pid = await livePid(path);
-  if (pid === undefined) {
+  const daemon = await liveDaemon(path);
+  if (daemon === undefined) {
     ctx.err.write(`podwarden reload: no running daemon for pod ${spec.name} (no live pid in ${path})\n`);
     return EXIT.podmanUnavailable;
+  }
+  const { pid } = daemon;
+  // The daemon re-reads the file it was started with: reloading another would change nothing.
+  const same = async (a: string, b: string) => (await realpath(a).catch(() => a)) === (await realpath(b).catch(() => b));
+  if (daemon.config !== undefined && !(await same(daemon.config, spec.source))) {
+    throw new UsageError(`the daemon of pod ${spec.name} runs with ${daemon.config} and reloads that file: edit it (it may extend ${spec.source}), or restart the daemon with --config ${spec.source}`);
   }
   process.kill(pid, "SIGHUP");
   if (ctx.json) printJson(ctx, { ok: true, pod: spec.name, pid });

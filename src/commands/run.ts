@@ -72,7 +72,7 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   logReadiness(d, log);
   reloadOnHup(d, log, ctx.global.config);
   const pidfile = pidfilePath(ctx.global.env, d.spec.name);
-  await writePidfile(pidfile).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
+  await writePidfile(pidfile, d.spec.source).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
   d.supervisor.start("up");
   await listen(d, log);
 

@@ -20,11 +20,11 @@ const TRANSITIONS: Readonly<Record<ContainerState, readonly ContainerState[]>> =
   pending: ["creating", "starting", "ready", "stopped", "stopping", "backing-off", "failed"],
   creating: ["starting", "ready", "pending", "failed", "stopped", "backing-off"],
   starting: ["ready", "failed", "backing-off", "stopping", "stopped", "pending", "unhealthy"],
-  ready: ["unhealthy", "stopping", "stopped", "backing-off", "failed", "pending", "starting"],
+  ready: ["unhealthy", "stopping", "stopped", "backing-off", "failed", "pending", "starting", "creating"],
   unhealthy: ["ready", "stopping", "backing-off", "failed", "stopped", "pending", "starting"],
   "backing-off": ["starting", "pending", "stopped", "stopping", "creating", "failed"],
   failed: ["backing-off", "starting", "pending", "stopping", "stopped", "creating"],
-  stopping: ["stopped", "pending", "failed"],
+  stopping: ["stopped", "pending", "failed", "starting", "creating", "backing-off", "ready"],
   stopped: ["pending", "creating", "starting", "ready", "stopping"],
 };
 

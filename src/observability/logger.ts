@@ -61,6 +61,9 @@ export const makeScrubber = (values: readonly string[]): ((line: string) => stri
   return (line) => line.replace(pattern, "[REDACTED]");
 };
 
+/** JSON lines to a file descriptor (1 for the daemon under journald, 2 for commands). */
+export const jsonDestination = (fd: 1 | 2): DestinationStream => pino.destination({ fd, sync: true });
+
 export const createLogger = (options: LoggerOptions = {}): Logger => {
   const scrub = options.scrubber?.scrub ?? ((line: string) => line);
   return pino(
@@ -70,6 +73,6 @@ export const createLogger = (options: LoggerOptions = {}): Logger => {
       redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
       hooks: { streamWrite: scrub },
     },
-    options.destination ?? pino.destination({ fd: 2, sync: true }),
+    options.destination ?? jsonDestination(2),
   );
 };

@@ -77,6 +77,11 @@ export class Metrics {
     this.#podContainers = gauge("pod_containers", "Containers in the pod spec.");
     this.#podReady = gauge("pod_containers_ready", "Containers ready.");
     collectDefaultMetrics({ register: this.registry, prefix: P });
+    // prom-client names three gauges `_total`, which Prometheus reserves for counters
+    // (promtool rejects them); the handle and request counts are in process_* anyway.
+    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+      this.registry.removeSingleMetric(P + name);
+    }
 
     for (const op of API_OPERATIONS) {
       this.#apiRequests.inc({ operation: op }, 0);

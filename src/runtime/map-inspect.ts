@@ -53,7 +53,8 @@ const health = (state: InspectJson["State"]): ObservedContainer["health"] => {
 export const mapInspect = (json: InspectJson): ObservedContainer => {
   const labels = json.Config?.Labels ?? {};
   const state = runState(json.State?.Status);
-  const running = json.State?.Running === true && state === "running";
+  // A container being stopped still runs until it exits (Podman 4 says "stopping" meanwhile).
+  const running = json.State?.Running === true && (state === "running" || state === "stopping" || state === "paused");
   return {
     id: json.Id ?? json.ID ?? "",
     name: labels[LABELS.container] ?? "",

@@ -43,18 +43,21 @@ export class EventWatcher {
     const { runtime, pod, clock, logger } = this.#deps;
     const retry = this.#deps.retry ?? { initialMs: 500, maxMs: 30_000 };
     let failures = 0;
+    let lost = false;
     while (!signal.aborted) {
       try {
         await runtime.watch(pod, this.#handle, signal, () => {
-          if (failures > 0) logger.info("event stream reconnected");
+          if (lost) logger.info("event stream reconnected");
           failures = 0;
+          lost = false;
           this.#connected = true;
           this.#deps.kick();
         });
         if (!signal.aborted) logger.warn("event stream ended; reopening");
       } catch (err) {
         if (signal.aborted) break;
-        if (failures === 0) logger.warn({ err: errorMessage(err) }, "event stream lost; polling until it is back");
+        if (!lost) logger.warn({ err: errorMessage(err) }, "event stream lost; polling until it is back");
+        lost = true;
       }
       this.#connected = false;
       failures += 1;

@@ -3,7 +3,7 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,8 +16,17 @@ export interface GitServer {
   close(): Promise<void>;
 }
 
+export interface GitServerOptions {
+  /** Port to listen on (default: any free one). Always 127.0.0.1 of the caller's network namespace. */
+  readonly port?: number;
+  /** Called for every request that reaches the server, authorised or not. */
+  readonly onRequest?: (line: string, authorised: boolean) => void;
+  /** Holds every authorised request this long before answering (lets a test watch the client run). */
+  readonly delayMs?: number;
+}
+
 /** Serves one repository, `repo.git`, with a commit holding README.md; basic auth with any user and `token`. */
-export const startGitServer = async (token: string): Promise<GitServer> => {
+export const startGitServer = async (token: string, opts: GitServerOptions = {}): Promise<GitServer> => {
   const root = mkdtempSync(join(tmpdir(), "pw-git-"));
   const work = join(root, "work");
   const git = (...args: string[]) => execFileSync("git", args, { cwd: work, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
@@ -29,12 +38,18 @@ export const startGitServer = async (token: string): Promise<GitServer> => {
 
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
+    const line = `${req.method} ${req.url}`;
+    requests.push(line);
     const [user, pass] = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString().split(":");
+    opts.onRequest?.(line, pass === token);
     if (pass !== token) {
       res.writeHead(401, { "WWW-Authenticate": 'Basic realm="git"' }).end("credentials required\n");
       return;
     }
+    if (opts.delayMs) return void setTimeout(() => serve(req, res, user), opts.delayMs);
+    serve(req, res, user);
+  });
+  const serve = (req: IncomingMessage, res: ServerResponse, user: string | undefined): void => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const cgi = spawn("git", ["http-backend"], {
       env: {
@@ -71,8 +86,11 @@ export const startGitServer = async (token: string): Promise<GitServer> => {
       res.write(head.subarray(end + 4));
     });
     cgi.on("close", () => res.end());
+  };
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", resolve);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/repo.git`,

@@ -114,17 +114,21 @@ export const cli = (args: readonly string[], timeoutMs = 600_000, opts: CliOptio
     });
   });
 
-/** Starts the CLI in the background (for `run`); lines of stderr are collected as they come. */
+/**
+ * Starts the CLI in the background (for `run`); lines are collected as they come, from
+ * stdout (where the daemon logs) and stderr (anything else it says).
+ */
 export const spawnCli = (args: readonly string[], opts: CliOptions = {}): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } => {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(opts) });
   const lines: string[] = [];
-  let partial = "";
-  child.stderr!.on("data", (d: Buffer) => {
-    const parts = (partial + d.toString()).split("\n");
-    partial = parts.pop() ?? "";
-    lines.push(...parts);
-  });
-  child.stdout!.resume();
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let partial = "";
+    stream.on("data", (d: Buffer) => {
+      const parts = (partial + d.toString()).split("\n");
+      partial = parts.pop() ?? "";
+      lines.push(...parts);
+    });
+  }
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
   return { child, lines, exited };
 };
@@ -199,7 +203,7 @@ export const ensureImages = async (config: string): Promise<void> => {
 
 // ---- the daemon as a child process, read through its JSON log ---------------------------
 
-/** One line of the daemon's pino log (stderr, JSON). `time` is epoch ms. */
+/** One line of the daemon's pino log (stdout, JSON). `time` is epoch ms. */
 export interface LogEntry {
   readonly time: number;
   readonly level: number;
@@ -229,7 +233,7 @@ export const logIs =
 export interface Daemon {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** Raw stderr lines so far. */
+  /** Raw output lines so far (stdout and stderr). */
   readonly lines: string[];
   readonly exited: Promise<number | null>;
   readonly alive: boolean;

@@ -1,0 +1,531 @@
+// Issue 5 on real Podman: the real OpenCode server (opencode-ai, built locally from
+// Dockerfile.opencode) in the pod, behind its password; its sessions and provider auth
+// surviving a kill -9, down/up and an image rebuild; `podwarden auth import` into the running
+// pod; read-only plugin mounts; and the workspace repository cloned once by the init step
+// from a real git smart-HTTP server (git http-backend, basic auth) that runs inside the pod's
+// own network namespace, with the token kept out of every place a person or process can look.
+//
+// Two pods: one for the OpenCode server itself, one for the workspace. FalkorDB and the
+// Datadog Agent are stand-ins in both (see config/local.yaml); Valkey and OpenCode are real.
+
+import { appendFile, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/load.js";
+import type { ObservedContainer } from "../../src/domain/observed.js";
+import { systemClock } from "../../src/lib/clock.js";
+import { createProber } from "../../src/probes/prober.js";
+import { cleanupRun, cli, createRun, ensureImages, inspect, podExists, podman, waitFor, type E2eRun, type LogEntry } from "../support/podman-harness.js";
+import {
+  freePort,
+  openCodeApi,
+  startDaemonProcess,
+  startGitServerInPod,
+  tokenForms,
+  watchArgv,
+  type DaemonProcess,
+  type OpenCodeApi,
+  type PodGitServer,
+} from "../support/opencode.js";
+
+const IMAGE = "localhost/opencode-server:local";
+const DATA = "/root/.local/share/opencode";
+const PLUGIN = "/root/.opencode/plugin";
+const GRAPHITI = "/root/.opencode/graphiti";
+
+interface UpSummary {
+  ok: boolean;
+  elapsedMs: number;
+  containers: Record<string, { id: string; state: string; startedAt: string; readyAt: string; startToReadyMs: number | null }>;
+}
+
+/** `podwarden up --json`; fails the test with the CLI's output when it does not exit 0. */
+const up = async (config: string, extra: string[] = []): Promise<{ summary: UpSummary; output: string }> => {
+  const r = await cli(["up", "-c", config, "--json", "--timeout", "10m", ...extra], 1_200_000);
+  expect(r.code, `up failed:\n${r.stdout}\n${r.stderr.slice(-4000)}`).toBe(0);
+  return { summary: JSON.parse(r.stdout) as UpSummary, output: `${r.stdout}\n${r.stderr}` };
+};
+
+const down = async (config: string): Promise<void> => {
+  const r = await cli(["down", "-c", config], 300_000);
+  expect(r.code, `down failed:\n${r.stderr.slice(-4000)}`).toBe(0);
+};
+
+const exists = (path: string): Promise<boolean> => stat(path).then(
+  () => true,
+  () => false,
+);
+
+/** `podman inspect` of a container as raw JSON text (everything a person can see). */
+const inspectText = (name: string): Promise<string> => podman("inspect", "--type", "container", name);
+
+const expectNoneOf = (haystack: string, needles: readonly string[], where: string): void => {
+  for (const n of needles) expect(haystack.includes(n), `a secret (${n.slice(0, 6)}…) appears in ${where}`).toBe(false);
+};
+
+const figures: string[] = [];
+afterAll(() => {
+  if (figures.length) console.log(`opencode e2e figures:\n  ${figures.join("\n  ")}`);
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("the OpenCode server in the pod", () => {
+  let run: E2eRun;
+  let config: string;
+  let api: OpenCodeApi;
+  let daemon: DaemonProcess | undefined;
+  let pluginDir: string;
+  let graphitiDir: string;
+  const replacedImages: string[] = [];
+
+  beforeAll(async () => {
+    // No HTTP endpoints for this pod's daemon: nothing here reads them, and 9090 may be taken.
+    run = await createRun({ extraYaml: ["http:", "  enabled: false"].join("\n") });
+    pluginDir = join(run.dir, "opencode-plugins/plugin");
+    graphitiDir = join(run.dir, "opencode-plugins/graphiti");
+    await mkdir(pluginDir, { recursive: true });
+    await mkdir(graphitiDir, { recursive: true });
+    await writeFile(join(pluginDir, "hello.js"), "export const HelloPlugin = async () => ({});\n");
+    // mounts are a list: the override repeats the OpenCode container's whole list, with the
+    // optional plugin and graphiti sources pointing at directories that exist.
+    config = join(run.dir, "opencode.yaml");
+    await writeFile(
+      config,
+      [
+        `extends: ${run.config}`,
+        "containers:",
+        "  opencode:",
+        "    mounts:",
+        `      - { source: opencode, target: ${DATA}, create: true }`,
+        `      - { source: ${pluginDir}, target: ${PLUGIN}, readOnly: true, optional: true }`,
+        `      - { source: ${graphitiDir}, target: ${GRAPHITI}, readOnly: true, optional: true }`,
+      ].join("\n"),
+    );
+    const t0 = performance.now();
+    await ensureImages(config);
+    figures.push(`podwarden images (build what is missing or changed): ${Math.round(performance.now() - t0)} ms`);
+    api = openCodeApi(run);
+    const { summary } = await up(config);
+    expect(summary.ok).toBe(true);
+    figures.push(`OpenCode start -> first passing probe (first up): ${summary.containers.opencode!.startToReadyMs} ms`);
+  }, 1_800_000);
+
+  afterAll(async () => {
+    await daemon?.stop("SIGKILL", 10_000);
+    if (run) await cleanupRun(run);
+    // Images this file untagged to force a rebuild: removed unless something still uses them.
+    for (const id of replacedImages) await podman("rmi", id).catch(() => undefined);
+  }, 300_000);
+
+  describe("password", () => {
+    const ENDPOINTS = ["/global/health", "/config", "/session", "/doc", "/path", "/provider"];
+
+    it("answers 401 on every endpoint without credentials or with a wrong password; /global/health is healthy with them", async () => {
+      for (const path of ENDPOINTS) {
+        expect([path, (await api.call("GET", path, { password: null })).status]).toEqual([path, 401]);
+        expect([path, (await api.call("GET", path, { password: "not-the-password" })).status]).toEqual([path, 401]);
+      }
+      // Writes too: nothing is created or stored without the password.
+      expect((await api.call("POST", "/session", { password: null, body: {} })).status).toBe(401);
+      expect((await api.call("PUT", "/auth/github-copilot", { password: null, body: { type: "oauth", refresh: "r-x", access: "a-x", expires: 0 } })).status).toBe(401);
+      expect(await exists(join(run.persistRoot, "opencode/auth.json"))).toBe(false);
+
+      const health = await api.call("GET", "/global/health");
+      expect(health.status).toBe(200);
+      expect(health.json()).toEqual({ healthy: true, version: expect.stringMatching(/^1\.\d+\.\d+/) });
+      // The same password the daemon reads from the run's env file.
+      expect(await readFile(run.envFile, "utf8")).toContain(`OPENCODE_SERVER_PASSWORD=${run.password}\n`);
+    });
+
+    it("the daemon's probe passes only with the right password", async () => {
+      // The prober the daemon builds, on the same config, against the running pod's published port.
+      const { spec, secrets } = await loadConfig(config);
+      const oc = spec.containers.find((c) => c.name === "opencode")!;
+      expect(oc.probe).toMatchObject({ kind: "http", path: "/global/health", port: 4096 });
+      const i = await inspect(`${run.pod}-opencode`);
+      const observed: ObservedContainer = {
+        id: i.Id,
+        name: "opencode",
+        podmanName: `${run.pod}-opencode`,
+        specHash: i.Config.Labels["io.podwarden.spec-hash"],
+        state: "running",
+        running: true,
+        exitCode: null,
+        startedAt: Date.parse(i.State.StartedAt),
+        finishedAt: null,
+        oomKilled: false,
+        health: "none",
+        image: IMAGE,
+        imageId: "",
+      };
+      const probe = (s: ReadonlyMap<string, string>) =>
+        createProber({ spec, secrets: s, clock: systemClock, runtime: { healthcheck: () => Promise.reject(new Error("not an exec probe")) } })(oc, observed);
+      const right = await probe(secrets);
+      expect(right).toMatchObject({ ok: true, message: "HTTP 200" });
+      const wrong = await probe(new Map([...secrets, ["OPENCODE_SERVER_PASSWORD", `${run.password}-wrong`]]));
+      expect(wrong).toMatchObject({ ok: false, message: "HTTP 401 (credentials missing or wrong)" });
+      const none = await probe(new Map([...secrets].filter(([k]) => k !== "OPENCODE_SERVER_PASSWORD")));
+      expect(none).toMatchObject({ ok: false, message: "HTTP 401 (credentials missing or wrong)" });
+    });
+  });
+
+  describe("read-only plugin mounts", () => {
+    it("a write into the plugin or graphiti mount from inside the container fails; the files are readable", async () => {
+      for (const target of [PLUGIN, GRAPHITI]) {
+        const write = podman("exec", `${run.pod}-opencode`, "touch", `${target}/x`);
+        await expect(write, target).rejects.toThrow(/Read-only file system/);
+      }
+      expect(await podman("exec", `${run.pod}-opencode`, "cat", `${PLUGIN}/hello.js`)).toContain("HelloPlugin");
+      expect(await readdir(pluginDir)).toEqual(["hello.js"]);
+      expect(await readdir(graphitiDir)).toEqual([]);
+      const mounts = (JSON.parse(await inspectText(`${run.pod}-opencode`)) as { Mounts: { Destination: string; RW: boolean }[] }[])[0]!.Mounts;
+      expect(mounts.filter((m) => m.Destination === PLUGIN || m.Destination === GRAPHITI).map((m) => [m.Destination, m.RW])).toEqual(
+        expect.arrayContaining([
+          [PLUGIN, false],
+          [GRAPHITI, false],
+        ]),
+      );
+    });
+  });
+
+  describe("persistence of sessions and provider auth", () => {
+    const COPILOT = { type: "oauth", refresh: `r-e2e-${Date.now()}`, access: `a-e2e-${Date.now()}`, expires: 0 };
+    let sessionId = "";
+    const authFile = (): string => join(run.persistRoot, "opencode/auth.json");
+
+    /** The session is listed, auth.json holds the entry (0600), and OpenCode counts the provider as connected. */
+    const expectRemembered = async (after: string): Promise<void> => {
+      const sessions = await api.call("GET", "/session");
+      expect(sessions.status, after).toBe(200);
+      expect(
+        sessions.json<{ id: string }[]>().map((s) => s.id),
+        `session listed after ${after}`,
+      ).toContain(sessionId);
+      const file = JSON.parse(await readFile(authFile(), "utf8")) as Record<string, unknown>;
+      expect(file["github-copilot"], `auth.json after ${after}`).toEqual(COPILOT);
+      expect((await stat(authFile())).mode & 0o777).toBe(0o600);
+      const providers = await api.call("GET", "/provider");
+      expect(providers.json<{ connected: string[] }>().connected, `connected providers after ${after}`).toContain("github-copilot");
+    };
+
+    it("creates a session and stores GitHub Copilot auth through OpenCode's API, in the persisted data directory", async () => {
+      expect((await api.call("GET", "/provider")).json<{ connected: string[] }>().connected).not.toContain("github-copilot");
+      // POST /session takes an optional JSON object (title, parentID, ...): see GET /doc.
+      const doc = (await api.call("GET", "/doc")).json<{ paths: Record<string, Record<string, unknown>> }>();
+      expect(Object.keys(doc.paths["/session"]!)).toEqual(expect.arrayContaining(["get", "post"]));
+      expect(Object.keys(doc.paths["/auth/{providerID}"]!)).toContain("put");
+      const created = await api.call("POST", "/session", { body: {} });
+      expect(created.status, created.text).toBe(200);
+      sessionId = created.json<{ id: string }>().id;
+      expect(sessionId).toMatch(/^ses/);
+      const put = await api.call("PUT", "/auth/github-copilot", { body: COPILOT });
+      expect([put.status, put.text]).toEqual([200, "true"]);
+      expect(await exists(join(run.persistRoot, "opencode/opencode.db"))).toBe(true);
+      await expectRemembered("PUT /auth/github-copilot");
+    });
+
+    it("after kill -9 of OpenCode's main process the daemon brings it back, with both", async () => {
+      daemon = startDaemonProcess(config, { RUNTIME_DIRECTORY: run.runtimeDir });
+      await daemon.waitForLog("the daemon to adopt the pod and report it ready", (e) => e.msg === "pod ready", { timeoutMs: 300_000 });
+      const before = await inspect(`${run.pod}-opencode`);
+      const mark = daemon.mark();
+      const killedAt = Date.now();
+      process.kill(before.State.Pid, "SIGKILL");
+      const failed = await daemon.waitForLog("the daemon to see OpenCode die", (e) => e.msg === "container failed" && e.container === "opencode", { from: mark, timeoutMs: 60_000 });
+      const ready = await daemon.waitForLog("the pod ready again", (e) => e.msg === "pod ready", { from: mark, timeoutMs: 300_000 });
+      const after = await inspect(`${run.pod}-opencode`);
+      expect(after.State.Running).toBe(true);
+      expect(after.State.StartedAt).not.toBe(before.State.StartedAt);
+      figures.push(`kill -9 OpenCode: seen dead after ${failed.time - killedAt} ms, pod ready again after ${ready.time - killedAt} ms`);
+      await expectRemembered("kill -9 of OpenCode");
+      // The daemon's own shutdown: reverse order, pod removed, exit 0.
+      expect(await daemon.stop("SIGTERM")).toBe(0);
+      expect(await podExists(run.pod)).toBe(false);
+    }, 600_000);
+
+    it("after down and up (every container recreated), with both", async () => {
+      const first = await up(config);
+      await expectRemembered("the daemon's shutdown and up");
+      await down(config);
+      expect(await podExists(run.pod)).toBe(false);
+      const second = await up(config);
+      expect(second.summary.containers.opencode!.id).not.toBe(first.summary.containers.opencode!.id);
+      figures.push(`OpenCode start -> first passing probe (after down/up, data present): ${second.summary.containers.opencode!.startToReadyMs} ms`);
+      await expectRemembered("down and up");
+    }, 600_000);
+
+    it("after the image is rebuilt, with both", async () => {
+      await down(config);
+      const oldImage = (await podman("image", "inspect", "--format", "{{.Id}}", IMAGE)).trim();
+      // Untag rather than `rmi -f`: other pods on this host may run containers of this image,
+      // and `rmi -f` would remove them. Without its tag the image is missing for `up`, which builds it.
+      await podman("untag", oldImage, IMAGE);
+      replacedImages.push(oldImage);
+      const { summary, output } = await up(config, ["--log-format", "json"]);
+      const logs = output.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as LogEntry);
+      const building = logs.find((e) => e.container === "opencode" && e.msg === `building ${IMAGE}`);
+      const creating = logs.find((e) => e.container === "opencode" && e.msg === "creating container");
+      expect(building, "up built the OpenCode image").toBeDefined();
+      const newImage = (await podman("image", "inspect", "--format", "{{.Id}}", IMAGE)).trim();
+      const runningImage = (await podman("inspect", "--format", "{{.Image}}", `${run.pod}-opencode`)).trim();
+      expect(runningImage).toBe(newImage);
+      figures.push(
+        `OpenCode image rebuilt by up: ${creating!.time - building!.time} ms (old ${oldImage.slice(0, 12)}, new ${newImage.slice(0, 12)}${newImage === oldImage ? ", same id: layers from cache" : ""}); start -> probe ${summary.containers.opencode!.startToReadyMs} ms`,
+      );
+      await expectRemembered("an image rebuild");
+    }, 1_500_000);
+  });
+
+  describe("podwarden auth import", () => {
+    const IMPORTED = { type: "oauth", refresh: `r-imported-${process.pid}`, access: `a-imported-${process.pid}`, expires: 0 };
+    const ANTHROPIC = { type: "api", key: `sk-ant-e2e-${process.pid}` };
+    const OPENROUTER = { type: "api", key: `k-or-e2e-${process.pid}` };
+    let source = "";
+    const authFile = (): string => join(run.persistRoot, "opencode/auth.json");
+    const importAuth = (...extra: string[]) => cli(["auth", "import", "-c", config, "--from", source, ...extra], 120_000);
+
+    beforeAll(async () => {
+      source = join(run.dir, "local-auth.json");
+      await writeFile(source, `${JSON.stringify({ "github-copilot": IMPORTED, anthropic: ANTHROPIC }, null, 2)}\n`, { mode: 0o600 });
+      // The running pod (left up by the persistence tests) gets another provider first: it must be kept.
+      if (!(await podExists(run.pod))) await up(config);
+      const put = await api.call("PUT", "/auth/openrouter", { body: OPENROUTER });
+      expect(put.status).toBe(200);
+    }, 600_000);
+
+    it("writes the entry into the persisted auth.json (0600, other providers kept), tells the running server, never prints a token", async () => {
+      const r = await importAuth();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`imported github-copilot into ${authFile()} (mode 0600); the running OpenCode server has it now`);
+      expectNoneOf(r.stdout + r.stderr, [IMPORTED.refresh, IMPORTED.access, ANTHROPIC.key, OPENROUTER.key], "auth import's output");
+      const file = JSON.parse(await readFile(authFile(), "utf8")) as Record<string, unknown>;
+      expect(file["github-copilot"]).toEqual(IMPORTED);
+      expect(file.openrouter).toEqual(OPENROUTER);
+      expect(file.anthropic).toBeUndefined(); // only the provider asked for
+      expect((await stat(authFile())).mode & 0o777).toBe(0o600);
+
+      const again = await importAuth();
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain("nothing changed");
+      expect(JSON.parse(await readFile(authFile(), "utf8"))).toEqual(file);
+    }, 120_000);
+
+    it("a provider the running server did not have is connected at once, without a restart", async () => {
+      const before = await inspect(`${run.pod}-opencode`);
+      expect((await api.call("GET", "/provider")).json<{ connected: string[] }>().connected).not.toContain("anthropic");
+      const r = await importAuth("--provider", "anthropic");
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain("the running OpenCode server has it now");
+      expect((await api.call("GET", "/provider")).json<{ connected: string[] }>().connected).toContain("anthropic");
+      const file = JSON.parse(await readFile(authFile(), "utf8")) as Record<string, unknown>;
+      expect(file).toMatchObject({ anthropic: ANTHROPIC, "github-copilot": IMPORTED, openrouter: OPENROUTER });
+      expect((await stat(authFile())).mode & 0o777).toBe(0o600);
+      const after = await inspect(`${run.pod}-opencode`);
+      expect([after.Id, after.State.StartedAt]).toEqual([before.Id, before.State.StartedAt]);
+    }, 120_000);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("the workspace repository (init step, real git smart-HTTP server inside the pod's network namespace)", () => {
+  let run: E2eRun;
+  let token: string;
+  let gitPort: number;
+  let repoUrl: string;
+  let wsConfig: string;
+  let git: PodGitServer | undefined;
+  let daemon: DaemonProcess | undefined;
+  const workspaces = (): string => join(run.persistRoot, "workspaces");
+
+  const workspaceYaml = (extra: string[] = []): string =>
+    [`extends: ${run.config}`, "workspace:", `  repo: ${repoUrl}`, "  tokenKey: GITHUB_PAT", ...extra.map((l) => `  ${l}`)].join("\n");
+
+  beforeAll(async () => {
+    run = await createRun({ extraYaml: ["http:", "  enabled: false"].join("\n") });
+    token = `ghp_e2eWorkspace${Date.now().toString(36)}${process.pid}`;
+    await appendFile(run.envFile, `GITHUB_PAT=${token}\n`);
+    // A port free on the host's loopback: the server will not be there, only in the pod.
+    gitPort = await freePort();
+    repoUrl = `http://127.0.0.1:${gitPort}/repo.git`;
+    wsConfig = join(run.dir, "workspace.yaml");
+    await writeFile(wsConfig, workspaceYaml());
+    await ensureImages(run.config);
+    // The pod first, without the workspace: its network namespace must exist before the git server can live in it.
+    const { summary } = await up(run.config);
+    expect(summary.ok).toBe(true);
+    expect(Object.keys(summary.containers)).not.toContain("workspace");
+  }, 1_800_000);
+
+  afterAll(async () => {
+    await daemon?.stop("SIGKILL", 10_000);
+    await git?.stop();
+    if (run) await cleanupRun(run);
+  }, 300_000);
+
+  it("first boot: the init step clones the repository over basic auth before OpenCode starts, and OpenCode works in it", async () => {
+    // Each authorised request is held 400 ms so the scan of process arguments sees the clone run.
+    git = await startGitServerInPod(run.pod, token, gitPort, 400);
+    const fromHost = await fetch(`http://127.0.0.1:${gitPort}/repo.git/info/refs`).then(
+      (r) => `HTTP ${r.status}`,
+      (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
+    );
+    expect(fromHost, "the git server listens in the pod's namespace, not on the host's loopback").toBe("ECONNREFUSED");
+
+    const argv = watchArgv();
+    let result: Awaited<ReturnType<typeof up>>;
+    try {
+      result = await up(wsConfig);
+    } finally {
+      await argv.stop();
+    }
+    const { summary, output } = result;
+    expect(summary.ok).toBe(true);
+    expect(summary.containers.workspace).toMatchObject({ state: "ready" });
+    expect(summary.containers.opencode).toMatchObject({ state: "ready" });
+    figures.push(`OpenCode start -> first passing probe (workspace boot): ${summary.containers.opencode!.startToReadyMs} ms`);
+
+    // The clone reached the server, authorised every time.
+    expect(git.requests.length).toBeGreaterThan(0);
+    expect(git.requests.filter((r) => !r.authorised)).toEqual([]);
+    expect(git.requests.map((r) => r.line)).toEqual(expect.arrayContaining([expect.stringMatching(/^POST \/repo\.git\/git-upload-pack/)]));
+
+    // The init container ran to completion before OpenCode started.
+    const ws = await inspect(`${run.pod}-workspace`);
+    const oc = await inspect(`${run.pod}-opencode`);
+    expect([ws.State.Status, ws.State.ExitCode]).toEqual(["exited", 0]);
+    expect(Date.parse(oc.State.StartedAt)).toBeGreaterThanOrEqual(Date.parse(ws.State.FinishedAt));
+    figures.push(`init step, first boot (clone through a server holding each request 400 ms): ${Date.parse(ws.State.FinishedAt) - Date.parse(ws.State.StartedAt)} ms`);
+    expect(await podman("logs", `${run.pod}-workspace`)).toContain("cloned into /workspaces/repo");
+
+    // The repository is in the persisted workspace, complete, and nothing else is left there.
+    expect(await readFile(join(workspaces(), "repo/README.md"), "utf8")).toContain("podwarden test repository");
+    expect(await readdir(workspaces())).toEqual(["repo"]);
+    const gitConfig = await readFile(join(workspaces(), "repo/.git/config"), "utf8");
+    expect(gitConfig).toContain(`url = ${repoUrl}`);
+
+    // OpenCode works in the repository.
+    const ocInspect = JSON.parse(await inspectText(`${run.pod}-opencode`)) as { Config: { WorkingDir: string } }[];
+    expect(ocInspect[0]!.Config.WorkingDir).toBe("/workspaces/repo");
+    const path = (await openCodeApi(run).call("GET", "/path")).json<{ directory: string; worktree: string }>();
+    expect(path.directory).toBe("/workspaces/repo");
+    expect(path.worktree).toBe("/workspaces/repo");
+
+    // The token: not in .git/config, podman inspect, the CLI's output, the init step's
+    // output, or any process's arguments while the clone ran (which the scan did see).
+    const secrets = [...tokenForms(token), run.password];
+    expectNoneOf(gitConfig, secrets, ".git/config");
+    expectNoneOf(await inspectText(`${run.pod}-workspace`), secrets, "podman inspect of the workspace container");
+    expectNoneOf(await inspectText(`${run.pod}-opencode`), secrets, "podman inspect of the opencode container");
+    expectNoneOf(output, secrets, "up's output");
+    expectNoneOf(await podman("logs", `${run.pod}-workspace`), secrets, "the init step's output");
+    const cmdlines = [...argv.seen.keys()];
+    expect(
+      cmdlines.filter((c) => c.includes(repoUrl)),
+      "the scan saw the git processes of the clone",
+    ).toEqual(expect.arrayContaining([expect.stringMatching(/git.* clone .*--/), expect.stringMatching(/remote-https? origin/)]));
+    expectNoneOf(cmdlines.join("\n"), secrets, "the arguments of a process during the clone");
+  }, 900_000);
+
+  it("second boot: the init step sees the repository and exits 0 at once, with no git server anywhere", async () => {
+    await git!.stop();
+    const requestsBefore = git!.requests.length;
+    git = undefined;
+    await down(wsConfig);
+    expect(await podExists(run.pod)).toBe(false);
+    const { summary, output } = await up(wsConfig);
+    expect(summary.ok).toBe(true);
+    const ws = await inspect(`${run.pod}-workspace`);
+    expect([ws.State.Status, ws.State.ExitCode]).toEqual(["exited", 0]);
+    const ms = Date.parse(ws.State.FinishedAt) - Date.parse(ws.State.StartedAt);
+    figures.push(`init step, non-empty workspace: ${ms} ms (StartedAt -> FinishedAt)`);
+    expect(ms).toBeLessThan(2_000);
+    expect(await podman("logs", `${run.pod}-workspace`)).toContain("/workspaces/repo already holds a repository; nothing to do");
+    expect(requestsBefore).toBeGreaterThan(0);
+    expect(await readdir(workspaces())).toEqual(["repo"]);
+    expect((JSON.parse(await inspectText(`${run.pod}-opencode`)) as { Config: { WorkingDir: string } }[])[0]!.Config.WorkingDir).toBe("/workspaces/repo");
+    expectNoneOf(output, tokenForms(token), "up's output");
+  }, 600_000);
+
+  it("a wrong token fails clearly: the init step exits non-zero, OpenCode is not started, nothing is left, the token is nowhere", async () => {
+    // The server (right token) in the pod's current namespace, reachable: it refuses the wrong one.
+    git = await startGitServerInPod(run.pod, token, gitPort);
+    const wrong = `ghp_e2eWrong${Date.now().toString(36)}${process.pid}`;
+    const wrongEnv = join(run.dir, "wrong.env");
+    await writeFile(wrongEnv, (await readFile(run.envFile, "utf8")).replace(`GITHUB_PAT=${token}`, `GITHUB_PAT=${wrong}`), { mode: 0o600 });
+    const httpPort = await freePort();
+    const wrongConfig = join(run.dir, "workspace-wrong.yaml");
+    // A fresh, empty workspace directory (dir:), so the init step has to clone.
+    await writeFile(wrongConfig, [workspaceYaml(["dir: workspaces-wrong"]), "pod:", `  envFile: ${wrongEnv}`, "http:", "  enabled: true", `  port: ${httpPort}`].join("\n"));
+
+    const previousOpenCode = (await inspect(`${run.pod}-opencode`)).Id;
+    daemon = startDaemonProcess(wrongConfig, { RUNTIME_DIRECTORY: run.runtimeDir });
+    const d = daemon;
+    const failed = (e: LogEntry): boolean => e.msg === "container failed" && e.container === "workspace";
+    const first = await d.waitForLog("the init step to fail", failed, { timeoutMs: 300_000 });
+    expect(first.exitCode).not.toBe(0);
+    // Retried (with backoff), failing again: it stays failed while the token is wrong.
+    await waitFor(
+      "the init step to fail a second time",
+      () => {
+        if (!d.alive) throw new Error(`the daemon exited; its output ends:\n${d.tail()}`);
+        return d.logs().filter(failed).length >= 2 || undefined;
+      },
+      120_000,
+    );
+    expect(d.logs().filter(failed).map((e) => e.exitCode)).not.toContain(0);
+
+    // The server was reached, and refused every request (the wrong token never got in).
+    expect(git.requests.length).toBeGreaterThan(0);
+    expect(git.requests.filter((r) => r.authorised)).toEqual([]);
+
+    // The init container's exit code and message.
+    const ws = await inspect(`${run.pod}-workspace`);
+    expect(ws.State.Running ? "running" : ws.State.ExitCode).not.toBe(0);
+    const wsLogs = await podman("logs", `${run.pod}-workspace`);
+    expect(wsLogs).toContain("clone failed");
+
+    // OpenCode: the container of the previous config was stopped; none was started since.
+    expect(d.logs().filter((e) => e.container === "opencode" && e.msg === "starting")).toEqual([]);
+    const ocExists = await podman("container", "exists", `${run.pod}-opencode`).then(
+      () => true,
+      () => false,
+    );
+    if (ocExists) {
+      const oc = await inspect(`${run.pod}-opencode`);
+      expect(oc.State.Running).toBe(false);
+      if (oc.Id !== previousOpenCode) expect(oc.State.StartedAt).toMatch(/^0001-01-01/);
+    }
+    const port = await fetch(`http://127.0.0.1:${run.hostPort[4096]}/global/health`, { signal: AbortSignal.timeout(5_000) }).then(
+      (r) => `HTTP ${r.status}`,
+      () => "no answer",
+    );
+    expect(port).toBe("no answer");
+
+    // No directory, partial or temporary, under the workspace.
+    expect(await readdir(join(run.persistRoot, "workspaces-wrong"))).toEqual([]);
+
+    // /status says so; and neither token is in /status, the daemon's output or podman inspect.
+    const status = await fetch(`http://127.0.0.1:${httpPort}/status`);
+    const statusText = await status.text();
+    expect(status.status).toBe(503);
+    const doc = JSON.parse(statusText) as { status: string; containers: Record<string, { ready: boolean; state: string; lastExitCode: number | null }> };
+    expect(doc.status).toBe("fail");
+    expect(doc.containers.workspace!.ready).toBe(false);
+    expect(doc.containers.workspace!.lastExitCode).not.toBe(0);
+    expect(doc.containers.opencode!.ready).toBe(false);
+    const secrets = [...tokenForms(wrong), ...tokenForms(token), run.password];
+    expectNoneOf(statusText, secrets, "/status");
+    expectNoneOf(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), secrets, "/metrics");
+    expectNoneOf(d.text(), secrets, "the daemon's output");
+    expectNoneOf(wsLogs, secrets, "the init step's output");
+    expectNoneOf(await inspectText(`${run.pod}-workspace`), secrets, "podman inspect of the workspace container");
+    if (ocExists) expectNoneOf(await inspectText(`${run.pod}-opencode`), secrets, "podman inspect of the opencode container");
+
+    // A failing init step does not stand in the way of a clean shutdown.
+    expect(await d.stop("SIGTERM")).toBe(0);
+    expect(await podExists(run.pod)).toBe(false);
+    expectNoneOf(d.text(), secrets, "the daemon's output");
+  }, 900_000);
+});

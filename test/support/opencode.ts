@@ -1,0 +1,251 @@
+// End-to-end helpers for the OpenCode issue: an OpenCode API client with basic auth, the
+// daemon as a child process read from both of its output streams, a git smart-HTTP server
+// started inside a pod's network namespace, and a scan of every process's arguments.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { CLI, REPO, parseLog, podman, type E2eRun, type LogEntry } from "./podman-harness.js";
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port that is free on the host's loopback right now. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+export const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+export interface ApiAnswer {
+  readonly status: number;
+  readonly text: string;
+  readonly json: <T = unknown>() => T;
+}
+
+export interface OpenCodeApi {
+  readonly url: string;
+  /** `auth`: a password (user `opencode`), or null for no Authorization header at all. */
+  call(method: string, path: string, opts?: { readonly body?: unknown; readonly password?: string | null }): Promise<ApiAnswer>;
+}
+
+/** OpenCode through the run's published host port, with the run's password unless told otherwise. */
+export const openCodeApi = (run: E2eRun): OpenCodeApi => {
+  const url = `http://127.0.0.1:${run.hostPort[4096]}`;
+  return {
+    url,
+    async call(method, path, { body, password = run.password } = {}) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          ...(password === null ? {} : { authorization: basicAuth("opencode", password) }),
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await res.text();
+      return { status: res.status, text, json: <T>() => JSON.parse(text) as T };
+    },
+  };
+};
+
+// ---- the daemon, both output streams --------------------------------------------------------
+
+export interface DaemonProcess {
+  readonly child: ChildProcess;
+  /** Every line of stdout and stderr, in arrival order. */
+  readonly lines: string[];
+  readonly exited: Promise<number | null>;
+  readonly alive: boolean;
+  mark(): number;
+  logs(from?: number): LogEntry[];
+  waitForLog(what: string, match: (e: LogEntry) => boolean, opts?: { readonly from?: number; readonly timeoutMs?: number }): Promise<LogEntry>;
+  /** Everything it printed so far (both streams). */
+  text(): string;
+  tail(n?: number): string;
+  /** Sends `signal` and waits (up to `timeoutMs`, then SIGKILL) for the exit; resolves to the exit code. */
+  stop(signal: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+}
+
+/**
+ * `podwarden run -c config` in the background. The daemon logs JSON lines to stderr today and
+ * may log to stdout tomorrow: both streams are collected, line by line.
+ */
+export const startDaemonProcess = (config: string, env: Readonly<Record<string, string>> = {}): DaemonProcess => {
+  const child = spawn(process.execPath, [CLI, "run", "-c", config], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const lines: string[] = [];
+  const collect = (stream: NodeJS.ReadableStream): void => {
+    let partial = "";
+    stream.on("data", (d: Buffer) => {
+      const parts = (partial + d.toString()).split("\n");
+      partial = parts.pop() ?? "";
+      lines.push(...parts);
+    });
+    stream.on("end", () => {
+      if (partial) lines.push(partial);
+    });
+  };
+  collect(child.stdout!);
+  collect(child.stderr!);
+  let code: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("close", (c) => {
+      code = c;
+      resolve(c);
+    }),
+  );
+  const tail = (n = 40): string => lines.slice(-n).join("\n");
+  const d: DaemonProcess = {
+    child,
+    lines,
+    exited,
+    get alive() {
+      return code === undefined && child.exitCode === null && child.signalCode === null;
+    },
+    mark: () => lines.length,
+    logs: (from = 0) => parseLog(lines.slice(from)),
+    async waitForLog(what, match, { from = 0, timeoutMs = 120_000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      let seen = from;
+      for (;;) {
+        const upTo = lines.length;
+        const hit = parseLog(lines.slice(seen, upTo)).find(match);
+        if (hit) return hit;
+        seen = upTo;
+        if (!d.alive) throw new Error(`the daemon exited (${String(code ?? child.signalCode)}) while waiting for ${what}; its output ends:\n${tail()}`);
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the daemon's output ends:\n${tail()}`);
+        await sleep(25);
+      }
+    },
+    text: () => lines.join("\n"),
+    tail,
+    async stop(signal, timeoutMs = 120_000) {
+      if (d.alive) child.kill(signal);
+      const timer = setTimeout(() => d.alive && child.kill("SIGKILL"), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+  return d;
+};
+
+// ---- a git server inside a pod's network namespace ----------------------------------------
+
+export interface PodGitServer {
+  /** The clone URL as seen from inside the pod. */
+  readonly url: string;
+  readonly port: number;
+  /** Every request that reached it. */
+  readonly requests: { readonly authorised: boolean; readonly line: string }[];
+  readonly output: string[];
+  stop(): Promise<void>;
+}
+
+const NETNS_SCRIPT = join(REPO, "test/support/git-server-netns.ts");
+
+/** The pid (on the host) of the pod's infra container: a process in the pod's network namespace. */
+export const infraPid = async (pod: string): Promise<number> => {
+  const infra = (await podman("pod", "inspect", pod, "--format", "{{.InfraContainerID}}")).trim();
+  const pid = Number((await podman("inspect", "-f", "{{.State.Pid}}", infra)).trim());
+  if (!(pid > 0)) throw new Error(`pod ${pod}: infra container ${infra} has no process (pid ${pid})`);
+  return pid;
+};
+
+/**
+ * Starts the git smart-HTTP server (basic auth with `token`) on 127.0.0.1:`port` INSIDE the
+ * pod's network namespace (nsenter -n into the infra container's), so the pod's containers
+ * reach it on their loopback. The token travels in the environment, never in argv.
+ */
+export const startGitServerInPod = async (pod: string, token: string, port: number, delayMs = 0): Promise<PodGitServer> => {
+  const pid = await infraPid(pod);
+  const child = spawn("nsenter", ["-t", String(pid), "-n", "--", process.execPath, "--import", "tsx", NETNS_SCRIPT, String(port), String(delayMs)], {
+    cwd: REPO,
+    env: { ...process.env, PW_GIT_TOKEN: token },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const requests: { authorised: boolean; line: string }[] = [];
+  const output: string[] = [];
+  let stderr = "";
+  let exited = false;
+  const closed = new Promise<void>((resolve) =>
+    child.on("close", () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  let partial = "";
+  let url: string | undefined;
+  child.stdout!.on("data", (d: Buffer) => {
+    const parts = (partial + d.toString()).split("\n");
+    partial = parts.pop() ?? "";
+    for (const l of parts) {
+      output.push(l);
+      const m = /^request (authorised|refused) (.*)$/.exec(l);
+      if (m) requests.push({ authorised: m[1] === "authorised", line: m[2]! });
+      const listening = /^listening (\S+)$/.exec(l);
+      if (listening) url = listening[1];
+    }
+  });
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const stop = async (): Promise<void> => {
+    if (!exited) child.kill("SIGTERM");
+    const timer = setTimeout(() => !exited && child.kill("SIGKILL"), 5_000);
+    await closed;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 60_000;
+  while (url === undefined) {
+    if (exited || Date.now() > deadline) {
+      await stop();
+      throw new Error(`the git server in pod ${pod}'s network namespace did not start:\n${stderr.slice(-2000)}`);
+    }
+    await sleep(25);
+  }
+  return { url, port, requests, output, stop };
+};
+
+// ---- every process's arguments --------------------------------------------------------------
+
+export interface ArgvWatch {
+  /** Distinct command lines seen (arguments joined by spaces), with the pid. */
+  readonly seen: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+/** Reads /proc/<pid>/cmdline of every process on the host (containers' included) until stopped. */
+export const watchArgv = (everyMs = 5): ArgvWatch => {
+  const seen = new Map<string, number>();
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const pids = (await readdir("/proc")).filter((p) => /^\d+$/.test(p));
+      await Promise.all(
+        pids.map(async (p) => {
+          const raw = await readFile(`/proc/${p}/cmdline`, "utf8").catch(() => "");
+          if (raw) seen.set(raw.replace(/\0+$/, "").split("\0").join(" "), Number(p));
+        }),
+      );
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    seen,
+    stop: async () => {
+      on = false;
+      await loop;
+    },
+  };
+};
+
+/** The forms a token can leak in: as is, and inside the basic-auth header the clone sends. */
+export const tokenForms = (token: string): string[] => [token, Buffer.from(`x-access-token:${token}`).toString("base64")];
