@@ -33,6 +33,7 @@ import {
   startDaemon,
   type Daemon,
   type E2eRun,
+  crashLoopYaml,
 } from "../test/support/podman-harness.js";
 import { podEvents } from "../test/support/podman-events.js";
 
@@ -163,17 +164,7 @@ interface Loop {
 }
 
 const measureCrashLoop = async (started: Daemon[], runs: E2eRun[]): Promise<Loop> => {
-  const run = await createRun({
-    extraYaml: [
-      "defaults:",
-      `  restart: { initialDelay: ${LOOP.initialMs}ms, maxDelay: ${LOOP.maxMs}ms }`,
-      "containers:",
-      "  crashy:",
-      "    image: localhost/podwarden-valkey:local",
-      '    command: [sh, -c, "exit 3"]',
-      "    dependsOn: [opencode]",
-    ].join("\n"),
-  });
+  const run = await createRun({ extraYaml: crashLoopYaml(LOOP.initialMs, LOOP.maxMs) });
   runs.push(run);
   const d = daemonFor(run, started);
   // crashy starts once OpenCode is ready: the loop is watched from its first crash.

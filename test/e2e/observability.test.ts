@@ -4,26 +4,15 @@
 
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { receivers, startReceiver, type Receiver } from "../support/notify-receiver.js";
-import { REPO, cleanupRun, cli, createRun, ensureImages, podman, spawnCli, waitFor, type E2eRun } from "../support/podman-harness.js";
+import { REPO, cleanupRun, cli, createRun, ensureImages, freePort, podman, spawnCli, waitFor, type E2eRun } from "../support/podman-harness.js";
 
 const exec = promisify(execFile);
 const CHAIN = ["valkey", "falkordb", "datadog", "opencode"] as const;
 const ARTIFACTS = join(REPO, "test-artifacts");
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 let run: E2eRun;
 let httpPort: number;

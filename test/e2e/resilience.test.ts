@@ -33,6 +33,7 @@ import {
   type Daemon,
   type E2eRun,
   type LogEntry,
+  crashLoopYaml,
 } from "../support/podman-harness.js";
 
 const CHAIN = ["valkey", "falkordb", "datadog", "opencode"] as const;
@@ -266,16 +267,7 @@ describe("a crash loop: a container whose command exits at once", () => {
   const JITTER = 0.1;
   const WINDOW_MS = 15_000;
   const p = usePod({
-    extraYaml: [
-      "defaults:",
-      `  restart: { initialDelay: ${INITIAL_MS}ms, maxDelay: ${MAX_MS}ms }`,
-      "containers:",
-      "  crashy:",
-      "    image: localhost/podwarden-valkey:local",
-      '    command: [sh, -c, "exit 3"]',
-      // Starts once the rest of the pod is ready, so the loop is watched from its first crash.
-      "    dependsOn: [opencode]",
-    ].join("\n"),
+    extraYaml: crashLoopYaml(INITIAL_MS, MAX_MS),
     // The pod is never "ready" (crashy never is): wait for OpenCode instead.
     readyWhen: (d) => d.waitForLog("opencode ready", logIs("-> ready", { container: "opencode" }), { timeoutMs: 300_000 }),
   });

@@ -402,3 +402,28 @@ export const startPodmanService = async (timeoutMs = 30_000): Promise<void> => {
   }
   await waitFor("the Podman API socket to answer", () => socketAnswers(), timeoutMs, 100);
 };
+
+/** A config fragment adding `crashy`, a container that exits 3 at once, after OpenCode is up, with a short backoff. */
+export const crashLoopYaml = (initialMs: number, maxMs: number): string =>
+  [
+    "defaults:",
+    `  restart: { initialDelay: ${initialMs}ms, maxDelay: ${maxMs}ms }`,
+    "containers:",
+    "  crashy:",
+    "    image: localhost/podwarden-valkey:local",
+    '    command: [sh, -c, "exit 3"]',
+    // Starts once the rest of the pod is ready, so the loop is watched from its first crash.
+    "    dependsOn: [opencode]",
+  ].join("\n");
+
+/** A free TCP port on 127.0.0.1 (for the daemon's HTTP, Prometheus, ...). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const address = s.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
