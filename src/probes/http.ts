@@ -12,7 +12,8 @@ export const probeHttp = (target: Target, path: string, timeoutMs: number, auth?
   new Promise<string>((resolve, reject) => {
     const headers: Record<string, string> = { connection: "close" };
     if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-    const req = request({ host: target.host, port: target.port, path, method: "GET", headers, timeout: timeoutMs }, (res) => {
+    // No keep-alive agent: a server that closes after answering would leave a dead socket for the next probe.
+    const req = request({ host: target.host, port: target.port, path, method: "GET", headers, timeout: timeoutMs, agent: false }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) resolve(`HTTP ${status}`);

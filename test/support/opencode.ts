@@ -2,24 +2,21 @@
 // daemon as a child process read from both of its output streams, a git smart-HTTP server
 // started inside a pod's network namespace, and a scan of every process's arguments.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { CLI, REPO, parseLog, podman, type E2eRun, type LogEntry } from "./podman-harness.js";
+import { promisify } from "node:util";
+import { REPO, freePort, podman, startDaemon, type Daemon, type E2eRun } from "./podman-harness.js";
+
+export { freePort };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A TCP port that is free on the host's loopback right now. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+/** A container's output, stdout and stderr both (`podman logs` passes them on as two streams). */
+export const containerLogs = async (name: string): Promise<string> => {
+  const { stdout, stderr } = await promisify(execFile)("podman", ["logs", name], { maxBuffer: 16 * 1024 * 1024 });
+  return `${stdout}${stderr}`;
+};
 
 export const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
@@ -31,7 +28,7 @@ export interface ApiAnswer {
 
 export interface OpenCodeApi {
   readonly url: string;
-  /** `auth`: a password (user `opencode`), or null for no Authorization header at all. */
+  /** `password`: basic auth as user `opencode` (default: the run's password); null sends no Authorization header. */
   call(method: string, path: string, opts?: { readonly body?: unknown; readonly password?: string | null }): Promise<ApiAnswer>;
 }
 
@@ -56,88 +53,12 @@ export const openCodeApi = (run: E2eRun): OpenCodeApi => {
   };
 };
 
-// ---- the daemon, both output streams --------------------------------------------------------
+// ---- the daemon ---------------------------------------------------------------------------
 
-export interface DaemonProcess {
-  readonly child: ChildProcess;
-  /** Every line of stdout and stderr, in arrival order. */
-  readonly lines: string[];
-  readonly exited: Promise<number | null>;
-  readonly alive: boolean;
-  mark(): number;
-  logs(from?: number): LogEntry[];
-  waitForLog(what: string, match: (e: LogEntry) => boolean, opts?: { readonly from?: number; readonly timeoutMs?: number }): Promise<LogEntry>;
-  /** Everything it printed so far (both streams). */
-  text(): string;
-  tail(n?: number): string;
-  /** Sends `signal` and waits (up to `timeoutMs`, then SIGKILL) for the exit; resolves to the exit code. */
-  stop(signal: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
-}
+export type DaemonProcess = Daemon;
 
-/**
- * `podwarden run -c config` in the background. The daemon logs JSON lines to stderr today and
- * may log to stdout tomorrow: both streams are collected, line by line.
- */
-export const startDaemonProcess = (config: string, env: Readonly<Record<string, string>> = {}): DaemonProcess => {
-  const child = spawn(process.execPath, [CLI, "run", "-c", config], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-  const lines: string[] = [];
-  const collect = (stream: NodeJS.ReadableStream): void => {
-    let partial = "";
-    stream.on("data", (d: Buffer) => {
-      const parts = (partial + d.toString()).split("\n");
-      partial = parts.pop() ?? "";
-      lines.push(...parts);
-    });
-    stream.on("end", () => {
-      if (partial) lines.push(partial);
-    });
-  };
-  collect(child.stdout!);
-  collect(child.stderr!);
-  let code: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    child.on("close", (c) => {
-      code = c;
-      resolve(c);
-    }),
-  );
-  const tail = (n = 40): string => lines.slice(-n).join("\n");
-  const d: DaemonProcess = {
-    child,
-    lines,
-    exited,
-    get alive() {
-      return code === undefined && child.exitCode === null && child.signalCode === null;
-    },
-    mark: () => lines.length,
-    logs: (from = 0) => parseLog(lines.slice(from)),
-    async waitForLog(what, match, { from = 0, timeoutMs = 120_000 } = {}) {
-      const deadline = Date.now() + timeoutMs;
-      let seen = from;
-      for (;;) {
-        const upTo = lines.length;
-        const hit = parseLog(lines.slice(seen, upTo)).find(match);
-        if (hit) return hit;
-        seen = upTo;
-        if (!d.alive) throw new Error(`the daemon exited (${String(code ?? child.signalCode)}) while waiting for ${what}; its output ends:\n${tail()}`);
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the daemon's output ends:\n${tail()}`);
-        await sleep(25);
-      }
-    },
-    text: () => lines.join("\n"),
-    tail,
-    async stop(signal, timeoutMs = 120_000) {
-      if (d.alive) child.kill(signal);
-      const timer = setTimeout(() => d.alive && child.kill("SIGKILL"), timeoutMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
-  return d;
-};
+/** `podwarden run -c config` in the background, both output streams collected (see startDaemon). */
+export const startDaemonProcess = (config: string, env: Readonly<Record<string, string>> = {}): DaemonProcess => startDaemon(config, { env });
 
 // ---- a git server inside a pod's network namespace ----------------------------------------
 

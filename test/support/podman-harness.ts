@@ -244,8 +244,12 @@ export interface Daemon {
   waitForLog(what: string, match: (e: LogEntry) => boolean, opts?: { readonly from?: number; readonly timeoutMs?: number }): Promise<LogEntry>;
   /** The last `n` raw lines, for failure messages. */
   tail(n?: number): string;
+  /** Everything it printed so far (both streams). */
+  text(): string;
   /** SIGKILL unless it has exited; resolves once it has. */
   kill(): Promise<void>;
+  /** Sends `signal` and waits (up to `timeoutMs`, then SIGKILL) for the exit; resolves to the exit code. */
+  stop(signal: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
 /** `podwarden run -c config [...args]` in the background (args: e.g. ["--log-level", "debug"]). */
@@ -278,9 +282,19 @@ export const startDaemon = (config: string, opts: CliOptions & { readonly args?:
       }
     },
     tail,
+    text: () => lines.join("\n"),
     kill: async () => {
       if (daemon.alive) child.kill("SIGKILL");
       await exited;
+    },
+    stop: async (signal, timeoutMs = 120_000) => {
+      if (daemon.alive) child.kill(signal);
+      const timer = setTimeout(() => daemon.alive && child.kill("SIGKILL"), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
   return daemon;
