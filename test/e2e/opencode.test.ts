@@ -548,7 +548,7 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
     const ws = await inspect(`${run.pod}-workspace`);
     expect(ws.State.Running ? "running" : ws.State.ExitCode).not.toBe(0);
     const wsLogs = await containerLogs(`${run.pod}-workspace`);
-    expect(wsLogs).toContain("clone failed");
+    expect(wsLogs).toMatch(/clone of \S+ failed: check that the token in GITHUB_PAT is valid/);
     figures.push(`wrong token: the init step's output ends: ${wsLogs.trim().split("\n").slice(-3).join(" | ")}`);
 
     // OpenCode: the container of the previous config was stopped; none was started since.

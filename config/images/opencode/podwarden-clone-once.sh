@@ -55,7 +55,11 @@ fi
 # Only git's own environment carries the header; nothing is written to any config file.
 if ! GIT_CONFIG_COUNT=$count GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="$header" GIT_TERMINAL_PROMPT=0 \
   git clone --quiet ${branch:+--branch "$branch"} -- "$url" "$tmp/repo"; then
-  say "clone failed (see git's message above); nothing was left behind" >&2
+  if [ -n "$token" ]; then
+    say "clone of $url failed: check that the token in $REPO_TOKEN_VAR is valid and may read the repository (git's message above); nothing was left behind" >&2
+  else
+    say "clone of $url failed (git's message above; a private repository needs workspace.tokenKey); nothing was left behind" >&2
+  fi
   exit 1
 fi
 

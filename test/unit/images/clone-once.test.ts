@@ -52,7 +52,7 @@ describe("podwarden-clone-once", () => {
     const target = join(dir, "ws", "repo");
     const r = await runScript({ REPO_URL: server.url, REPO_DIR: target, REPO_TOKEN_VAR: "GITHUB_PAT", GITHUB_PAT: "wrong-token-value" });
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/clone failed/);
+    expect(r.out).toMatch(/clone of http:\/\/127\.0\.0\.1:\d+\/repo\.git failed: check that the token in GITHUB_PAT is valid/);
     expect(existsSync(target)).toBe(false);
     expect(await readdir(join(dir, "ws"))).toEqual([]);
     expect(r.out).not.toContain("wrong-token-value");
