@@ -54,7 +54,7 @@ export const mapInspect = (json: InspectJson): ObservedContainer => {
   const labels = json.Config?.Labels ?? {};
   const state = runState(json.State?.Status);
   // A container being stopped still runs until it exits (Podman 4 says "stopping" meanwhile).
-  const running = json.State?.Running === true && (state === "running" || state === "stopping" || state === "paused");
+  const running = state === "stopping" || (json.State?.Running === true && (state === "running" || state === "paused"));
   return {
     id: json.Id ?? json.ID ?? "",
     name: labels[LABELS.container] ?? "",

@@ -44,6 +44,11 @@ describe("mapInspect", () => {
     expect(mapInspect(fixture("podman4.2-libpod-healthcheck-field.json")).health).toBe("starting");
   });
 
+  it("a container being stopped still runs (Podman 4 reports Running false while Status is stopping)", () => {
+    const o = mapInspect({ Id: "x", State: { Status: "stopping", Running: false, ExitCode: 0, StartedAt: "2026-11-22T01:58:16Z" } });
+    expect(o).toMatchObject({ state: "stopping", running: true, exitCode: null });
+  });
+
   it("treats Podman's zero time as never and unknown statuses as unknown", () => {
     const o = mapInspect({ Id: "x", State: { Status: "weird", StartedAt: "0001-01-01T00:00:00Z", Running: false } });
     expect(o).toMatchObject({ state: "unknown", startedAt: null, running: false, name: "", specHash: undefined, health: "none" });
