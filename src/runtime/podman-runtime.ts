@@ -11,7 +11,7 @@ import { bootstrapRootfs, hashBuildInputs, packContext, streamProgress } from ".
 import { LIBPOD, Libpod, wrapError } from "./libpod.js";
 import { mapInspect, type InspectJson } from "./map-inspect.js";
 import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { mapEvent, type EventJson } from "./map-event.js";
 import { RECIPE_LABEL, type ApiOperation, type ContainerRuntime, type HealthcheckResult, type Progress, type RuntimeEvent } from "./port.js";
 
@@ -405,7 +405,6 @@ export class PodmanRuntime implements ContainerRuntime {
     const query = { stdout: true, stderr: true, ...(opts.sinceS !== undefined ? { since: opts.sinceS } : {}), ...(opts.tail !== undefined ? { tail: opts.tail } : {}) };
     if (!opts.follow) {
       const buffer = await this.#call("container.logs", () => container.logs({ ...query, follow: false }));
-      const { PassThrough } = await import("node:stream");
       const stream = new PassThrough();
       stream.end(buffer);
       this.#docker.modem.demuxStream(stream, out, err);
