@@ -51,6 +51,21 @@ export default tseslint.config(
     },
   },
   { files: ["src/domain/spec-hash.ts"], rules: { "no-restricted-imports": "off" } },
+  {
+    files: ["src/render/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: outsideDomain.filter((p) => p !== "yaml").map((p) => ({ name: p, message: "src/render/ is pure: spec in, text out." })),
+          patterns: [
+            { regex: "^\\.\\./(?!domain/)", message: "src/render/ imports only src/domain/." },
+            { regex: "^node:(?!path/posix$)", message: "src/render/ is pure: no I/O (node:path/posix only)." },
+          ],
+        },
+      ],
+    },
+  },
   { files: ["src/runtime/**"], rules: { "no-restricted-imports": ["error", { paths: [only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts"), only("unix-dgram", "src/systemd/")] }] } },
   { files: ["src/http/**"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts"), only("unix-dgram", "src/systemd/")] }] } },
   { files: ["src/observability/logger.ts"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("unix-dgram", "src/systemd/")] }] } },

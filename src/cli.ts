@@ -38,6 +38,17 @@ Options:
       --provider NAME   auth import: the provider entry (default github-copilot)
       --doppler-secret NAME [--doppler-project P] [--doppler-config C]
                         auth import: push the entry to Doppler instead (value on stdin)
+      --domain D        render flux: workspaces at <ws>.opencode.D
+      --workspace NAME=REPO_URL[#BRANCH]
+                        render flux: a workspace (repeat for more)
+      --out DIR         render flux: write kubernetes/apps/opencode/ under DIR (default: stdout)
+      --image REF       render flux: the OpenCode image, pinned (default: the config's)
+      --gateway NS/NAME[:SECTION]  render flux: the Gateway (default network/envoy-external:https)
+      --store NAME      render flux: the Doppler ClusterSecretStore (default doppler)
+      --storage-class NAME  render: PVC storage class (flux default ceph-block)
+      --issuer NAME     render flux: the ClusterIssuer (default letsencrypt-production)
+      --backup          render flux: a VolSync ReplicationSource per PVC
+      --with-memory     render flux: Valkey, FalkorDB and the Agent in each workspace's pod
       --log-level LVL   trace, debug, info (default), warn, error
       --log-format FMT  json (default for run) or pretty (default otherwise)
   -h, --help            this help
@@ -59,6 +70,16 @@ const OPTIONS = {
   "doppler-project": { type: "string" },
   "doppler-config": { type: "string" },
   json: { type: "boolean", default: false },
+  domain: { type: "string" },
+  workspace: { type: "string", multiple: true },
+  out: { type: "string" },
+  image: { type: "string" },
+  gateway: { type: "string" },
+  store: { type: "string" },
+  "storage-class": { type: "string" },
+  issuer: { type: "string" },
+  backup: { type: "boolean", default: false },
+  "with-memory": { type: "boolean", default: false },
   "log-level": { type: "string", default: "info" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
@@ -117,6 +138,18 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       dopplerSecret: values["doppler-secret"],
       dopplerProject: values["doppler-project"],
       dopplerConfig: values["doppler-config"],
+    },
+    render: {
+      domain: values.domain,
+      workspaces: values.workspace ?? [],
+      out: values.out,
+      image: values.image,
+      gateway: values.gateway,
+      store: values.store,
+      storageClass: values["storage-class"],
+      issuer: values.issuer,
+      backup: values.backup,
+      withMemory: values["with-memory"],
     },
     version: version(),
     out: process.stdout,

@@ -16,6 +16,19 @@ export interface CommandContext {
     readonly dopplerProject: string | undefined;
     readonly dopplerConfig: string | undefined;
   };
+  /** render kube / render flux. */
+  readonly render: {
+    readonly domain: string | undefined;
+    readonly workspaces: readonly string[];
+    readonly out: string | undefined;
+    readonly image: string | undefined;
+    readonly gateway: string | undefined;
+    readonly store: string | undefined;
+    readonly storageClass: string | undefined;
+    readonly issuer: string | undefined;
+    readonly backup: boolean;
+    readonly withMemory: boolean;
+  };
   readonly version: string;
   readonly out: Writable;
   readonly err: Writable;
@@ -36,5 +49,6 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   logs: { summary: "a container's logs: podwarden logs <container> [-f] [--since 10m] [--tail 100]", load: async () => (await import("./logs.js")).logs },
   reload: { summary: "check the config, then have the running daemon apply it (SIGHUP)", load: async () => (await import("./reload.js")).reload },
   auth: { summary: "auth import: copy a provider's login (Copilot) into the pod's persisted auth.json, or to Doppler", load: async () => (await import("./auth.js")).auth },
+  render: { summary: "render kube | render flux --domain D --workspace NAME=REPO_URL: the pod as Kubernetes YAML or a Flux tree", load: async () => (await import("./render.js")).render },
   images: { summary: "pull or build every image the pod needs that is missing, with progress", load: async () => (await import("./images.js")).images },
 };
