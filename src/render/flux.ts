@@ -5,7 +5,7 @@
 
 import path from "node:path/posix";
 import type { ContainerSpec, PodSpec } from "../domain/spec.js";
-import { CLONE_ONCE, commandOf, dnsLabel, envOf, probes, securityOf, toYaml, type K8sObject } from "./k8s.js";
+import { CLONE_ONCE, commandOf, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
 export interface FluxWorkspace {
   /** DNS label: the subdomain and the suffix of every object's name. */
@@ -254,26 +254,17 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
       : [];
     file("deployment.yaml", [
       {
-        obj: {
-          apiVersion: "apps/v1",
-          kind: "Deployment",
-          metadata: { name: app, labels, annotations: { "reloader.stakater.com/auto": "true" } },
-          spec: {
-            replicas: 1,
-            // ReadWriteOnce: the old pod must let go of the volume before the new one starts.
-            strategy: { type: "Recreate" },
-            selector: { matchLabels: { "app.kubernetes.io/name": app } },
-            template: {
-              metadata: { labels },
-              spec: {
-                terminationGracePeriodSeconds: Math.max(30, ...[oc, ...others].map((c) => c?.stopTimeoutS ?? 0)),
-                initContainers: [cloneInit, authInit],
-                containers: [opencode, ...memory],
-                volumes,
-              },
-            },
+        obj: recreateDeployment({
+          name: app,
+          labels,
+          annotations: { "reloader.stakater.com/auto": "true" },
+          podSpec: {
+            terminationGracePeriodSeconds: Math.max(30, ...[oc, ...others].map((c) => c?.stopTimeoutS ?? 0)),
+            initContainers: [cloneInit, authInit],
+            containers: [opencode, ...memory],
+            volumes,
           },
-        },
+        }),
         comments: [
           header,
           "Probes are exec probes with curl: the server wants basic auth, and an httpGet probe could only carry the password as a literal header.",

@@ -87,6 +87,27 @@ export const dnsLabel = (s: string): string =>
     .slice(0, 63) || "x";
 
 /** One YAML document per object, `---` between, optional `# ...` comment lines before each. */
+/**
+ * A one-replica Deployment with the Recreate strategy: the pod's volumes are ReadWriteOnce,
+ * so the old pod must let go of them before the new one starts.
+ */
+export const recreateDeployment = (o: {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly podSpec: K8sObject;
+}): K8sObject => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: o.name, labels: o.labels, ...(o.annotations ? { annotations: o.annotations } : {}) },
+  spec: {
+    replicas: 1,
+    strategy: { type: "Recreate" },
+    selector: { matchLabels: { "app.kubernetes.io/name": o.name } },
+    template: { metadata: { labels: o.labels }, spec: o.podSpec },
+  },
+});
+
 export const toYaml = (docs: readonly { readonly obj: K8sObject; readonly comments?: readonly string[] }[]): string =>
   docs
     .map(({ obj, comments }) => `${(comments ?? []).map((l) => (l ? `# ${l}\n` : "#\n")).join("")}${stringify(obj, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false })}`)

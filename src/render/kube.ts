@@ -5,7 +5,7 @@
 
 import path from "node:path/posix";
 import type { ContainerSpec, MountSpec, PodSpec } from "../domain/spec.js";
-import { commandOf, dnsLabel, envOf, probes, securityOf, toYaml, type K8sObject } from "./k8s.js";
+import { commandOf, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
 export interface KubeOptions {
   /** PVC size for each persisted directory. */
@@ -80,26 +80,17 @@ export function renderKube(spec: PodSpec, opts: KubeOptions = {}): string {
   const containers = app.map(container);
   const grace = Math.max(30, ...spec.containers.map((c) => c.stopTimeoutS));
 
-  const deployment: K8sObject = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, labels },
-    spec: {
-      replicas: 1,
-      strategy: { type: "Recreate" },
-      selector: { matchLabels: { "app.kubernetes.io/name": name } },
-      template: {
-        metadata: { labels },
-        spec: {
-          terminationGracePeriodSeconds: grace,
-          ...(spec.dns?.length ? { dnsPolicy: "None", dnsConfig: { nameservers: [...spec.dns] } } : {}),
-          ...(initContainers.length ? { initContainers } : {}),
-          containers,
-          ...(volumes.size ? { volumes: [...volumes.values()] } : {}),
-        },
-      },
+  const deployment = recreateDeployment({
+    name,
+    labels,
+    podSpec: {
+      terminationGracePeriodSeconds: grace,
+      ...(spec.dns?.length ? { dnsPolicy: "None", dnsConfig: { nameservers: [...spec.dns] } } : {}),
+      ...(initContainers.length ? { initContainers } : {}),
+      containers,
+      ...(volumes.size ? { volumes: [...volumes.values()] } : {}),
     },
-  };
+  });
 
   const pvcs = claims.map((m) => ({
     obj: {
