@@ -5,7 +5,7 @@
 
 import path from "node:path/posix";
 import type { ContainerSpec, PodSpec } from "../domain/spec.js";
-import { CLONE_ONCE, commandOf, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
+import { CLONE_ONCE, commandOf, containerHead, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
 export interface FluxWorkspace {
   /** DNS label: the subdomain and the suffix of every object's name. */
@@ -202,11 +202,7 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
         mounts.push({ name: dnsLabel(c.name), mountPath: m.target, subPath: dnsLabel(path.basename(m.source)) });
       }
       return {
-        name: dnsLabel(c.name),
-        image: c.image,
-        imagePullPolicy: "IfNotPresent",
-        ...commandOf(c),
-        ...(c.workdir ? { workingDir: c.workdir } : {}),
+        ...containerHead(c),
         ...envOf(c, memorySecret),
         ...(mounts.length ? { volumeMounts: mounts } : {}),
         ...probes(c.probe),

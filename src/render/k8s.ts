@@ -108,6 +108,16 @@ export const recreateDeployment = (o: {
   },
 });
 
+/** The fields every rendered container starts with: name, image (never pulled when present), command, working directory. */
+export const containerHead = (c: ContainerSpec): K8sObject => ({
+  name: dnsLabel(c.name),
+  image: c.image,
+  // Local images (localhost/...) must not be pulled.
+  imagePullPolicy: "IfNotPresent",
+  ...commandOf(c),
+  ...(c.workdir ? { workingDir: c.workdir } : {}),
+});
+
 export const toYaml = (docs: readonly { readonly obj: K8sObject; readonly comments?: readonly string[] }[]): string =>
   docs
     .map(({ obj, comments }) => `${(comments ?? []).map((l) => (l ? `# ${l}\n` : "#\n")).join("")}${stringify(obj, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false })}`)

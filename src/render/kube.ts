@@ -5,7 +5,7 @@
 
 import path from "node:path/posix";
 import type { ContainerSpec, MountSpec, PodSpec } from "../domain/spec.js";
-import { commandOf, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
+import { containerHead, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
 export interface KubeOptions {
   /** PVC size for each persisted directory. */
@@ -62,12 +62,7 @@ export function renderKube(spec: PodSpec, opts: KubeOptions = {}): string {
   const container = (c: ContainerSpec): K8sObject => {
     const mounts = mountsOf(c);
     return {
-      name: dnsLabel(c.name),
-      image: c.image,
-      // Local images (localhost/...:latest) must not be pulled.
-      imagePullPolicy: "IfNotPresent",
-      ...commandOf(c),
-      ...(c.workdir ? { workingDir: c.workdir } : {}),
+      ...containerHead(c),
       ...(ports.get(c.name) ? { ports: ports.get(c.name) } : {}),
       ...envOf(c, secretName),
       ...(mounts.length ? { volumeMounts: mounts } : {}),
