@@ -8,7 +8,8 @@ import { spawn } from "node:child_process";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { loadConfig } from "../config/load.js";
-import { OPENCODE_DATA_TARGET, mergeAuthEntry, type AuthFile } from "../domain/opencode-auth.js";
+import { findOpenCode } from "../domain/opencode.js";
+import { mergeAuthEntry, type AuthFile } from "../domain/opencode-auth.js";
 import { EXIT, PodwardenError, UsageError } from "../lib/errors.js";
 import type { CommandContext } from "./index.js";
 import { printJson } from "./shared.js";
@@ -97,9 +98,9 @@ export const importAuth = async (ctx: CommandContext, opts: AuthOptions): Promis
     return EXIT.ok;
   }
   const { spec, secrets } = await loadConfig(ctx.global.config);
-  const oc = spec.containers.find((c) => c.mounts.some((m) => OPENCODE_DATA_TARGET.test(m.target)));
-  const mount = oc?.mounts.find((m) => OPENCODE_DATA_TARGET.test(m.target));
-  if (!oc || !mount) throw new PodwardenError("E_CONFIG", `no container in ${spec.source} mounts OpenCode's data directory (…/.local/share/opencode)`, { exitCode: EXIT.badConfig });
+  const found = findOpenCode(spec.containers);
+  if (!found) throw new PodwardenError("E_CONFIG", `no container in ${spec.source} mounts OpenCode's data directory (…/.local/share/opencode)`, { exitCode: EXIT.badConfig });
+  const { container: oc, data: mount } = found;
   const target = join(mount.source, "auth.json");
   const { changed, next } = mergeAuthEntry(await readJson(target, true), opts.provider, entry);
   if (changed) await writeAtomic(target, `${JSON.stringify(next, null, 2)}\n`);

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { CLONE_ONCE, WORKSPACES_TARGET, findOpenCode } from "../domain/opencode.js";
 import type { ContainerSpec } from "../domain/spec.js";
 import type { Issues } from "./issues.js";
 
@@ -22,9 +23,6 @@ export const WorkspaceSchema = Type.Object(
 );
 export type WorkspaceSection = Static<typeof WorkspaceSchema>;
 
-export const WORKSPACES_TARGET = "/workspaces";
-export const CLONE_ONCE = "/usr/local/bin/podwarden-clone-once";
-const OPENCODE_DATA = /\/\.local\/share\/opencode\/?$/;
 
 /** The repository's directory name: the URL's last segment without ".git". */
 export const repoName = (url: string): string => path.posix.basename(new URL(url).pathname).replace(/\.git$/, "") || "repo";
@@ -41,7 +39,7 @@ export function applyWorkspace(
   issues: Issues,
 ): ContainerSpec[] {
   if (section === undefined || !Value.Check(WorkspaceSchema, section)) return [...containers];
-  const oc = containers.find((c) => c.mounts.some((m) => OPENCODE_DATA.test(m.target)));
+  const oc = findOpenCode(containers)?.container;
   if (!oc) {
     issues.error(["workspace"], "needs an OpenCode container (one that mounts …/.local/share/opencode) to give the repository to");
     return [...containers];

@@ -12,6 +12,3 @@ const sortKeys = (v: unknown): unknown =>
 
 export const mergeAuthEntry = (target: AuthFile, provider: string, entry: unknown): { readonly changed: boolean; readonly next: AuthFile } =>
   sameJson(target[provider], entry) ? { changed: false, next: target } : { changed: true, next: { ...target, [provider]: entry } };
-
-/** Where the OpenCode data directory lands on the host: the source of the mount at its data path. */
-export const OPENCODE_DATA_TARGET = /\/\.local\/share\/opencode\/?$/;

@@ -5,7 +5,8 @@
 
 import path from "node:path/posix";
 import type { ContainerSpec, PodSpec } from "../domain/spec.js";
-import { CLONE_ONCE, commandOf, containerHead, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
+import { CLONE_ONCE, WORKSPACES_TARGET, findOpenCode } from "../domain/opencode.js";
+import { commandOf, containerHead, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
 export interface FluxWorkspace {
   /** DNS label: the subdomain and the suffix of every object's name. */
@@ -51,9 +52,8 @@ export const FLUX_DEFAULTS = {
 
 const OPENCODE_PORT = 4096;
 const OPENCODE_DATA = "/root/.local/share/opencode";
-const WORKSPACES = "/workspaces";
+const WORKSPACES = WORKSPACES_TARGET;
 const AUTH_MOUNT = "/run/podwarden/copilot";
-const OPENCODE_DATA_RE = /\/\.local\/share\/opencode\/?$/;
 
 /** Doppler names as the seed has them: OPENCODE_<WS>_GITHUB_PAT, _PASSWORD, _COPILOT_AUTH_JSON. */
 export const dopplerKeys = (ws: string): { pat: string; password: string; auth: string } => {
@@ -116,7 +116,7 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
     },
   ]);
 
-  const oc = spec.containers.find((c) => c.mounts.some((m) => OPENCODE_DATA_RE.test(m.target)));
+  const oc = findOpenCode(spec.containers)?.container;
   const image = opts.image ?? oc?.image ?? "localhost/opencode-server:latest";
   const others = opts.withMemory ? spec.containers.filter((c) => c !== oc && !c.init) : [];
 

@@ -7,7 +7,6 @@ import type { ContainerSpec, ProbeSpec } from "../domain/spec.js";
 export type K8sObject = Record<string, unknown>;
 
 /** The clone-once script inside the OpenCode image (config/images/opencode/podwarden-clone-once.sh). */
-export const CLONE_ONCE = "/usr/local/bin/podwarden-clone-once";
 
 const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
