@@ -69,6 +69,7 @@ export default tseslint.config(
   { files: ["src/runtime/**"], rules: { "no-restricted-imports": ["error", { paths: [only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts"), only("unix-dgram", "src/systemd/")] }] } },
   { files: ["src/http/**"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts"), only("unix-dgram", "src/systemd/")] }] } },
   { files: ["src/observability/logger.ts"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("unix-dgram", "src/systemd/")] }] } },
+  { files: ["src/jobs/**"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("docker-modem", "src/runtime/"), only("fastify", "src/http/"), only("pino", "src/observability/logger.ts"), only("unix-dgram", "src/systemd/")] }] } },
   { files: ["src/systemd/**"], rules: { "no-restricted-imports": ["error", { paths: [only("dockerode", "src/runtime/"), only("docker-modem", "src/runtime/"), only("fastify", "src/http/"), only("node-cron", "src/jobs/"), only("pino", "src/observability/logger.ts")] }] } },
   { files: ["src/config/**", "src/cli.ts", "src/main.ts", "test/**", "bench/**"], rules: { "no-restricted-properties": "off" } },
   { files: ["test/**", "bench/**"], rules: { "no-restricted-imports": "off" } },

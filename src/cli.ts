@@ -49,12 +49,14 @@ Options:
       --issuer NAME     render flux: the ClusterIssuer (default letsencrypt-production)
       --backup          render flux: a VolSync ReplicationSource per PVC
       --with-memory     render flux: Valkey, FalkorDB and the Agent in each workspace's pod
+      --check           update: only say which containers have a new image
       --log-level LVL   trace, debug, info (default), warn, error
       --log-format FMT  json (default for run) or pretty (default otherwise)
   -h, --help            this help
   -V, --version         print the version
 
-Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman unavailable, 78 bad config.
+Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update,
+the daemon) unavailable, 75 busy or pod not ready (try again), 78 bad config.
 `;
 
 const OPTIONS = {
@@ -70,6 +72,7 @@ const OPTIONS = {
   "doppler-project": { type: "string" },
   "doppler-config": { type: "string" },
   json: { type: "boolean", default: false },
+  check: { type: "boolean", default: false },
   domain: { type: "string" },
   workspace: { type: "string", multiple: true },
   out: { type: "string" },
@@ -130,6 +133,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     global,
     args: rest,
     json: values.json,
+    check: values.check,
     timeout: values.timeout,
     logs: { follow: values.follow, since: values.since, tail: values.tail },
     auth: {

@@ -15,6 +15,10 @@ import { buildServer } from "./http/server.js";
 import { Metrics } from "./observability/metrics.js";
 import { Timeline } from "./supervisor/timeline.js";
 import type { HttpSettings } from "./config/http.js";
+import type { JobsSettings } from "./config/jobs.js";
+import { buildControlServer } from "./http/control.js";
+import { Jobs } from "./jobs/jobs.js";
+import { podHandle } from "./jobs/pod-handle.js";
 
 /** The parts of the HTTP app the commands use (keeps fastify's types inside http/). */
 export type FastifyLikeServer = ReturnType<typeof buildServer>;
@@ -39,6 +43,7 @@ export interface Loaded {
   readonly spec: PodSpec;
   readonly secrets: Secrets;
   readonly http: HttpSettings;
+  readonly jobSettings: JobsSettings;
   readonly warnings: readonly string[];
   readonly logger: Logger;
   readonly scrubber: SecretScrubber;
@@ -46,7 +51,7 @@ export interface Loaded {
 
 /** Loads and validates the config (nothing touches Podman before this succeeds). */
 export const load = async (opts: GlobalOptions): Promise<Loaded> => {
-  const { spec, secrets, warnings, http } = await loadConfig(opts.config);
+  const { spec, secrets, warnings, http, jobs: jobSettings } = await loadConfig(opts.config);
   const scrubber = new SecretScrubber([...secrets.values(), ...(http.token ? [http.token] : [])]);
   const logger = createLogger({
     level: opts.logLevel,
@@ -54,7 +59,7 @@ export const load = async (opts: GlobalOptions): Promise<Loaded> => {
     destination: opts.logFormat === "pretty" ? prettyDestination(process[opts.logTo]) : jsonDestination(opts.logTo === "stdout" ? 1 : 2),
   });
   for (const w of warnings) logger.warn({ config: spec.source }, w);
-  return { spec, secrets, warnings, logger, scrubber, http };
+  return { spec, secrets, warnings, logger, scrubber, http, jobSettings };
 };
 
 /**
@@ -88,6 +93,10 @@ export interface Daemon extends Loaded {
   reload(): Promise<ReloadResult>;
   /** The HTTP app (not listening), or undefined when http.enabled is false. */
   readonly server: FastifyLikeServer | undefined;
+  /** Backups, restores and image updates (started by `run`). */
+  readonly jobs: Jobs;
+  /** The control socket's app (not listening): what `podwarden backup`, `restore` and `update` talk to. */
+  readonly control: FastifyLikeServer;
 }
 
 /**
@@ -145,8 +154,25 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
     supervisor.kick();
     return result;
   };
+  const jobs = new Jobs({
+    pod: podHandle(reconciler, supervisor, clock),
+    runtime,
+    settings: loaded.jobSettings,
+    clock,
+    logger: loaded.logger,
+    hooks: { onOutcome: metrics.onJob, onBackup: metrics.onBackup, onUpdate: metrics.onUpdate },
+    ...(onProgress ? { progress: onProgress } : {}),
+  });
+  const control = buildControlServer({
+    backupNow: () => jobs.backupNow(),
+    listBackups: () => jobs.listBackups(),
+    restore: (archive) => jobs.restore(archive),
+    checkUpdates: (container) => jobs.checkUpdates(container),
+    update: (container) => jobs.update(container),
+  });
   const server = loaded.http.enabled
     ? buildServer({
+        jobs: () => jobs.status(),
         version: opts.version,
         snapshot: () => supervisor.snapshot(),
         timeline: () => timeline.entries(),
@@ -157,7 +183,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
         ...(loaded.http.token ? { control: { token: loaded.http.token, reload } } : {}),
       })
     : undefined;
-  return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload, metrics, timeline, server };
+  return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload, metrics, timeline, server, jobs, control };
 };
 
 /** A reconcile loop that has not finished a pass for this long is stuck (watchdog, /healthz). */

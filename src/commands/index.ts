@@ -7,6 +7,8 @@ export interface CommandContext {
   readonly global: GlobalOptions;
   readonly args: readonly string[];
   readonly json: boolean;
+  /** update --check: only say what an update would find. */
+  readonly check: boolean;
   readonly timeout: string | undefined;
   readonly logs: { readonly follow: boolean; readonly since: string | undefined; readonly tail: string | undefined };
   readonly auth: {
@@ -50,5 +52,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   reload: { summary: "check the config, then have the running daemon apply it (SIGHUP)", load: async () => (await import("./reload.js")).reload },
   auth: { summary: "auth import: copy a provider's login (Copilot) into the pod's persisted auth.json, or to Doppler", load: async () => (await import("./auth.js")).auth },
   render: { summary: "render kube | render flux --domain D --workspace NAME=REPO_URL: the pod as Kubernetes YAML or a Flux tree", load: async () => (await import("./render.js")).render },
+  backup: { summary: "backup now | backup list: have the daemon write a consistent archive of every persisted directory, or list them", load: async () => (await import("./backup.js")).backup },
+  restore: { summary: "restore ARCHIVE: verify it, stop the affected containers, swap their data, start in order, wait until ready", load: async () => (await import("./restore.js")).restore },
+  update: { summary: "update [--check] [CONTAINER]: move to new images (pull or rebuild), rolling back any that does not stay ready", load: async () => (await import("./update.js")).update },
   images: { summary: "pull or build every image the pod needs that is missing, with progress", load: async () => (await import("./images.js")).images },
 };

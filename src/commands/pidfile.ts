@@ -4,8 +4,12 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-export const pidfilePath = (env: Readonly<Record<string, string | undefined>>, pod: string): string =>
-  join(env.RUNTIME_DIRECTORY ?? "/run/podwarden", `${pod}.pid`);
+const runtimeDir = (env: Readonly<Record<string, string | undefined>>): string => env.RUNTIME_DIRECTORY ?? "/run/podwarden";
+
+export const pidfilePath = (env: Readonly<Record<string, string | undefined>>, pod: string): string => join(runtimeDir(env), `${pod}.pid`);
+
+/** The daemon's control socket (mode 0600): `backup`, `restore` and `update` ask the daemon through it. */
+export const controlSocketPath = (env: Readonly<Record<string, string | undefined>>, pod: string): string => join(runtimeDir(env), `${pod}.sock`);
 
 /** The pid, then the config file the daemon runs with (so `reload` can check it names the same). */
 export const writePidfile = async (path: string, config: string): Promise<void> => {

@@ -7,7 +7,9 @@ import { ConfigError, EXIT, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { bridgeToSystemd, type SystemdBridge } from "../systemd/bridge.js";
 import { createNotifier } from "../systemd/sd-notify.js";
-import { pidfilePath, removePidfile, writePidfile } from "./pidfile.js";
+import { chmod, mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { controlSocketPath, pidfilePath, removePidfile, writePidfile } from "./pidfile.js";
 import type { CommandContext } from "./index.js";
 import { noArgs } from "./shared.js";
 
@@ -52,6 +54,19 @@ const listen = async (d: Daemon, log: Logger): Promise<void> => {
   }
 };
 
+/** The control socket: root-only by its mode; a stale file from a crashed daemon is replaced. */
+const listenControl = async (d: Daemon, log: Logger, path: string): Promise<void> => {
+  try {
+    await rm(path, { force: true });
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await d.control.listen({ path });
+    await chmod(path, 0o600);
+    log.info({ socket: path }, "control socket ready (podwarden backup, restore, update)");
+  } catch (err) {
+    log.error({ socket: path, err: errorMessage(err) }, "cannot open the control socket: backup, restore and update from the CLI are off");
+  }
+};
+
 const nextStopSignal = (): Promise<NodeJS.Signals> =>
   new Promise((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -73,8 +88,12 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   reloadOnHup(d, log, ctx.global.config);
   const pidfile = pidfilePath(ctx.global.env, d.spec.name);
   await writePidfile(pidfile, d.spec.source).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
+  // Image pins from earlier updates apply before the first pass, so adoption keeps those containers.
+  await d.jobs.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, "jobs not started: no scheduled backups or updates"));
   d.supervisor.start("up");
   await listen(d, log);
+  const socket = controlSocketPath(ctx.global.env, d.spec.name);
+  await listenControl(d, log, socket);
 
   const signal = await nextStopSignal();
   log.info({ signal }, "shutting down: stopping containers in reverse order");
@@ -86,6 +105,9 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   };
   process.once("SIGTERM", again);
   process.once("SIGINT", again);
+  await d.jobs.stop();
+  await d.control.close();
+  await rm(socket, { force: true });
   d.supervisor.setMode("down");
   let code: number = EXIT.ok;
   try {

@@ -2,11 +2,13 @@
 // (known container names, pod.persistRoot, published ports, defaults).
 
 import path from "node:path";
-import type { ContainerSpec, DependencyEdge, MountSpec } from "../domain/spec.js";
+import type { ContainerSpec, DependencyEdge, MountSpec, UpdateSpec } from "../domain/spec.js";
+import { parseDuration } from "./durations.js";
+import { checkSchedule } from "./jobs.js";
 import type { FieldPath } from "./field-path.js";
 import { compact } from "./freeze.js";
 import { buildProbe, stopTimeout, type ProbeContext } from "./probe.js";
-import type { ContainerSection, DependencySection, MountSection } from "./schema.js";
+import { JOBS_DEFAULTS, type ContainerSection, type DependencySection, type MountSection } from "./schema.js";
 
 export interface ContainerContext extends ProbeContext {
   /** Every key of `containers`, valid or not, so a typo elsewhere does not look like an unknown dependency. */
@@ -38,6 +40,16 @@ export function buildContainer(name: string, section: ContainerSection, ctx: Con
     workdir: section.workdir,
     user: section.user,
     init: section.init === true ? true : undefined,
+    update: section.update && section.update.policy !== "none" ? buildUpdate(section.update, [...at, "update"], ctx) : undefined,
+  });
+}
+
+function buildUpdate(section: NonNullable<ContainerSection["update"]>, at: FieldPath, ctx: ContainerContext): UpdateSpec {
+  checkSchedule(section.schedule, [...at, "schedule"], ctx.issues);
+  return compact({
+    policy: section.policy === "registry" ? "registry" : "local",
+    schedule: section.schedule,
+    windowMs: parseDuration(section.window ?? JOBS_DEFAULTS.updateWindow),
   });
 }
 

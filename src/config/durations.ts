@@ -1,14 +1,14 @@
-// Duration strings in config files: "500ms", "10s", "2m", "1h", or compounds such as "1m30s".
+// Duration strings in config files: "500ms", "10s", "2m", "1h", "7d", or compounds such as "1m30s".
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** The whole accepted syntax; the schema uses it so that bad strings are reported with their field path. */
-export const DURATION_PATTERN = "^(?:[0-9]+(?:ms|s|m|h))+$";
+export const DURATION_PATTERN = "^(?:[0-9]+(?:ms|s|m|h|d))+$";
 
 const WHOLE = new RegExp(DURATION_PATTERN);
-const PART = /([0-9]+)(ms|s|m|h)/g;
+const PART = /([0-9]+)(ms|s|m|h|d)/g;
 
-export const DURATION_HINT = 'a duration such as "500ms", "10s", "2m", "1h" or "1m30s"';
+export const DURATION_HINT = 'a duration such as "500ms", "10s", "2m", "1h", "7d" or "1m30s"';
 
 /** Milliseconds in `text`. Throws a RangeError for anything that is not a duration. */
 export function parseDuration(text: string): number {

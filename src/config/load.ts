@@ -4,6 +4,7 @@
 import type { PodSpec, Secrets } from "../domain/spec.js";
 import { buildSpec } from "./build-spec.js";
 import { httpSettings, type HttpSettings } from "./http.js";
+import { jobsSettings, type JobsSettings } from "./jobs.js";
 import { deepMerge } from "./deep-merge.js";
 import { deepFreeze } from "./freeze.js";
 import { Issues, type Layer } from "./issues.js";
@@ -15,6 +16,8 @@ export interface LoadedConfig {
   readonly secrets: Secrets;
   /** The daemon's HTTP endpoints (not part of the pod). */
   readonly http: HttpSettings;
+  /** Backups and where job state is kept (not part of the pod either). */
+  readonly jobs: JobsSettings;
   /** Things that work but deserve attention (an env file readable by others, a probe without credentials). */
   readonly warnings: readonly string[];
 }
@@ -30,8 +33,9 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const doc = mergeLayers(layers);
   checkSchema(doc, issues);
   const http = await httpSettings(doc.http, issues);
+  const jobs = jobsSettings(doc.jobs, issues);
   const { spec, secrets } = await buildSpec(doc, topFile(layers), issues);
-  return { spec: deepFreeze(spec), secrets, http, warnings: [...warnings, ...issues.warnings] };
+  return { spec: deepFreeze(spec), secrets, http, jobs, warnings: [...warnings, ...issues.warnings] };
 }
 
 /** Base first; `extends` has done its job once the files are merged. */

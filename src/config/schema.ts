@@ -189,6 +189,44 @@ export const ContainerSchema = Type.Object(
     user: Type.Optional(NonEmpty),
     /** Runs to completion (exit 0) before its dependents start. */
     init: Type.Optional(Type.Boolean({ errorMessage: "must be true or false" })),
+    /** Image updates: when to look for a new image and where from (see jobs/update.ts). */
+    update: Type.Optional(
+      Type.Object(
+        {
+          policy: Type.Union([Type.Literal("none"), Type.Literal("registry"), Type.Literal("local")], {
+            errorMessage: 'must be "none", "registry" (pull the tag) or "local" (rebuild from its Containerfile)',
+          }),
+          /** Cron expression (node-cron syntax, host time); without it, only `podwarden update`. */
+          schedule: Type.Optional(NonEmpty),
+          /** How long the new image must stay ready before the update counts as done. */
+          window: Type.Optional(Duration),
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+
+/** Scheduled care: backups (off unless configured) and where job state is kept. */
+export const JobsSchema = Type.Object(
+  {
+    /** Where podwarden keeps what jobs decided (image pins, last results); default /var/lib/podwarden. */
+    stateDir: Type.Optional(AbsolutePath),
+    backup: Type.Optional(
+      Type.Object(
+        {
+          /** Cron expression (node-cron syntax, host time). Without it, only `podwarden backup now`. */
+          schedule: Type.Optional(NonEmpty),
+          dir: AbsolutePath,
+          /** Archives kept (newest first); older ones are deleted after a successful run. */
+          keep: Type.Optional(Type.Integer({ minimum: 1, errorMessage: "must be an integer of at least 1" })),
+          /** Archives older than this are deleted after a successful run (the newest is always kept). */
+          maxAge: Type.Optional(Duration),
+        },
+        strict,
+      ),
+    ),
   },
   strict,
 );
@@ -231,6 +269,7 @@ export const ConfigFileSchema = Type.Object(
     images: Type.Optional(Type.Record(Type.String(), ImageSchema, strict)),
     defaults: Type.Optional(DefaultsSchema),
     http: Type.Optional(HttpSchema),
+    jobs: Type.Optional(JobsSchema),
     /** The OpenCode workspace repository, cloned once by an init step (see workspace.ts). */
     workspace: Type.Optional(WorkspaceSchema),
     /** Ordered: the order of the file is the order of the spec. */
@@ -259,6 +298,8 @@ export const BUILTIN_DEFAULTS = {
   stopTimeout: "10s",
   restart: { initialDelay: "1s", maxDelay: "2m", resetAfter: "10m" },
 } as const;
+
+export const JOBS_DEFAULTS = { stateDir: "/var/lib/podwarden", keep: 7, updateWindow: "2m" } as const;
 
 export const HTTP_DEFAULTS = { enabled: true, host: "127.0.0.1", port: 9090 } as const;
 

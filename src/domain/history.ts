@@ -41,10 +41,10 @@ export interface ContainerHistory {
   readonly startedWith: Readonly<Record<string, string>> | undefined;
 }
 
-export type StopReason = "shutdown" | "spec-changed" | "start-timeout" | "unhealthy" | "orphan" | "dependency-restarted" | "pod-changed";
+export type StopReason = "shutdown" | "spec-changed" | "start-timeout" | "unhealthy" | "orphan" | "dependency-restarted" | "pod-changed" | "suspended";
 
 /** Stops that are part of normal operation, not failures of the container. */
-const EXPECTED_STOPS: ReadonlySet<StopReason> = new Set(["shutdown", "spec-changed", "orphan", "dependency-restarted", "pod-changed"]);
+const EXPECTED_STOPS: ReadonlySet<StopReason> = new Set(["shutdown", "spec-changed", "orphan", "dependency-restarted", "pod-changed", "suspended"]);
 
 export const emptyHistory = (): ContainerHistory => ({
   state: "pending",

@@ -28,6 +28,13 @@ export interface PlanInput {
   readonly history: ReadonlyMap<string, ContainerHistory>;
   readonly now: number;
   readonly mode: Mode;
+  /**
+   * Hands off: a job (a backup pausing the container) has it. Its state stays as it was,
+   * nothing is done to it, and its dependents keep seeing it as it was.
+   */
+  readonly held?: ReadonlySet<string>;
+  /** Kept stopped (a restore swaps their data): stopped in reverse dependency order, not started. */
+  readonly suspended?: ReadonlySet<string>;
 }
 
 export interface Plan {
@@ -113,6 +120,20 @@ const decideUp = (
   return { state: "starting", actions: NOTHING, wakeAt: Math.min(h?.nextProbeAt ?? now, deadline) };
 };
 
+/** Any container that depends on `name` and is still running. */
+const dependentRunning = (name: string, input: PlanInput, among: (n: string) => boolean = () => true): boolean =>
+  input.spec.containers.some((x) => among(x.name) && x.dependsOn.some((d) => d.name === name) && input.observed.containers.get(x.name)?.running === true);
+
+/** A suspended container stops once its suspended dependents have stopped, and stays down. */
+const decideSuspended = (c: ContainerSpec, input: PlanInput): Decision => {
+  const o = input.observed.containers.get(c.name);
+  if (!o?.running) return { state: "stopped", actions: NOTHING };
+  const pending = stopPending(o, input.history.get(c.name), input.now);
+  if (pending !== undefined) return { state: "stopping", actions: NOTHING, wakeAt: pending };
+  if (dependentRunning(c.name, input, (n) => input.suspended?.has(n) === true)) return { state: "stopping", actions: NOTHING };
+  return { state: "stopping", actions: [stop(c.name, o.id, "suspended", c.stopTimeoutS)] };
+};
+
 const planUp = (input: PlanInput): Plan => {
   const { spec, observed } = input;
   if (observed.pod && input.podHash !== undefined && observed.pod.specHash !== input.podHash) {
@@ -134,6 +155,17 @@ const planUp = (input: PlanInput): Plan => {
   }
   for (const name of startOrder(spec.containers)) {
     const c = byName.get(name)!;
+    if (input.held?.has(name)) {
+      states.set(name, input.history.get(name)?.state ?? "pending");
+      continue;
+    }
+    if (input.suspended?.has(name)) {
+      const d = decideSuspended(c, input);
+      states.set(name, d.state);
+      actions.push(...d.actions);
+      if (d.wakeAt !== undefined) wakeAt = Math.min(wakeAt, d.wakeAt);
+      continue;
+    }
     // Dependencies come first in start order, so their decision for this pass is known:
     // one that is being stopped or replaced right now does not count as ready.
     const depsReady = c.dependsOn.every((d) => states.get(d.name) === "ready");
@@ -155,7 +187,6 @@ const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
     for (const c of spec.containers) states.set(c.name, "stopped");
     return { actions: NOTHING, states, requeueAfterMs: null, settled: true };
   }
-  const running = (name: string): boolean => observed.containers.get(name)?.running === true;
   const actions: Action[] = [];
   let wakeAt = Number.POSITIVE_INFINITY;
   // Reverse dependency order: a container stops only once everything that depends on it has.
@@ -172,8 +203,7 @@ const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
       wakeAt = Math.min(wakeAt, pending);
       continue;
     }
-    const dependentsRunning = spec.containers.some((x) => x.dependsOn.some((d) => d.name === name) && running(x.name));
-    if (!dependentsRunning) actions.push(stop(name, o.id, reason, c.stopTimeoutS));
+    if (!dependentRunning(name, input)) actions.push(stop(name, o.id, reason, c.stopTimeoutS));
   }
   const known = new Set(spec.containers.map((c) => c.name));
   for (const o of observed.containers.values()) {

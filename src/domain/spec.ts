@@ -72,6 +72,17 @@ export interface ContainerSpec {
    * ready once it has exited 0; a non-zero exit is a failure, retried with backoff.
    */
   readonly init?: boolean;
+  /** Image updates for this container (absent: never). */
+  readonly update?: UpdateSpec;
+}
+
+export interface UpdateSpec {
+  /** registry: pull the tag and compare image ids; local: rebuild from the Containerfile. */
+  readonly policy: "registry" | "local";
+  /** Cron expression; absent: only on demand (`podwarden update`). */
+  readonly schedule?: string;
+  /** How long the new image must stay ready before the update counts as done. */
+  readonly windowMs: number;
 }
 
 export interface ImageBuildSpec {

@@ -21,7 +21,40 @@ export const ContainerStatusSchema = Type.Object({
   dependsOn: Type.Array(Type.String()),
   image: Type.String(),
   id: Nullable(Type.String()),
+  imageId: Nullable(Type.String()),
+  /** The image id an update or rollback keeps the container on (null: the config's image). */
+  pinnedImage: Nullable(Type.String()),
+  previousImageId: Nullable(Type.String()),
+  lastUpdate: Type.Union([
+    Type.Object({
+      at: Type.String(),
+      result: Type.String(),
+      from: Nullable(Type.String()),
+      to: Nullable(Type.String()),
+      message: Type.String(),
+      ms: Type.Number(),
+    }),
+    Type.Null(),
+  ]),
   lastProbe: Type.Union([ProbeSchema, Type.Null()]),
+});
+
+const JobOutcomeSchema = Type.Union([
+  Type.Object({ job: Type.String(), trigger: Type.String(), result: Type.String(), ms: Type.Number(), message: Type.String() }),
+  Type.Null(),
+]);
+
+export const JobsStatusSchema = Type.Object({
+  /** The job running now, if any. */
+  running: Nullable(Type.String()),
+  backup: Type.Object({
+    configured: Type.Boolean(),
+    dir: Nullable(Type.String()),
+    schedule: Nullable(Type.String()),
+    nextRunAt: Nullable(Type.String()),
+    last: JobOutcomeSchema,
+  }),
+  update: Type.Object({ nextRunAt: Type.Record(Type.String(), Nullable(Type.String())), last: JobOutcomeSchema }),
 });
 
 export const EventSchema = Type.Object({ at: Type.String(), container: Type.String(), kind: Type.String(), message: Type.String() });
@@ -40,6 +73,7 @@ export const StatusSchema = Type.Object({
     containersTotal: Type.Integer(),
   }),
   containers: Type.Record(Type.String(), ContainerStatusSchema),
+  jobs: JobsStatusSchema,
   events: Type.Array(EventSchema),
 });
 export type StatusDocument = Static<typeof StatusSchema>;

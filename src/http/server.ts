@@ -3,6 +3,7 @@
 
 import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
+import type { JobsStatus } from "../jobs/jobs.js";
 import type { Snapshot } from "../supervisor/snapshot.js";
 import type { TimelineEntry } from "../supervisor/timeline.js";
 import { STATUS_PAGE } from "./page.js";
@@ -14,6 +15,8 @@ export interface HttpDeps {
   snapshot(): Snapshot;
   timeline(): readonly TimelineEntry[];
   warnings(): readonly string[];
+  /** Backups and updates, when the daemon runs jobs. */
+  jobs?(): JobsStatus;
   readonly metrics: { update(s: Snapshot): void; text(): Promise<string>; readonly contentType: string };
   /** False when the reconcile loop has not finished a pass for too long. */
   alive(): boolean;
@@ -31,7 +34,7 @@ export const buildServer = (deps: HttpDeps): FastifyInstance => {
   const app = Fastify({ logger: false });
 
   app.get("/status", { schema: { response: { 200: StatusSchema, 503: StatusSchema } } }, async (_req, reply) => {
-    const doc = statusDocument(deps.snapshot(), { version: deps.version, warnings: deps.warnings(), events: deps.timeline() });
+    const doc = statusDocument(deps.snapshot(), { version: deps.version, warnings: deps.warnings(), events: deps.timeline(), ...(deps.jobs ? { jobs: deps.jobs() } : {}) });
     return reply.code(doc.status === "fail" ? 503 : 200).type("application/health+json").send(doc);
   });
 

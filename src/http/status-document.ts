@@ -2,7 +2,16 @@
 
 import type { Snapshot } from "../supervisor/snapshot.js";
 import type { TimelineEntry } from "../supervisor/timeline.js";
+import type { JobsStatus } from "../jobs/jobs.js";
 import type { StatusDocument } from "./schemas.js";
+
+/** What /status says about jobs when the daemon runs none (tests, or a server built without them). */
+export const NO_JOBS: JobsStatus = {
+  running: null,
+  backup: { configured: false, dir: null, schedule: null, nextRunAt: null, last: null },
+  update: { nextRunAt: {}, last: null },
+  containers: {},
+};
 
 /** States a container passes through on its way up or down: worth a warning, not a failure. */
 const TRANSIENT: ReadonlySet<string> = new Set(["creating", "starting", "stopping"]);
@@ -16,35 +25,43 @@ export const overallStatus = (s: Snapshot, warnings: readonly string[]): StatusD
 
 export const statusDocument = (
   s: Snapshot,
-  opts: { readonly version: string; readonly warnings: readonly string[]; readonly events: readonly TimelineEntry[] },
-): StatusDocument => ({
-  status: overallStatus(s, opts.warnings),
-  version: opts.version,
-  description: `podwarden supervising pod ${s.pod.name}`,
-  notes: [...opts.warnings, ...(s.error ? [s.error] : [])],
-  podman: s.podman,
-  lastPassAt: s.lastPassAt,
-  pod: { name: s.pod.name, state: s.pod.exists ? s.pod.state : "absent", containersReady: s.pod.containersReady, containersTotal: s.pod.containersTotal },
-  containers: Object.fromEntries(
-    Object.entries(s.containers).map(([name, c]) => [
-      name,
-      {
-        state: c.state,
-        health: c.health,
-        ready: c.ready,
-        restarts: c.restarts,
-        lastExitCode: c.lastExitCode,
-        lastReason: c.lastReason,
-        startedAt: c.startedAt,
-        readyAt: c.readyAt,
-        backoffSeconds: c.backoffSeconds,
-        nextAttemptAt: c.nextAttemptAt,
-        dependsOn: [...c.dependsOn],
-        image: c.image,
-        id: c.id,
-        lastProbe: c.lastProbe,
-      },
-    ]),
-  ),
-  events: [...opts.events].slice(-50),
-});
+  opts: { readonly version: string; readonly warnings: readonly string[]; readonly events: readonly TimelineEntry[]; readonly jobs?: JobsStatus },
+): StatusDocument => {
+  const jobs = opts.jobs ?? NO_JOBS;
+  return {
+    status: overallStatus(s, opts.warnings),
+    version: opts.version,
+    description: `podwarden supervising pod ${s.pod.name}`,
+    notes: [...opts.warnings, ...(s.error ? [s.error] : [])],
+    podman: s.podman,
+    lastPassAt: s.lastPassAt,
+    pod: { name: s.pod.name, state: s.pod.exists ? s.pod.state : "absent", containersReady: s.pod.containersReady, containersTotal: s.pod.containersTotal },
+    containers: Object.fromEntries(
+      Object.entries(s.containers).map(([name, c]) => [
+        name,
+        {
+          state: c.state,
+          health: c.health,
+          ready: c.ready,
+          restarts: c.restarts,
+          lastExitCode: c.lastExitCode,
+          lastReason: c.lastReason,
+          startedAt: c.startedAt,
+          readyAt: c.readyAt,
+          backoffSeconds: c.backoffSeconds,
+          nextAttemptAt: c.nextAttemptAt,
+          dependsOn: [...c.dependsOn],
+          image: c.image,
+          id: c.id,
+          imageId: c.imageId,
+          pinnedImage: jobs.containers[name]?.pinnedImage ?? null,
+          previousImageId: jobs.containers[name]?.previousImageId ?? null,
+          lastUpdate: jobs.containers[name]?.lastUpdate ?? null,
+          lastProbe: c.lastProbe,
+        },
+      ]),
+    ),
+    jobs: { running: jobs.running, backup: jobs.backup, update: jobs.update },
+    events: [...opts.events].slice(-50),
+  };
+};

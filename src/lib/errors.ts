@@ -18,6 +18,11 @@ export type ErrorCode =
   | "E_DEPENDENCY"
   | "E_CONFLICT"
   | "E_ABORTED"
+  | "E_NOT_READY"
+  | "E_BUSY"
+  | "E_BACKUP"
+  | "E_RESTORE"
+  | "E_UPDATE"
   | "E_INTERNAL";
 
 export class PodwardenError extends Error {

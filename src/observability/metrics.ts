@@ -11,6 +11,8 @@ import { HEALTH, type Snapshot } from "../supervisor/snapshot.js";
 const P = "podwarden_";
 /** Pod states Podman reports, plus "absent". */
 const POD_STATES = ["Running", "Degraded", "Exited", "Stopped", "Created", "Paused", "Dead", "absent"] as const;
+const JOB_NAMES = ["backup", "restore", "update"] as const;
+const UPDATE_RESULTS = ["updated", "rolled-back", "up-to-date", "failed", "skipped"] as const;
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 const epochS = (iso: string | null): number => (iso === null ? 0 : Date.parse(iso) / 1000);
@@ -43,6 +45,13 @@ export class Metrics {
   readonly #podState: Gauge;
   readonly #podContainers: Gauge;
   readonly #podReady: Gauge;
+  readonly #jobRuns: Counter;
+  readonly #jobDuration: Histogram;
+  readonly #backupLastSuccess: Gauge;
+  readonly #backupBytes: Gauge;
+  readonly #backupPause: Gauge;
+  readonly #updates: Counter;
+  readonly #rollbacks: Counter;
 
   constructor(opts: { readonly version: string; readonly containers: readonly string[] }) {
     const r = [this.registry];
@@ -76,6 +85,13 @@ export class Metrics {
     this.#podState = gauge("pod_state", "The pod's state as Podman reports it (state set; absent when there is no pod).", ["state"]);
     this.#podContainers = gauge("pod_containers", "Containers in the pod spec.");
     this.#podReady = gauge("pod_containers_ready", "Containers ready.");
+    this.#jobRuns = counter("job_runs_total", "Runs of backup, restore and update jobs, by result (ok, failed, skipped).", ["job", "result"]);
+    this.#jobDuration = histogram("job_duration_seconds", "Duration of job runs that started.", ["job"]);
+    this.#backupLastSuccess = gauge("backup_last_success_timestamp_seconds", "When the last successful backup finished (Unix time; 0 when none yet).");
+    this.#backupBytes = gauge("backup_archive_bytes", "Size of the last backup archive written.");
+    this.#backupPause = gauge("backup_pause_seconds", "How long the last backup kept the container paused (0 when it was not paused).", ["container"]);
+    this.#updates = counter("image_updates_total", "Image update attempts by result (updated, rolled-back, up-to-date, failed, skipped).", ["container", "result"]);
+    this.#rollbacks = counter("image_rollbacks_total", "Updates rolled back to the previous image because the new one did not stay ready.", ["container"]);
     collectDefaultMetrics({ register: this.registry, prefix: P });
     // prom-client names three gauges `_total`, which Prometheus reserves for counters
     // (promtool rejects them); the handle and request counts are in process_* anyway.
@@ -88,6 +104,12 @@ export class Metrics {
       this.#apiFailures.inc({ operation: op }, 0);
       this.#apiDuration.zero({ operation: op });
     }
+    for (const job of JOB_NAMES) {
+      for (const result of ["ok", "failed", "skipped"]) this.#jobRuns.inc({ job, result }, 0);
+      this.#jobDuration.zero({ job });
+    }
+    this.#backupLastSuccess.set(0);
+    this.#backupBytes.set(0);
     this.#passes.inc(0);
     this.#passFailures.inc(0);
     this.#podmanUp.set(0);
@@ -109,6 +131,9 @@ export class Metrics {
       for (const m of [this.#ready, this.#exitCode, this.#startedAt, this.#backoff]) m.set({ container }, 0);
       for (const m of [this.#startFailures, this.#probes, this.#probeFailures]) m.inc({ container }, 0);
       this.#probeDuration.zero({ container });
+      this.#backupPause.set({ container }, 0);
+      for (const result of UPDATE_RESULTS) this.#updates.inc({ container, result }, 0);
+      this.#rollbacks.inc({ container }, 0);
     }
   }
 
@@ -135,6 +160,23 @@ export class Metrics {
       if (!e.ok) this.#probeFailures.inc({ container });
       this.#probeDuration.observe({ container }, e.ms / 1000);
     }
+  };
+
+  onJob = (o: { readonly job: string; readonly result: string; readonly ms: number }): void => {
+    this.#jobRuns.inc({ job: o.job, result: o.result });
+    if (o.result !== "skipped") this.#jobDuration.observe({ job: o.job }, o.ms / 1000);
+  };
+
+  onBackup = (r: { readonly bytes: number; readonly pausedMs: Readonly<Record<string, number>> }, at: number): void => {
+    this.#backupLastSuccess.set(at / 1000);
+    this.#backupBytes.set(r.bytes);
+    for (const container of this.#containers) this.#backupPause.set({ container }, (r.pausedMs[container] ?? 0) / 1000);
+  };
+
+  onUpdate = (o: { readonly container: string; readonly result: string }): void => {
+    if (!this.#containers.has(o.container)) return;
+    this.#updates.inc({ container: o.container, result: o.result });
+    if (o.result === "rolled-back") this.#rollbacks.inc({ container: o.container });
   };
 
   /** Sets the gauges from the snapshot (at scrape time). */

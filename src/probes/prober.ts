@@ -23,7 +23,7 @@ export interface ProberDeps {
   readonly host?: string;
 }
 
-const hostPortFor = (spec: PodSpec, containerPort: number): number =>
+export const hostPortFor = (spec: PodSpec, containerPort: number): number =>
   spec.ports.find((p) => p.container === containerPort && p.protocol === "tcp")?.host ?? containerPort;
 
 const runOnce = async (deps: ProberDeps, probe: ProbeSpec, observed: ObservedContainer): Promise<string> => {

@@ -231,14 +231,27 @@ export class PodmanRuntime implements ContainerRuntime {
     await streamProgress(stream, progress, `pull ${ref}`);
   }
 
-  async imageRecipe(ref: string): Promise<string | undefined> {
+  async #inspectImage(ref: string): Promise<Docker.ImageInspectInfo | undefined> {
     try {
-      const info = await this.#call("image.inspect", () => this.#docker.getImage(ref).inspect());
-      return info.Config?.Labels?.[RECIPE_LABEL] ?? "";
+      return await this.#call("image.inspect", () => this.#docker.getImage(ref).inspect());
     } catch (err) {
       if (err instanceof PodmanApiError && err.status === 404) return undefined;
       throw err;
     }
+  }
+
+  async imageRecipe(ref: string): Promise<string | undefined> {
+    const info = await this.#inspectImage(ref);
+    return info && (info.Config?.Labels?.[RECIPE_LABEL] ?? "");
+  }
+
+  async imageId(ref: string): Promise<string | undefined> {
+    const info = await this.#inspectImage(ref);
+    return info && (info.Id.startsWith("sha256:") ? info.Id : `sha256:${info.Id}`);
+  }
+
+  async tagImage(image: string, repo: string, tag: string): Promise<void> {
+    await this.#call("image.tag", () => this.#docker.getImage(image).tag({ repo, tag }));
   }
 
   buildInputsHash(build: ImageBuildSpec): Promise<string> {
@@ -359,6 +372,14 @@ export class PodmanRuntime implements ContainerRuntime {
 
   async stopContainer(id: string, timeoutS: number): Promise<void> {
     await this.#call("container.stop", () => this.#docker.getContainer(id).stop({ t: timeoutS }).then(() => undefined, ignoreStatus(304, 404)));
+  }
+
+  async pauseContainer(id: string): Promise<void> {
+    await this.#call("container.pause", () => this.#docker.getContainer(id).pause());
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    await this.#call("container.unpause", () => this.#docker.getContainer(id).unpause());
   }
 
   async removeContainer(id: string): Promise<void> {

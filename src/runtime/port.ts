@@ -21,12 +21,15 @@ export const API_OPERATIONS = [
   "container.stop",
   "container.remove",
   "container.healthcheck",
+  "container.pause",
+  "container.unpause",
   "container.logs",
   "image.exists",
   "image.inspect",
   "image.pull",
   "image.build",
   "image.import",
+  "image.tag",
   "secret.list",
   "secret.create",
   "secret.remove",
@@ -67,6 +70,10 @@ export interface ContainerRuntime {
   imageExists(ref: string): Promise<boolean>;
   /** The recipe label of a local image podwarden made (undefined: no such image; "" : no label). */
   imageRecipe(ref: string): Promise<string | undefined>;
+  /** The image's id (sha256:...), or undefined when there is no such image. */
+  imageId(ref: string): Promise<string | undefined>;
+  /** Adds the name repo:tag to an image (a tagged image is never pruned as dangling). */
+  tagImage(image: string, repo: string, tag: string): Promise<void>;
   /** A hash of what a build uses: the Containerfile, the context's files and the build args. */
   buildInputsHash(build: ImageBuildSpec): Promise<string>;
   pullImage(ref: string, progress: Progress, signal?: AbortSignal): Promise<void>;
@@ -82,6 +89,9 @@ export interface ContainerRuntime {
   startContainer(id: string): Promise<void>;
   stopContainer(id: string, timeoutS: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer) / thaws it. */
+  pauseContainer(id: string): Promise<void>;
+  unpauseContainer(id: string): Promise<void>;
   /**
    * Follows Podman's event stream for this pod until it ends (resolves) or breaks (rejects),
    * calling `onEvent` for every event about the pod or its managed containers.

@@ -11,6 +11,20 @@ export type ImageRuntime = Pick<ContainerRuntime, "imageExists" | "imageRecipe" 
 
 const hash = (...parts: string[]): string => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
 
+/** The recipe label an image declared in `images` should carry, given its base as it is now. */
+const recipeOf = async (spec: ImageSpec, runtime: ImageRuntime): Promise<string> => {
+  const baseRecipe = spec.from === undefined ? "" : ((await runtime.imageRecipe(spec.from)) ?? "");
+  if (spec.debootstrap) return hash("debootstrap", JSON.stringify(spec.debootstrap));
+  return spec.build ? hash("build", await runtime.buildInputsHash(spec.build), baseRecipe) : "";
+};
+
+/** Whether a declared image would be rebuilt now (its Containerfile, context, args or base changed, or it is missing). */
+export const imageOutdated = async (ref: string, images: Readonly<Record<string, ImageSpec>>, runtime: ImageRuntime): Promise<boolean> => {
+  const spec = images[ref];
+  if (!spec) return !(await runtime.imageExists(ref));
+  return (await runtime.imageRecipe(ref)) !== (await recipeOf(spec, runtime));
+};
+
 export const ensureImage = async (
   ref: string,
   images: Readonly<Record<string, ImageSpec>>,
@@ -29,12 +43,7 @@ export const ensureImage = async (
   }
   // The base first: if it was rebuilt, its recipe changed, and so does this image's.
   if (spec.from !== undefined) await ensureImage(spec.from, images, runtime, progress, signal, [...chain, ref]);
-  const baseRecipe = spec.from === undefined ? "" : ((await runtime.imageRecipe(spec.from)) ?? "");
-  const recipe = spec.debootstrap
-    ? hash("debootstrap", JSON.stringify(spec.debootstrap))
-    : spec.build
-      ? hash("build", await runtime.buildInputsHash(spec.build), baseRecipe)
-      : "";
+  const recipe = await recipeOf(spec, runtime);
   const have = await runtime.imageRecipe(ref);
   if (have === recipe) return "present";
   if (spec.debootstrap) {

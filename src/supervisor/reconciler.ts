@@ -62,10 +62,21 @@ interface Desired {
   readonly secret: readonly [string, string] | undefined;
 }
 
+/**
+ * An image pinned by a job (an update, a rollback) in place of the spec's reference, while the
+ * spec still names `ref`: a changed config drops the pin.
+ */
+export interface ImagePin {
+  readonly ref: string;
+  readonly image: string;
+}
+
 /** Renders every container's create request once; the spec-hash label goes on last. */
-const renderDesired = (spec: PodSpec, secrets: Secrets): Map<string, Desired> =>
+const renderDesired = (spec: PodSpec, secrets: Secrets, pins: ReadonlyMap<string, ImagePin>): Map<string, Desired> =>
   new Map(
-    spec.containers.map((c) => {
+    spec.containers.map((declared) => {
+      const pin = pins.get(declared.name);
+      const c = pin && pin.ref === declared.image ? { ...declared, image: pin.image } : declared;
       const keys = secretKeysFor(c, secrets.keys());
       const content = renderSecretFile(keys, secrets);
       const secret = keys.length > 0 ? ([secretName(spec.name, c.name, content), content] as const) : undefined;
@@ -86,6 +97,9 @@ export class Reconciler {
   #lastObserved: Observed | undefined;
   /** Secrets of replaced containers are pruned once the pod has settled on the new ones. */
   #secretsPruned = false;
+  #pins = new Map<string, ImagePin>();
+  readonly #held = new Set<string>();
+  readonly #suspended = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -94,7 +108,7 @@ export class Reconciler {
 
   #render(): void {
     const { spec, secrets } = this.#deps;
-    this.#desired = renderDesired(spec, secrets);
+    this.#desired = renderDesired(spec, secrets, this.#pins);
     this.#hashes = new Map([...this.#desired].map(([n, d]) => [n, d.request.labels[LABELS.specHash]!]));
     const pod = podCreateRequest(spec);
     this.#podRequest = { ...pod, labels: { ...pod.labels, [LABELS.specHash]: specHash(pod) } };
@@ -117,8 +131,57 @@ export class Reconciler {
     return { changed, podChanged: podBefore !== this.#podRequest.labels[LABELS.specHash] };
   }
 
+  /** Runs `name` from `pin.image` while the spec names `pin.ref` (undefined: the spec's image again). */
+  pinImage(name: string, pin: ImagePin | undefined): void {
+    if (pin) this.#pins.set(name, pin);
+    else this.#pins.delete(name);
+    this.#render();
+  }
+
+  get pins(): ReadonlyMap<string, ImagePin> {
+    return this.#pins;
+  }
+
+  /** The image the container is meant to run now (a pin, or the spec's reference). */
+  desiredImage(name: string): string | undefined {
+    return this.#desired.get(name)?.request.image;
+  }
+
+  /** Hands off `name` (a job pauses it): no probes, no verdicts, no actions until released. */
+  hold(name: string): void {
+    this.#held.add(name);
+  }
+
+  release(name: string): void {
+    this.#held.delete(name);
+  }
+
+  /** Keeps these containers stopped (in reverse dependency order) until resumed. */
+  suspend(names: Iterable<string>): void {
+    for (const n of names) this.#suspended.add(n);
+  }
+
+  resume(names: Iterable<string>): void {
+    for (const n of names) this.#suspended.delete(n);
+  }
+
+  get held(): ReadonlySet<string> {
+    return this.#held;
+  }
+
+  get suspended(): ReadonlySet<string> {
+    return this.#suspended;
+  }
+
   get spec(): PodSpec {
     return this.#deps.spec;
+  }
+  get secrets(): Secrets {
+    return this.#deps.secrets;
+  }
+  /** The spec hash the pod is created with now. */
+  get podHash(): string | undefined {
+    return this.#podRequest.labels[LABELS.specHash];
   }
   get mode(): Mode {
     return this.#mode;
@@ -153,6 +216,7 @@ export class Reconciler {
     }
     const ctx = this.#ctx();
     for (const c of spec.containers) {
+      if (this.#held.has(c.name)) continue;
       const before = this.#history.get(c.name);
       this.#update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx, c.init === true));
       const after = this.#history.get(c.name)!;
@@ -174,6 +238,8 @@ export class Reconciler {
       history: this.#history,
       now: clock.now(),
       mode,
+      held: this.#held,
+      suspended: this.#suspended,
     });
     this.#recordStates(p);
     this.#lastPlan = p;
@@ -223,7 +289,7 @@ export class Reconciler {
   async #probeDue(observed: Observed): Promise<void> {
     const now = this.#deps.clock.now();
     const due = this.#deps.spec.containers.filter((c) => {
-      if (c.init) return false; // its exit code is its result
+      if (c.init || this.#held.has(c.name)) return false; // an init container's exit code is its result
       const h = this.#history.get(c.name);
       return observed.containers.get(c.name)?.running === true && h?.nextProbeAt !== undefined && h.nextProbeAt <= now;
     });

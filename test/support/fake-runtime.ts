@@ -162,6 +162,32 @@ export class FakeRuntime implements ContainerRuntime {
     return this.images.has(ref) ? (this.recipes.get(ref) ?? "") : undefined;
   }
 
+  async imageId(ref: string): Promise<string | undefined> {
+    this.#check();
+    return this.images.has(ref) ? `sha256:${ref}` : undefined;
+  }
+
+  async tagImage(image: string, repo: string, tag: string): Promise<void> {
+    this.#check();
+    this.images.add(`${repo}:${tag}`);
+    this.#log("tag", `${image} ${repo}:${tag}`);
+  }
+
+  /** Containers paused now (by id). */
+  readonly paused = new Set<string>();
+
+  async pauseContainer(id: string): Promise<void> {
+    this.#check();
+    this.paused.add(id);
+    this.#log("pause", id);
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    this.#check();
+    this.paused.delete(id);
+    this.#log("unpause", id);
+  }
+
   async buildInputsHash(build: { containerfile: string }): Promise<string> {
     return this.inputs.get(build.containerfile) ?? "v1";
   }

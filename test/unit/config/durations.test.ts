@@ -7,6 +7,7 @@ describe("parseDuration", () => {
     ["10s", 10_000],
     ["2m", 120_000],
     ["1h", 3_600_000],
+    ["7d", 604_800_000],
     ["0s", 0],
     ["1m30s", 90_000],
     ["1h2m3s4ms", 3_723_004],
@@ -14,7 +15,7 @@ describe("parseDuration", () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(["", "10", "10 s", "1.5s", "-1s", "10sec", "s", "1d", " 1s"])("rejects %j", (text) => {
+  it.each(["", "10", "10 s", "1.5s", "-1s", "10sec", "s", "1w", " 1s"])("rejects %j", (text) => {
     expect(() => parseDuration(text)).toThrow(/invalid duration .*expected a duration such as "500ms", "10s", "2m", "1h"/);
   });
 });

@@ -10,7 +10,7 @@ describe("loadConfig rejects", () => {
     const fx = await fixture();
     const file = await writeConfig(fx, { volumes: ["x"] });
     const error = await loadError(file);
-    expectIssue(error, file, "volumes", /unknown key "volumes" \(allowed: extends, pod, images, defaults, http, workspace, containers\)/);
+    expectIssue(error, file, "volumes", /unknown key "volumes" \(allowed: extends, pod, images, defaults, http, jobs, workspace, containers\)/);
   });
 
   it("an unknown key deep inside a container", async () => {

@@ -1,0 +1,51 @@
+// The daemon's scheduled care: backup settings, where job state is kept, and the checks on
+// cron expressions (also those of per-container `update.schedule`).
+
+import { Value } from "@sinclair/typebox/value";
+import type { ContainerSpec, ImageSpec } from "../domain/spec.js";
+import { scheduleError } from "../jobs/cron.js";
+import { parseDuration } from "./durations.js";
+import type { FieldPath } from "./field-path.js";
+import type { Issues } from "./issues.js";
+import { JOBS_DEFAULTS, JobsSchema } from "./schema.js";
+
+export interface BackupSettings {
+  /** Cron expression; undefined: only on demand. */
+  readonly schedule: string | undefined;
+  readonly dir: string;
+  readonly keep: number;
+  readonly maxAgeMs: number | undefined;
+}
+
+export interface JobsSettings {
+  readonly stateDir: string;
+  /** Undefined: backups are not configured. */
+  readonly backup: BackupSettings | undefined;
+}
+
+/** Records an error at `at` unless `expression` is a valid cron expression. */
+export const checkSchedule = (expression: string | undefined, at: FieldPath, issues: Issues): void => {
+  const error = expression === undefined ? undefined : scheduleError(expression);
+  if (error) issues.error(at, `${JSON.stringify(expression)} is ${error} (five or six fields, e.g. "0 3 * * *" for 03:00 every day)`);
+};
+
+export function jobsSettings(section: unknown, issues: Issues): JobsSettings {
+  const s = Value.Check(JobsSchema, section) ? section : {};
+  const stateDir = s.stateDir ?? JOBS_DEFAULTS.stateDir;
+  const b = s.backup;
+  if (!b) return { stateDir, backup: undefined };
+  checkSchedule(b.schedule, ["jobs", "backup", "schedule"], issues);
+  return {
+    stateDir,
+    backup: { schedule: b.schedule, dir: b.dir, keep: b.keep ?? JOBS_DEFAULTS.keep, maxAgeMs: b.maxAge === undefined ? undefined : parseDuration(b.maxAge) },
+  };
+}
+
+/** `update.policy: local` needs an image podwarden knows how to build. */
+export function checkUpdates(containers: readonly ContainerSpec[], images: Readonly<Record<string, ImageSpec>>, issues: Issues): void {
+  for (const c of containers) {
+    if (c.update?.policy === "local" && images[c.image]?.build === undefined) {
+      issues.error(["containers", c.name, "update", "policy"], `"local" rebuilds the image from its Containerfile, but images.${JSON.stringify(c.image)} has no build section`);
+    }
+  }
+}
