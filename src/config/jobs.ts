@@ -5,7 +5,7 @@ import { Value } from "@sinclair/typebox/value";
 import type { ContainerSpec, ImageSpec } from "../domain/spec.js";
 import { scheduleError } from "../jobs/cron.js";
 import { parseDuration } from "./durations.js";
-import type { FieldPath } from "./field-path.js";
+import { isPlainObject, type FieldPath } from "./field-path.js";
 import type { Issues } from "./issues.js";
 import { JOBS_DEFAULTS, JobsSchema } from "./schema.js";
 
@@ -30,11 +30,13 @@ export const checkSchedule = (expression: string | undefined, at: FieldPath, iss
 };
 
 export function jobsSettings(section: unknown, issues: Issues): JobsSettings {
+  // The schedule is checked even when another field of the section is bad, so one run reports both.
+  const raw = isPlainObject(section) && isPlainObject(section.backup) ? section.backup.schedule : undefined;
+  if (typeof raw === "string") checkSchedule(raw, ["jobs", "backup", "schedule"], issues);
   const s = Value.Check(JobsSchema, section) ? section : {};
   const stateDir = s.stateDir ?? JOBS_DEFAULTS.stateDir;
   const b = s.backup;
   if (!b) return { stateDir, backup: undefined };
-  checkSchedule(b.schedule, ["jobs", "backup", "schedule"], issues);
   return {
     stateDir,
     backup: { schedule: b.schedule, dir: b.dir, keep: b.keep ?? JOBS_DEFAULTS.keep, maxAgeMs: b.maxAge === undefined ? undefined : parseDuration(b.maxAge) },

@@ -50,6 +50,9 @@ const health = (state: InspectJson["State"]): ObservedContainer["health"] => {
   return status === "healthy" || status === "unhealthy" || status === "starting" ? status : "none";
 };
 
+/** Image ids as "sha256:<hex>" whichever API gave them (libpod inspect omits the prefix, compat has it). */
+export const normalizeImageId = (id: string | undefined): string => (!id ? "" : id.startsWith("sha256:") ? id : `sha256:${id}`);
+
 export const mapInspect = (json: InspectJson): ObservedContainer => {
   const labels = json.Config?.Labels ?? {};
   const state = runState(json.State?.Status);
@@ -68,6 +71,6 @@ export const mapInspect = (json: InspectJson): ObservedContainer => {
     oomKilled: json.State?.OOMKilled === true,
     health: health(json.State),
     image: json.ImageName ?? json.Config?.Image ?? "",
-    imageId: json.Image ?? "",
+    imageId: normalizeImageId(json.Image),
   };
 };

@@ -9,7 +9,7 @@ import { LABELS, type DebootstrapSpec, type ImageBuildSpec } from "../domain/spe
 import { PodmanApiError, PodmanUnavailableError, PodwardenError } from "../lib/errors.js";
 import { bootstrapRootfs, hashBuildInputs, packContext, streamProgress } from "./images.js";
 import { LIBPOD, Libpod, wrapError } from "./libpod.js";
-import { mapInspect, type InspectJson } from "./map-inspect.js";
+import { mapInspect, normalizeImageId, type InspectJson } from "./map-inspect.js";
 import { createInterface } from "node:readline";
 import { PassThrough, type Readable } from "node:stream";
 import { mapEvent, type EventJson } from "./map-event.js";
@@ -247,7 +247,7 @@ export class PodmanRuntime implements ContainerRuntime {
 
   async imageId(ref: string): Promise<string | undefined> {
     const info = await this.#inspectImage(ref);
-    return info && (info.Id.startsWith("sha256:") ? info.Id : `sha256:${info.Id}`);
+    return info && normalizeImageId(info.Id);
   }
 
   async tagImage(image: string, repo: string, tag: string): Promise<void> {

@@ -316,3 +316,30 @@ describe("loadConfig names the file that set a bad field", () => {
     await expect(loadConfig(file)).resolves.toBeDefined();
   });
 });
+
+describe("loadConfig: jobs", () => {
+  it("names the field of a bad cron expression and of a local update without a build", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, {
+      jobs: { backup: { dir: "/var/backups/pw", schedule: "61 3 * * *", maxAge: "a week" } },
+      "containers.cache.update": { policy: "local", schedule: "every night" },
+    });
+    const error = await loadError(file);
+    expectIssue(error, file, "jobs.backup.schedule", /"61 3 \* \* \*" is not a cron expression: minute/);
+    expectIssue(error, file, "jobs.backup.maxAge", /must be a duration such as/);
+    expectIssue(error, file, "containers.cache.update.schedule", /"every night" is not a cron expression/);
+    expectIssue(error, file, "containers.cache.update.policy", /"local" rebuilds the image from its Containerfile, but images\.".*" has no build section/);
+  });
+
+  it("reads backups (keep 7 by default) and update policies with their window", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, {
+      jobs: { stateDir: "/var/lib/pw", backup: { dir: "/var/backups/pw", schedule: "0 3 * * *", maxAge: "30d" } },
+      "containers.cache.update": { policy: "registry", schedule: "0 4 * * SUN", window: "5m" },
+    });
+    const loaded = await loadConfig(file);
+    expect(loaded.jobs).toEqual({ stateDir: "/var/lib/pw", backup: { dir: "/var/backups/pw", schedule: "0 3 * * *", keep: 7, maxAgeMs: 30 * 86_400_000 } });
+    expect(loaded.spec.containers.find((c) => c.name === "cache")!.update).toEqual({ policy: "registry", schedule: "0 4 * * SUN", windowMs: 300_000 });
+    expect(loaded.spec.containers.find((c) => c.name === "web")!.update).toBeUndefined();
+  });
+});

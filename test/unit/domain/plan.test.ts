@@ -147,6 +147,30 @@ describe("plan (up)", () => {
       actions: ["stop old orphan"],
       states: { db: "ready", app: "ready" },
     },
+    {
+      name: "held (paused by a backup): no action and its state stays, even though Podman shows it not running",
+      input: input([obs("db", { running: false, state: "paused" }), obs("app")], [["db", readyHist({ state: "ready" })], ["app", readyHist()]], { held: new Set(["db"]) }),
+      actions: [],
+      states: { db: "ready", app: "ready" },
+    },
+    {
+      name: "suspended (a restore): the dependent stops first, in reverse order",
+      input: input([obs("db"), obs("app")], [["db", readyHist()], ["app", readyHist()]], { suspended: new Set(["db", "app"]) }),
+      actions: ["stop app suspended"],
+      states: { db: "stopping", app: "stopping" },
+    },
+    {
+      name: "suspended: once the dependent is down, the dependency stops",
+      input: input([obs("db"), obs("app", { running: false, state: "exited", exitCode: 0 })], [["db", readyHist()], ["app", hist({ running: false })]], { suspended: new Set(["db", "app"]) }),
+      actions: ["stop db suspended"],
+      states: { db: "stopping", app: "stopped" },
+    },
+    {
+      name: "suspended containers stay down; a dependent that is not suspended waits for them",
+      input: input([obs("db", { running: false, state: "exited", exitCode: 0 })], [["db", hist({ running: false })]], { suspended: new Set(["db"]) }),
+      actions: [],
+      states: { db: "stopped", app: "pending" },
+    },
   ];
 
   it.each(cases)("$name", ({ input: i, actions, states, requeue }) => {
