@@ -221,6 +221,9 @@ describe("scheduled care on real Podman", () => {
     it("moves Valkey to a rebuilt image that works, and keeps its data", async () => {
       const before = (await status()).containers.valkey!.imageId;
       await containerfile(2);
+      const check = await podwarden(["update", "--check", "--json"]);
+      expect(check.code, check.stderr).toBe(0);
+      expect(JSON.parse(check.stdout)).toEqual([expect.objectContaining({ container: "valkey", policy: "local", current: before, rebuildDue: true, available: true })]);
       const r = await podwarden(["update", "valkey", "--json"]);
       expect(r.code, r.stderr).toBe(0);
       const [o] = JSON.parse(r.stdout) as UpdateJson[];
@@ -255,6 +258,12 @@ describe("scheduled care on real Podman", () => {
       const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
       expect(metrics).toMatch(/^podwarden_image_rollbacks_total\{container="valkey"\} 1$/m);
       expect(metrics).toMatch(/^podwarden_image_updates_total\{container="valkey",result="updated"\} 1$/m);
+      // The backup and restore runs of this file are counted too.
+      expect(metrics).toMatch(/^podwarden_job_runs_total\{job="backup",result="ok"\} 1$/m);
+      expect(metrics).toMatch(/^podwarden_job_runs_total\{job="restore",result="failed"\} 1$/m);
+      expect(metrics).toMatch(/^podwarden_job_runs_total\{job="restore",result="ok"\} 1$/m);
+      expect(Number(/^podwarden_backup_archive_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      expect(Number(/^podwarden_backup_last_success_timestamp_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     }, 600_000);
   });
 });

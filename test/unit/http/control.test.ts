@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { buildControlServer, type ControlDeps } from "../../../src/http/control.js";
+import { PodwardenError, UsageError } from "../../../src/lib/errors.js";
+
+const deps = (over: Partial<ControlDeps> = {}): ControlDeps => ({
+  backupNow: async () => ({ archive: "/b/x.tar.gz" }),
+  listBackups: async () => [],
+  restore: async (archive) => ({ archive }),
+  checkUpdates: async (container) => [{ container: container ?? "all" }],
+  update: async () => [],
+  ...over,
+});
+
+describe("control socket routes", () => {
+  it("answers with the job's result", async () => {
+    const app = buildControlServer(deps());
+    const r = await app.inject({ method: "POST", url: "/restore", payload: { archive: "/b/x.tar.gz" } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({ archive: "/b/x.tar.gz" });
+    expect((await app.inject({ method: "GET", url: "/updates?container=valkey" })).json()).toEqual([{ container: "valkey" }]);
+  });
+
+  it("keeps the error code, so the CLI can choose its exit code (busy: 409, usage: 400, anything else: 500)", async () => {
+    const app = buildControlServer(
+      deps({
+        backupNow: async () => {
+          throw new PodwardenError("E_BUSY", "backup: restore is running");
+        },
+        update: async () => {
+          throw new UsageError("containers.x.update is not set");
+        },
+        listBackups: async () => {
+          throw new Error("EACCES: /b");
+        },
+      }),
+    );
+    const busy = await app.inject({ method: "POST", url: "/backups" });
+    expect([busy.statusCode, busy.json()]).toEqual([409, { error: "backup: restore is running", code: "E_BUSY" }]);
+    const usage = await app.inject({ method: "POST", url: "/updates?container=x" });
+    expect([usage.statusCode, usage.json().code]).toEqual([400, "E_USAGE"]);
+    const internal = await app.inject({ method: "GET", url: "/backups" });
+    expect([internal.statusCode, internal.json().code]).toEqual([500, "E_INTERNAL"]);
+  });
+
+  it("rejects a restore without an archive, and unknown query keys", async () => {
+    const app = buildControlServer(deps());
+    expect((await app.inject({ method: "POST", url: "/restore", payload: {} })).statusCode).toBe(400);
+    expect((await app.inject({ method: "POST", url: "/restore", payload: { archive: "" } })).statusCode).toBe(400);
+  });
+});
