@@ -11,7 +11,7 @@ import { describeCycle, findCycles } from "./cycles.js";
 import { checkSecrets, readEnvFile } from "./env-file.js";
 import { isPlainObject } from "./field-path.js";
 import { buildImages } from "./images.js";
-import { checkUpdates } from "./jobs.js";
+import { checkJobs } from "./jobs.js";
 import type { Issues } from "./issues.js";
 import { buildPorts } from "./ports.js";
 import { resolveDefaults } from "./probe.js";
@@ -43,7 +43,7 @@ export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: 
   const secretKeys = secrets && new Set(secrets.keys());
   const all = applyWorkspace(doc.workspace, containers, nonEmptyString(pod.persistRoot), secretKeys, issues);
   if (envFile !== undefined && secrets !== undefined) checkSecrets(all, secrets, envFile, issues);
-  checkUpdates(all, images, issues);
+  checkJobs(all, images, doc.jobs, issues);
 
   issues.throwIfAny();
   // No error was found, so every part is present; this only tells the compiler.

@@ -1,7 +1,9 @@
 // The daemon's scheduled care: backup settings, where job state is kept, and the checks on
 // cron expressions (also those of per-container `update.schedule`).
 
+import path from "node:path";
 import { Value } from "@sinclair/typebox/value";
+import { persistedMounts } from "../domain/backup.js";
 import type { ContainerSpec, ImageSpec } from "../domain/spec.js";
 import { scheduleError } from "../jobs/cron.js";
 import { parseDuration } from "./durations.js";
@@ -43,8 +45,19 @@ export function jobsSettings(section: unknown, issues: Issues): JobsSettings {
   };
 }
 
-/** `update.policy: local` needs an image podwarden knows how to build. */
-export function checkUpdates(containers: readonly ContainerSpec[], images: Readonly<Record<string, ImageSpec>>, issues: Issues): void {
+/**
+ * Checks across sections: `update.policy: local` needs an image podwarden knows how to build, and
+ * the backup directory must not lie inside a directory it backs up (each archive would hold the last).
+ */
+export function checkJobs(containers: readonly ContainerSpec[], images: Readonly<Record<string, ImageSpec>>, jobs: unknown, issues: Issues): void {
+  const dir = isPlainObject(jobs) && isPlainObject(jobs.backup) && typeof jobs.backup.dir === "string" ? path.resolve(jobs.backup.dir) : undefined;
+  for (const c of containers) {
+    for (const m of persistedMounts(c)) {
+      if (dir !== undefined && (dir === m.source || dir.startsWith(`${m.source}/`))) {
+        issues.error(["jobs", "backup", "dir"], `${dir} is inside ${m.source}, which ${c.name} persists and every backup copies: choose a directory outside the persisted data`);
+      }
+    }
+  }
   for (const c of containers) {
     if (c.update?.policy === "local" && images[c.image]?.build === undefined) {
       issues.error(["containers", c.name, "update", "policy"], `"local" rebuilds the image from its Containerfile, but images.${JSON.stringify(c.image)} has no build section`);

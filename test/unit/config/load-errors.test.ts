@@ -321,12 +321,13 @@ describe("loadConfig: jobs", () => {
   it("names the field of a bad cron expression and of a local update without a build", async () => {
     const fx = await fixture();
     const file = await writeConfig(fx, {
-      jobs: { backup: { dir: "/var/backups/pw", schedule: "61 3 * * *", maxAge: "a week" } },
+      jobs: { backup: { dir: path.join(fx.dir, "data/cache/backups"), schedule: "61 3 * * *", maxAge: "a week" } },
       "containers.cache.update": { policy: "local", schedule: "every night" },
     });
     const error = await loadError(file);
     expectIssue(error, file, "jobs.backup.schedule", /"61 3 \* \* \*" is not a cron expression: minute/);
     expectIssue(error, file, "jobs.backup.maxAge", /must be a duration such as/);
+    expectIssue(error, file, "jobs.backup.dir", /is inside .*data\/cache, which cache persists and every backup copies/);
     expectIssue(error, file, "containers.cache.update.schedule", /"every night" is not a cron expression/);
     expectIssue(error, file, "containers.cache.update.policy", /"local" rebuilds the image from its Containerfile, but images\.".*" has no build section/);
   });
