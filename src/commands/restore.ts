@@ -16,6 +16,6 @@ export const restore = async (ctx: CommandContext): Promise<number> => {
   if (!ctx.json) ctx.err.write(`restoring ${path}: verifying, then stopping the affected containers (this waits until the pod is ready)\n`);
   const r = await askDaemon<RestoreResult>(ctx, "POST", "/restore", { archive: path });
   if (ctx.json) printJson(ctx, r);
-  else ctx.out.write(`restored ${r.files} files (${r.bytes} bytes) of ${r.createdAt} into ${r.containers.join(", ")}; down for ${(r.downtimeMs / 1000).toFixed(1)} s, pod ready\n`);
+  else ctx.out.write(`restored ${r.files} files (${r.bytes} bytes) of ${r.createdAt} into ${r.containers.join(", ")} (restarted in order: ${[...r.restarted].reverse().join(", ")}); down for ${(r.downtimeMs / 1000).toFixed(1)} s, pod ready\n`);
   return EXIT.ok;
 };

@@ -56,3 +56,17 @@ export const stopOrder = (nodes: readonly Node[]): string[] => startOrder(nodes)
 /** Names of the containers that depend directly on `name`. */
 export const dependentsOf = (nodes: readonly Node[], name: string): string[] =>
   nodes.filter((n) => n.dependsOn.some((d) => d.name === name)).map((n) => n.name);
+
+/** Names of every container that depends on `name`, directly or through others. */
+export const transitiveDependentsOf = (nodes: readonly Node[], name: string): Set<string> => {
+  const found = new Set<string>();
+  const visit = (n: string): void => {
+    for (const d of dependentsOf(nodes, n)) {
+      if (found.has(d)) continue;
+      found.add(d);
+      visit(d);
+    }
+  };
+  visit(name);
+  return found;
+};

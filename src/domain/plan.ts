@@ -3,7 +3,7 @@
 // of every container, and when to look again.
 
 import type { ContainerHistory, StopReason } from "./history.js";
-import { startOrder, stopOrder } from "./graph.js";
+import { startOrder, stopOrder, transitiveDependentsOf } from "./graph.js";
 import type { ContainerState } from "./lifecycle.js";
 import type { Observed, ObservedContainer } from "./observed.js";
 import type { ContainerSpec, PodSpec } from "./spec.js";
@@ -121,16 +121,18 @@ const decideUp = (
 };
 
 /** Any container that depends on `name` and is still running. */
-const dependentRunning = (name: string, input: PlanInput, among: (n: string) => boolean = () => true): boolean =>
-  input.spec.containers.some((x) => among(x.name) && x.dependsOn.some((d) => d.name === name) && input.observed.containers.get(x.name)?.running === true);
+const dependentRunning = (name: string, input: PlanInput): boolean =>
+  input.spec.containers.some((x) => x.dependsOn.some((d) => d.name === name) && input.observed.containers.get(x.name)?.running === true);
 
-/** A suspended container stops once its suspended dependents have stopped, and stays down. */
+/** A suspended container stops once the suspended containers that depend on it (through others too) have stopped, and stays down. */
 const decideSuspended = (c: ContainerSpec, input: PlanInput): Decision => {
   const o = input.observed.containers.get(c.name);
   if (!o?.running) return { state: "stopped", actions: NOTHING };
   const pending = stopPending(o, input.history.get(c.name), input.now);
   if (pending !== undefined) return { state: "stopping", actions: NOTHING, wakeAt: pending };
-  if (dependentRunning(c.name, input, (n) => input.suspended?.has(n) === true)) return { state: "stopping", actions: NOTHING };
+  const later = transitiveDependentsOf(input.spec.containers, c.name);
+  const waiting = [...later].some((n) => input.suspended?.has(n) && input.observed.containers.get(n)?.running === true);
+  if (waiting) return { state: "stopping", actions: NOTHING };
   return { state: "stopping", actions: [stop(c.name, o.id, "suspended", c.stopTimeoutS)] };
 };
 

@@ -7,6 +7,7 @@ import { access, rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Manifest, ManifestMount } from "../domain/backup.js";
 import { persistedMounts } from "../domain/backup.js";
+import { stopOrder, transitiveDependentsOf } from "../domain/graph.js";
 import type { Clock } from "../lib/clock.js";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
@@ -17,7 +18,10 @@ import type { PodHandle } from "./pod-handle.js";
 export interface RestoreResult {
   readonly archive: string;
   readonly createdAt: string;
+  /** Containers whose data was restored. */
   readonly containers: readonly string[];
+  /** Every container stopped and started again: the restored ones and what depends on them. */
+  readonly restarted: readonly string[];
   readonly files: number;
   readonly bytes: number;
   /** From the first stop to the pod ready again. */
@@ -86,14 +90,17 @@ export const restoreArchive = async (archive: string, deps: RestoreDeps, signal:
   const aside = (m: ManifestMount): string => `${m.source}.podwarden-replaced-${tag}`;
   if (!(await exists(archive))) throw new PodwardenError("E_RESTORE", `${archive}: no such file`);
   const manifest = await prepare(archive, unpacked, staged, pod, logger);
-  const names = [...new Set(manifest.mounts.map((m) => m.container))];
+  const restored = [...new Set(manifest.mounts.map((m) => m.container))];
+  // Whatever depends on restored data restarts after it, in order, so nothing runs against the old data.
+  const containers = pod.spec().containers;
+  const names = stopOrder(containers).filter((n) => restored.includes(n) || restored.some((r) => transitiveDependentsOf(containers, r).has(n)));
   const stopBudget = pod.spec().containers.filter((c) => names.includes(c.name)).reduce((ms, c) => ms + c.stopTimeoutS * 1000, 0) + 60_000;
   const readyBudget = Math.max(...pod.spec().containers.map((c) => c.probe?.startPeriodMs ?? 0)) + stopBudget;
   const downAt = clock.now();
   const swapped: ManifestMount[] = [];
   pod.suspend(names);
   try {
-    logger.info({ containers: names }, "stopping the containers whose data is restored");
+    logger.info({ restored, stopping: names }, "stopping the containers whose data is restored, and what depends on them");
     await pod.waitFor(`${names.join(", ")} stopped`, allStopped(names), stopBudget, signal);
     for (const m of manifest.mounts) {
       if (await exists(m.source)) await rename(m.source, aside(m));
@@ -122,7 +129,8 @@ export const restoreArchive = async (archive: string, deps: RestoreDeps, signal:
   const result = {
     archive,
     createdAt: manifest.createdAt,
-    containers: names,
+    containers: restored,
+    restarted: names,
     files: manifest.files.length,
     bytes: manifest.bytes,
     downtimeMs: clock.now() - downAt,

@@ -194,10 +194,17 @@ describe("scheduled care on real Podman", () => {
         const dir = join(run.persistRoot, d);
         for (const f of await readdir(dir)) await rm(join(dir, f), { recursive: true, force: true });
       }
+      const from = daemon.mark();
       const r = await podwarden(["restore", archive, "--json"]);
       expect(r.code, r.stderr).toBe(0);
-      const result = JSON.parse(r.stdout) as { downtimeMs: number; ms: number; containers: string[] };
+      // Stopped in reverse dependency order, started again in order (the daemon's own log).
+      const log = daemon.logs(from);
+      expect(log.filter((e) => e.msg === "stopping").map((e) => `${String(e.container)}:${String(e.reason)}`)).toEqual(["opencode:suspended", "datadog:suspended", "falkordb:suspended", "valkey:suspended"]);
+      expect(log.filter((e) => e.msg === "starting").map((e) => e.container)).toEqual(["valkey", "falkordb", "datadog", "opencode"]);
+      const result = JSON.parse(r.stdout) as { downtimeMs: number; ms: number; containers: string[]; restarted: string[] };
       expect(result.containers.sort()).toEqual(["falkordb", "opencode", "valkey"]);
+      // The Agent has no data, but it depends on FalkorDB and OpenCode on it: they restart in order too.
+      expect(result.restarted).toEqual(["opencode", "datadog", "falkordb", "valkey"]);
       figures.push(`restore: ${result.ms} ms in all, pod down for ${result.downtimeMs} ms`);
 
       const s = await status();

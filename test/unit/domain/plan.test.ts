@@ -210,3 +210,19 @@ describe("plan (down)", () => {
     expect(gone.actions).toEqual([]);
   });
 });
+
+describe("plan: suspended containers with one not suspended between them", () => {
+  // db <- mid <- app; a restore suspends db and app (mid has no data).
+  const three = chainSpec({ containers: [container("db"), container("mid", ["db"]), container("app", ["mid"])] });
+  const base = (observed: ObservedContainer[]): PlanInput => ({
+    ...input(observed, [["db", readyHist()], ["mid", readyHist()], ["app", readyHist()]], { suspended: new Set(["db", "app"]) }),
+    spec: three,
+    hashes: new Map([["db", "h-db"], ["mid", "h-mid"], ["app", "h-app"]]),
+  });
+  const names = (i: PlanInput) => plan(i).actions.map((a) => ("name" in a ? `${a.type} ${a.name}` : a.type));
+
+  it("app (which depends on db through mid) stops before db; mid keeps running", () => {
+    expect(names(base([obs("db"), obs("mid"), obs("app")]))).toEqual(["stop app"]);
+    expect(names(base([obs("db"), obs("mid"), obs("app", { running: false, state: "exited" })]))).toEqual(["stop db"]);
+  });
+});
