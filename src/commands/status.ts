@@ -25,11 +25,19 @@ export const renderTable = (doc: StatusDocument, tty: boolean): string => {
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i]!))));
   const line = (cells: string[]) => cells.map((c, i) => c + " ".repeat(widths[i]! - visible(c))).join("  ").trimEnd();
+  const jobs = doc.jobs;
+  const outcome = (o: typeof jobs.backup.last): string => (o ? `last ${o.result} (${o.trigger}, ${Math.round(o.ms / 1000)} s)${o.result === "ok" ? "" : `: ${o.message}`}` : "none yet");
+  const jobLines = [
+    ...(jobs.running ? [`  job running: ${jobs.running}`] : []),
+    ...(jobs.backup.configured ? [`  backups: ${outcome(jobs.backup.last)}; next ${jobs.backup.nextRunAt ?? "on demand only"}`] : []),
+    ...Object.entries(doc.containers).flatMap(([name, c]) => (c.lastUpdate ? [`  update ${name}: ${c.lastUpdate.result} at ${c.lastUpdate.at}: ${c.lastUpdate.message}`] : [])),
+  ];
   return [
     `pod ${doc.pod.name}: ${paint(tty, doc.status, doc.status)}, ${doc.pod.containersReady}/${doc.pod.containersTotal} ready, Podman ${doc.podman.reachable ? "reachable" : "UNREACHABLE"}`,
     ...doc.notes.map((n) => `  note: ${n}`),
     line(header),
     ...rows.map(line),
+    ...jobLines,
   ].join("\n");
 };
 
