@@ -16,7 +16,8 @@ export type Action =
   | { readonly type: "create"; readonly name: string }
   | { readonly type: "start"; readonly name: string; readonly id: string }
   | { readonly type: "stop"; readonly name: string; readonly id: string; readonly reason: StopReason; readonly timeoutS: number }
-  | { readonly type: "remove"; readonly name: string; readonly id: string; readonly reason: StopReason };
+  | { readonly type: "remove"; readonly name: string; readonly id: string; readonly reason: StopReason }
+  | { readonly type: "unpause"; readonly name: string; readonly id: string };
 
 export interface PlanInput {
   readonly spec: PodSpec;
@@ -62,7 +63,9 @@ export const INIT_DEADLINE_MS = 15 * 60_000;
 const stopPending = (o: ObservedContainer | undefined, h: ContainerHistory | undefined, now: number): number | undefined =>
   o?.running && h?.stopDeadline !== undefined && now < h.stopDeadline ? h.stopDeadline : undefined;
 
-const stop = (name: string, id: string, reason: StopReason, timeoutS: number): Action => ({ type: "stop", name, id, reason, timeoutS });
+/** Stops a container; a paused one is thawed first (Podman refuses to stop it), and stopped next pass. */
+const stop = (name: string, id: string, reason: StopReason, timeoutS: number, o?: ObservedContainer): Action =>
+  o?.state === "paused" ? { type: "unpause", name, id } : { type: "stop", name, id, reason, timeoutS };
 
 const decideUp = (
   c: ContainerSpec,
@@ -74,6 +77,10 @@ const decideUp = (
   const { now } = input;
   const pending = stopPending(o, h, now);
   if (pending !== undefined) return { state: "stopping", actions: NOTHING, wakeAt: pending };
+  if (o?.state === "paused") {
+    // Frozen, and no job holds it (a backup cut off by a crash, or someone ran podman pause): thaw it.
+    return { state: h?.state ?? "starting", actions: [{ type: "unpause", name: c.name, id: o.id }] };
+  }
   if (o && o.specHash !== input.hashes.get(c.name)) {
     // Replace: stop it first (gracefully, without blocking the loop), remove it once it is down.
     const action = o.running ? stop(c.name, o.id, "spec-changed", c.stopTimeoutS) : ({ type: "remove", name: c.name, id: o.id, reason: "spec-changed" } as const);
@@ -133,7 +140,7 @@ const decideSuspended = (c: ContainerSpec, input: PlanInput): Decision => {
   const later = transitiveDependentsOf(input.spec.containers, c.name);
   const waiting = [...later].some((n) => input.suspended?.has(n) && input.observed.containers.get(n)?.running === true);
   if (waiting) return { state: "stopping", actions: NOTHING };
-  return { state: "stopping", actions: [stop(c.name, o.id, "suspended", c.stopTimeoutS)] };
+  return { state: "stopping", actions: [stop(c.name, o.id, "suspended", c.stopTimeoutS, o)] };
 };
 
 const planUp = (input: PlanInput): Plan => {
@@ -153,7 +160,7 @@ const planUp = (input: PlanInput): Plan => {
   // Containers podwarden manages in this pod but the spec no longer has.
   for (const o of observed.containers.values()) {
     if (byName.has(o.name) || stopPending(o, input.history.get(o.name), input.now) !== undefined) continue;
-    actions.push(o.running ? stop(o.name, o.id, "orphan", 10) : { type: "remove", name: o.name, id: o.id, reason: "orphan" });
+    actions.push(o.running ? stop(o.name, o.id, "orphan", 10, o) : { type: "remove", name: o.name, id: o.id, reason: "orphan" });
   }
   for (const name of startOrder(spec.containers)) {
     const c = byName.get(name)!;
@@ -205,14 +212,14 @@ const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
       wakeAt = Math.min(wakeAt, pending);
       continue;
     }
-    if (!dependentRunning(name, input)) actions.push(stop(name, o.id, reason, c.stopTimeoutS));
+    if (!dependentRunning(name, input)) actions.push(stop(name, o.id, reason, c.stopTimeoutS, o));
   }
   const known = new Set(spec.containers.map((c) => c.name));
   for (const o of observed.containers.values()) {
     if (known.has(o.name) || !o.running) continue;
     const pending = stopPending(o, history.get(o.name), now);
     if (pending !== undefined) wakeAt = Math.min(wakeAt, pending);
-    else actions.push(stop(o.name, o.id, reason, 10));
+    else actions.push(stop(o.name, o.id, reason, 10, o));
   }
   const anyRunning = [...observed.containers.values()].some((o) => o.running);
   if (actions.length === 0 && !anyRunning) actions.push({ type: "remove-pod" });

@@ -57,7 +57,8 @@ export const mapInspect = (json: InspectJson): ObservedContainer => {
   const labels = json.Config?.Labels ?? {};
   const state = runState(json.State?.Status);
   // A container being stopped still runs until it exits (Podman 4 says "stopping" meanwhile).
-  const running = state === "stopping" || (json.State?.Running === true && (state === "running" || state === "paused"));
+  // A paused container's processes exist (frozen): Podman 4 says Running=false, but it is not down.
+  const running = state === "stopping" || state === "paused" || (json.State?.Running === true && state === "running");
   return {
     id: json.Id ?? json.ID ?? "",
     name: labels[LABELS.container] ?? "",

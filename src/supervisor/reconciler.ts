@@ -340,6 +340,9 @@ export class Reconciler {
       case "remove":
         logger.info({ container: action.name, reason: action.reason }, "removing container");
         return runtime.removeContainer(action.id);
+      case "unpause":
+        logger.warn({ container: action.name }, "found paused by nobody here: unpausing");
+        return runtime.unpauseContainer(action.id);
     }
   }
 

@@ -224,6 +224,15 @@ describe("scheduled care on real Podman", () => {
     }, 600_000);
   });
 
+  it("thaws a container left paused (a backup cut off by a daemon crash, or a stray podman pause)", async () => {
+    const from = daemon.mark();
+    await podman("pause", `${run.pod}-opencode`);
+    await daemon.waitForLog("the unpause", (e) => e.msg === "found paused by nobody here: unpausing" && e.container === "opencode", { from, timeoutMs: 60_000 });
+    const sessions = await api.call("GET", "/session");
+    expect(sessions.status).toBe(200);
+    expect(daemon.logs(from).filter((e) => e.msg === "container failed")).toEqual([]);
+  }, 120_000);
+
   describe("image updates", () => {
     it("moves Valkey to a rebuilt image that works, and keeps its data", async () => {
       const before = (await status()).containers.valkey!.imageId;

@@ -226,3 +226,16 @@ describe("plan: suspended containers with one not suspended between them", () =>
     expect(names(base([obs("db"), obs("mid"), obs("app", { running: false, state: "exited" })]))).toEqual(["stop db"]);
   });
 });
+
+describe("plan: a paused container nobody holds", () => {
+  const paused = obs("db", { state: "paused" });
+  it("is thawed when the pod should be up, keeping its state", () => {
+    const p = plan(input([paused, obs("app")], [["db", readyHist({ state: "ready" })], ["app", readyHist()]]));
+    expect(p.actions).toEqual([{ type: "unpause", name: "db", id: "id-db" }]);
+    expect(p.states.get("db")).toBe("ready");
+  });
+  it("is thawed before it is stopped (Podman refuses to stop a paused container)", () => {
+    const p = plan(input([paused], [["db", readyHist()]], { mode: "down" }));
+    expect(p.actions).toEqual([{ type: "unpause", name: "db", id: "id-db" }]);
+  });
+});

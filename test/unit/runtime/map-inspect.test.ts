@@ -49,6 +49,11 @@ describe("mapInspect", () => {
     expect(o).toMatchObject({ state: "stopping", running: true, exitCode: null });
   });
 
+  it("a paused container is not down (Podman 4: Status paused, Running false, Paused true)", () => {
+    const o = mapInspect({ Id: "x", Image: "abc", State: { Status: "paused", Running: false, Paused: true, ExitCode: 0, StartedAt: "2026-11-22T01:58:16Z" } });
+    expect(o).toMatchObject({ state: "paused", running: true, exitCode: null, imageId: "sha256:abc" });
+  });
+
   it("treats Podman's zero time as never and unknown statuses as unknown", () => {
     const o = mapInspect({ Id: "x", State: { Status: "weird", StartedAt: "0001-01-01T00:00:00Z", Running: false } });
     expect(o).toMatchObject({ state: "unknown", startedAt: null, running: false, name: "", specHash: undefined, health: "none" });
