@@ -133,7 +133,7 @@ describe("render kube + podman kube play, with a workspace", () => {
     await podman("secret", "create", `${id}-env`, join(dir, "secret.json"));
   }, 120_000);
 
-  it("first play: the init container clones the repository over basic auth; every container runs; OpenCode works in it, behind its password", async () => {
+  it("first play (FLUX/HA-04, -05, -02 on Podman): the init container clones the repository over basic auth; every container runs; OpenCode works in it, behind its password", async () => {
     const first = await play("first", kubeFile);
     const log = await first.log();
     figures.push(`init container, first play (clone): ${first.initRun.ms.toFixed(0)} ms (Podman start -> died event)`);
@@ -171,7 +171,7 @@ describe("render kube + podman kube play, with a workspace", () => {
     for (const s of secrets) expect(await podman("pod", "inspect", pod), "podman pod inspect").not.toContain(s);
   }, 600_000);
 
-  it("down, then play again with the volumes kept: the init container skips at once without a request, the session is listed", async () => {
+  it("down, then play again with the volumes kept (FLUX/HA-06, -07 on Podman): the init container skips at once without a request, the session is listed", async () => {
     expect(sessionId).not.toBe("");
     await podman("kube", "down", kubeFile);
     expect((await podman("pod", "ps", "--filter", `name=^${pod}$`, "--format", "{{.Name}}")).trim()).toBe("");
