@@ -42,7 +42,9 @@ Options:
       --workspace NAME=REPO_URL[#BRANCH]
                         render flux: a workspace (repeat for more)
       --out DIR         render flux: write kubernetes/apps/opencode/ under DIR (default: stdout)
-      --image REF       render flux: the OpenCode image, pinned (default: the config's)
+      --image REF       render flux: the OpenCode image from a registry, pinned by version tag
+                        or digest (default: the config's, if it is one; localhost/ and :latest
+                        are refused)
       --gateway NS/NAME[:SECTION]  render flux: the Gateway (default network/envoy-external:https)
       --store NAME      render flux: the Doppler ClusterSecretStore (default doppler)
       --storage-class NAME  render: PVC storage class (flux default ceph-block)

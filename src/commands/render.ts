@@ -6,7 +6,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadConfig } from "../config/load.js";
 import { EXIT, UsageError } from "../lib/errors.js";
-import { FLUX_DEFAULTS, renderFlux, type FluxWorkspace } from "../render/flux.js";
+import { findOpenCode } from "../domain/opencode.js";
+import type { PodSpec } from "../domain/spec.js";
+import { FLUX_DEFAULTS, imageProblem, renderFlux, type FluxWorkspace } from "../render/flux.js";
 import { renderKube } from "../render/kube.js";
 import type { CommandContext } from "./index.js";
 
@@ -22,10 +24,43 @@ export const parseWorkspace = (arg: string): FluxWorkspace => {
   return { name, repo, ...(branch ? { branch } : {}) };
 };
 
+const PUSH_HINT =
+  "build Dockerfile.opencode, push it to a registry the cluster can pull from, and pass --image REGISTRY/NAME:VERSION (or NAME@sha256:DIGEST); see README, Kubernetes / Flux";
+
+/**
+ * The OpenCode image for the cluster: --image, else the config's; either way one a cluster
+ * can pull, pinned. Anything else is a usage error: a manifest naming a local or moving
+ * image would deploy nothing, or something else tomorrow.
+ */
+export const fluxImage = (spec: PodSpec, flag: string | undefined): string => {
+  const image = flag ?? findOpenCode(spec.containers)?.container.image;
+  if (image === undefined) throw new UsageError(`render flux: the config has no OpenCode container to take the image from; ${PUSH_HINT}`);
+  const problem = imageProblem(image);
+  if (problem) throw new UsageError(`render flux: the OpenCode image ${image} (${flag ? "--image" : "the config's; no --image given"}) ${problem.message}; ${PUSH_HINT}`);
+  return image;
+};
+
+/**
+ * With --with-memory the pod spec's other containers go along as they are: a local image is
+ * a usage error (no cluster has it), a moving tag a warning (the seed itself uses :latest).
+ */
+export const memoryImageWarnings = (spec: PodSpec): string[] => {
+  const oc = findOpenCode(spec.containers)?.container;
+  const warnings: string[] = [];
+  for (const c of spec.containers.filter((x) => x !== oc && !x.init)) {
+    const problem = imageProblem(c.image);
+    if (problem && problem.kind !== "moving") {
+      throw new UsageError(`render flux --with-memory: ${c.name}'s image ${c.image} ${problem.message}; render from a config whose images come from a registry (e.g. config/opencode-memory-pod.yaml)`);
+    }
+    if (problem) warnings.push(`warning: render flux --with-memory: ${c.name}'s image ${c.image} ${problem.message}: pin a version in the config for repeatable rollouts\n`);
+  }
+  return warnings;
+};
+
 export const render = async (ctx: CommandContext): Promise<number> => {
   const [target, ...extra] = ctx.args;
   if ((target !== "kube" && target !== "flux") || extra.length > 0) throw new UsageError("usage: podwarden render kube | podwarden render flux --domain D --workspace NAME=REPO_URL ...");
-  const { spec } = await loadConfig(ctx.global.config);
+  const { spec, secrets } = await loadConfig(ctx.global.config);
   const o = ctx.render;
   if (target === "kube") {
     ctx.out.write(renderKube(spec, { ...(o.storageClass ? { storageClass: o.storageClass } : {}) }));
@@ -42,12 +77,16 @@ export const render = async (ctx: CommandContext): Promise<number> => {
     if (!m?.[1] || !m[2]) throw new UsageError("--gateway wants NAMESPACE/NAME[:SECTION]");
     gateway = { namespace: m[1], name: m[2], sectionName: m[3] ?? FLUX_DEFAULTS.gateway.sectionName };
   }
+  const image = fluxImage(spec, o.image);
+  if (o.withMemory) for (const w of memoryImageWarnings(spec)) ctx.err.write(w);
   const files = renderFlux(spec, {
     ...FLUX_DEFAULTS,
     domain: o.domain,
     workspaces,
     gateway,
-    ...(o.image ? { image: o.image } : {}),
+    image,
+    // Names only: what `secretEnv: all` stands for. The values stay in the env file.
+    envKeys: [...secrets.keys()].sort(),
     ...(o.store ? { clusterSecretStore: o.store } : {}),
     ...(o.storageClass ? { storageClass: o.storageClass } : {}),
     ...(o.issuer ? { clusterIssuer: o.issuer } : {}),

@@ -6,6 +6,7 @@
 import path from "node:path/posix";
 import type { ContainerSpec, PodSpec } from "../domain/spec.js";
 import { CLONE_ONCE, WORKSPACES_TARGET, findOpenCode } from "../domain/opencode.js";
+import { secretKeysFor } from "../domain/create-request.js";
 import { commandOf, containerHead, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
 export interface FluxWorkspace {
@@ -19,8 +20,13 @@ export interface FluxWorkspace {
 export interface FluxOptions {
   readonly domain: string;
   readonly workspaces: readonly FluxWorkspace[];
-  /** The OpenCode image (must contain the clone-once script); default: the pod spec's. */
-  readonly image?: string;
+  /**
+   * The OpenCode image: one a cluster can pull, pinned by tag or digest (see imageProblem),
+   * built from Dockerfile.opencode so that it holds the clone-once script.
+   */
+  readonly image: string;
+  /** The env file's key NAMES (never values): what `secretEnv: all` means for the memory containers. */
+  readonly envKeys: readonly string[];
   readonly namespace: string;
   readonly gateway: { readonly namespace: string; readonly name: string; readonly sectionName: string };
   readonly clusterSecretStore: string;
@@ -48,17 +54,45 @@ export const FLUX_DEFAULTS = {
   withMemory: false,
   root: "kubernetes/apps/opencode",
   sourceRef: "flux-system",
-} as const satisfies Omit<FluxOptions, "domain" | "workspaces">;
+  envKeys: [],
+} as const satisfies Omit<FluxOptions, "domain" | "workspaces" | "image">;
 
 const OPENCODE_PORT = 4096;
 const OPENCODE_DATA = "/root/.local/share/opencode";
 const WORKSPACES = WORKSPACES_TARGET;
 const AUTH_MOUNT = "/run/podwarden/copilot";
 
-/** Doppler names as the seed has them: OPENCODE_<WS>_GITHUB_PAT, _PASSWORD, _COPILOT_AUTH_JSON. */
-export const dopplerKeys = (ws: string): { pat: string; password: string; auth: string } => {
+export interface ImageProblem {
+  /** local: no registry serves it; moving: no tag or :latest; malformed: a bad digest. */
+  readonly kind: "local" | "moving" | "malformed";
+  readonly message: string;
+}
+
+/**
+ * Why a cluster could not pull `ref` as a pinned image, or undefined when it can:
+ * `localhost/` is Podman's local store (no registry serves it), and a missing tag or
+ * `:latest` moves under the Deployment. A version tag or a digest is pinned.
+ */
+export const imageProblem = (ref: string): ImageProblem | undefined => {
+  const [name = "", digest] = ref.split("@", 2);
+  if (name.split("/")[0] === "localhost") return { kind: "local", message: "is in this host's local image store (localhost/), which no cluster can pull from" };
+  if (digest !== undefined) {
+    return /^sha256:[a-f0-9]{64}$/.test(digest) ? undefined : { kind: "malformed", message: "has a malformed digest (want @sha256:<64 hex digits>)" };
+  }
+  const last = name.slice(name.lastIndexOf("/") + 1);
+  const colon = last.indexOf(":");
+  if (colon < 0) return { kind: "moving", message: "has no tag, so a cluster pulls :latest, which moves" };
+  if (last.slice(colon + 1) === "latest") return { kind: "moving", message: "is tagged :latest, which moves" };
+  return undefined;
+};
+
+/**
+ * Doppler names as the seed has them: OPENCODE_<WS>_GITHUB_PAT, _PASSWORD, _COPILOT_AUTH_JSON;
+ * an env-file key of the memory containers (DD_API_KEY) becomes OPENCODE_<WS>_<KEY>.
+ */
+export const dopplerKeys = (ws: string): { pat: string; password: string; auth: string; of: (key: string) => string } => {
   const p = `OPENCODE_${ws.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}`;
-  return { pat: `${p}_GITHUB_PAT`, password: `${p}_PASSWORD`, auth: `${p}_COPILOT_AUTH_JSON` };
+  return { pat: `${p}_GITHUB_PAT`, password: `${p}_PASSWORD`, auth: `${p}_COPILOT_AUTH_JSON`, of: (key) => `${p}_${key}` };
 };
 
 export const repoDirName = (url: string): string => dnsLabel(url.replace(/\/+$/, "").split("/").pop()?.replace(/\.git$/, "") ?? "repo");
@@ -100,25 +134,73 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
       comments: [
         header,
         `One label only: ${wildcard} covers <workspace>.opencode.${opts.domain}.`,
-        `The gateway ${opts.gateway.namespace}/${opts.gateway.name} serves it through a listener for ${wildcard}`,
-        `(with a ReferenceGrant when the listener lives in another namespace).`,
+        `The Gateway ${opts.gateway.namespace}/${opts.gateway.name} belongs to the cluster, not to this tree: to serve this`,
+        `certificate, add Secret ${ns}/${CERT_SECRET} to the certificateRefs of its listener ${opts.gateway.sectionName}`,
+        "(Envoy picks a certificate by SNI), or give it a listener of its own and render with",
+        `--gateway ${opts.gateway.namespace}/${opts.gateway.name}:<listener>, e.g.`,
+        "  - name: opencode",
+        "    protocol: HTTPS",
+        "    port: 443",
+        `    hostname: "${wildcard}"`,
+        `    tls: { certificateRefs: [{ kind: Secret, name: ${CERT_SECRET}, namespace: ${ns} }] }`,
+        "    allowedRoutes: { namespaces: { from: All } }",
+        ...(opts.gateway.namespace !== ns ? ["referencegrant.yaml lets that Gateway read the Secret across namespaces."] : []),
       ],
     },
   ]);
+  // The Gateway may read the certificate's Secret across namespaces only with this grant,
+  // which lives beside the Secret (in this tree's namespace).
+  const crossNamespace = opts.gateway.namespace !== ns;
+  if (crossNamespace) {
+    put("referencegrant.yaml", [
+      {
+        obj: {
+          apiVersion: "gateway.networking.k8s.io/v1beta1",
+          kind: "ReferenceGrant",
+          metadata: { name: `${opts.gateway.name}-to-${CERT_SECRET}`, namespace: ns },
+          spec: {
+            from: [{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: opts.gateway.namespace }],
+            to: [{ group: "", kind: "Secret", name: CERT_SECRET }],
+          },
+        },
+        comments: [header, `Lets Gateways in namespace ${opts.gateway.namespace} use Secret ${CERT_SECRET} (the wildcard certificate) from ${ns}.`],
+      },
+    ]);
+  }
   put("kustomization.yaml", [
     {
       obj: {
         apiVersion: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
-        resources: ["./namespace.yaml", "./certificate.yaml", ...opts.workspaces.map((w) => `./${w.name}/ks.yaml`)],
+        resources: [
+          "./namespace.yaml",
+          "./certificate.yaml",
+          ...(crossNamespace ? ["./referencegrant.yaml"] : []),
+          ...opts.workspaces.map((w) => `./${w.name}/ks.yaml`),
+        ],
       },
       comments: [header],
     },
   ]);
 
   const oc = findOpenCode(spec.containers)?.container;
-  const image = opts.image ?? oc?.image ?? "localhost/opencode-server:latest";
+  const image = opts.image;
   const others = opts.withMemory ? spec.containers.filter((c) => c !== oc && !c.init) : [];
+  const password = oc?.probe?.kind === "http" && oc.probe.auth ? oc.probe.auth : undefined;
+  // Keys that belong to OpenCode and its workspace (the workspace Secret has them under the
+  // seed's names): the memory containers never get them, even with `secretEnv: all`.
+  const openCodeKeys = new Set<string>([
+    "GITHUB_PAT",
+    "OPENCODE_SERVER_PASSWORD",
+    ...(password ? [password.passwordKey, ...(password.usernameKey ? [password.usernameKey] : [])] : []),
+    ...spec.containers.filter((c) => c.init).flatMap((c) => secretKeysFor(c, opts.envKeys)),
+  ]);
+  const memoryKeys = new Map(others.map((c) => [c, secretKeysFor(c, opts.envKeys).filter((k) => !openCodeKeys.has(k)).sort()]));
+  const allMemoryKeys = [...new Set([...memoryKeys.values()].flat())].sort();
+  // Every container of the pod, init ones included, carries the seed's requests and limits,
+  // so that the pod as a whole has exactly them (an init container without limits would
+  // leave the pod unlimited).
+  const resources = { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } };
 
   for (const ws of opts.workspaces) {
     const app = `opencode-${ws.name}`;
@@ -129,7 +211,6 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
     const repoDir = `${WORKSPACES}/${repoDirName(ws.repo)}`;
     const keys = dopplerKeys(ws.name);
     const pvcs: { name: string; comment: string }[] = [{ name: app, comment: `OpenCode data (${OPENCODE_DATA}: sessions, auth.json) and ${WORKSPACES}` }];
-    const resources = { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } };
     const dataMounts = [
       { name: "data", mountPath: OPENCODE_DATA, subPath: "opencode" },
       { name: "data", mountPath: WORKSPACES, subPath: "workspaces" },
@@ -149,6 +230,7 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
         { name: "GITHUB_PAT", valueFrom: { secretKeyRef: { name: secret, key: "GITHUB_PAT" } } },
       ],
       volumeMounts: [{ name: "data", mountPath: WORKSPACES, subPath: "workspaces" }],
+      resources,
     };
     const authInit: K8sObject = {
       name: "copilot-auth",
@@ -157,8 +239,8 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
       // Doppler is the source of truth for auth.json: copied over the persisted one on every start.
       command: ["install", "-m", "0600", `${AUTH_MOUNT}/auth.json`, `${OPENCODE_DATA}/auth.json`],
       volumeMounts: [{ name: "data", mountPath: OPENCODE_DATA, subPath: "opencode" }, { name: "copilot-auth", mountPath: AUTH_MOUNT, readOnly: true }],
+      resources,
     };
-    const password = oc?.probe?.kind === "http" && oc.probe.auth ? oc.probe : undefined;
     const opencode: K8sObject = {
       name: "opencode",
       image,
@@ -168,7 +250,7 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
       ports: [{ name: "http", containerPort: OPENCODE_PORT, protocol: "TCP" }],
       env: [
         ...(oc ? Object.keys(oc.env).sort().map((n) => ({ name: n, value: oc.env[n] })) : []),
-        { name: password?.auth?.passwordKey ?? "OPENCODE_SERVER_PASSWORD", valueFrom: { secretKeyRef: { name: secret, key: "OPENCODE_SERVER_PASSWORD" } } },
+        { name: password?.passwordKey ?? "OPENCODE_SERVER_PASSWORD", valueFrom: { secretKeyRef: { name: secret, key: "OPENCODE_SERVER_PASSWORD" } } },
       ],
       volumeMounts: dataMounts,
       resources,
@@ -203,7 +285,7 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
       }
       return {
         ...containerHead(c),
-        ...envOf(c, memorySecret),
+        ...envOf(c, memorySecret, memoryKeys.get(c) ?? []),
         ...(mounts.length ? { volumeMounts: mounts } : {}),
         ...probes(c.probe),
         ...securityOf(c),
@@ -235,6 +317,26 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
         },
         comments: [header, `Doppler (ClusterSecretStore ${opts.clusterSecretStore}) holds ${keys.pat}, ${keys.password} and ${keys.auth}.`],
       },
+      ...(allMemoryKeys.length
+        ? [
+            {
+              obj: {
+                apiVersion: "external-secrets.io/v1",
+                kind: "ExternalSecret",
+                metadata: { name: `${app}-memory` },
+                spec: {
+                  refreshInterval: "1h",
+                  secretStoreRef: { kind: "ClusterSecretStore", name: opts.clusterSecretStore },
+                  target: { name: memorySecret, creationPolicy: "Owner" },
+                  data: allMemoryKeys.map((k) => ({ secretKey: k, remoteRef: { key: keys.of(k) } })),
+                },
+              },
+              comments: [
+                `The memory containers' secret env (${others.filter((c) => memoryKeys.get(c)?.length).map((c) => c.name).join(", ")}): Doppler holds ${allMemoryKeys.map(keys.of).join(", ")}.`,
+              ],
+            },
+          ]
+        : []),
     ]);
     file("pvc.yaml", pvcs.map((p) => ({
       obj: {
@@ -246,7 +348,10 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
       comments: [p.comment],
     })));
     const memoryNote = others.length
-      ? [`The memory containers (${others.map((c) => c.name).join(", ")}) read their secret env from Secret ${memorySecret} (create it, e.g. with another ExternalSecret).`]
+      ? [
+          `The memory containers (${others.map((c) => c.name).join(", ")}) come from the pod spec; their secret env is Secret ${memorySecret}`,
+          "(ExternalSecret in externalsecret.yaml). The seed's requests and limits are OpenCode's; the memory containers have none: size them for their data.",
+        ]
       : [];
     file("deployment.yaml", [
       {

@@ -6,8 +6,6 @@ import type { ContainerSpec, ProbeSpec } from "../domain/spec.js";
 
 export type K8sObject = Record<string, unknown>;
 
-/** The clone-once script inside the OpenCode image (config/images/opencode/podwarden-clone-once.sh). */
-
 const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 /**
@@ -52,22 +50,29 @@ export const probes = (probe: ProbeSpec | undefined): K8sObject => {
   };
 };
 
-/** Plain env as values (sorted by name); secret env only as references to `secretName`, never values. */
-export const envOf = (c: ContainerSpec, secretName: string): K8sObject => {
+/**
+ * Plain env as values (sorted by name); secret env only as references to `secretName`, never
+ * values: the whole Secret for `secretEnv: all`, else one reference per key. `keys`, when
+ * given, replaces the container's own list (the keys the Secret is known to hold for it).
+ */
+export const envOf = (c: ContainerSpec, secretName: string, keys?: readonly string[]): K8sObject => {
   const env: K8sObject[] = Object.keys(c.env)
     .sort()
     .map((name) => ({ name, value: c.env[name] }));
-  if (c.secretEnv === "all") {
+  if (keys === undefined && c.secretEnv === "all") {
     return { ...(env.length ? { env } : {}), envFrom: [{ secretRef: { name: secretName } }] };
   }
-  for (const key of [...c.secretEnv].sort()) env.push({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } });
+  for (const key of [...(keys ?? c.secretEnv)].sort()) env.push({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } });
   return env.length ? { env } : {};
 };
 
-/** The image's entrypoint is Kubernetes' `command`; our `command` is its `args`. */
+/**
+ * The image's entrypoint is Kubernetes' `command`; our `command` is its `args`. A `command`
+ * without `args` already drops the image's CMD, so an empty list is left out.
+ */
 export const commandOf = (c: ContainerSpec): K8sObject => ({
   ...(c.entrypoint ? { command: [...c.entrypoint] } : {}),
-  ...(c.command && (c.command.length > 0 || c.entrypoint) ? { args: [...c.command] } : {}),
+  ...(c.command && c.command.length > 0 ? { args: [...c.command] } : {}),
 });
 
 const NUMERIC_USER = /^(\d+)(?::(\d+))?$/;
@@ -85,7 +90,6 @@ export const dnsLabel = (s: string): string =>
     .replace(/^-+|-+$/g, "")
     .slice(0, 63) || "x";
 
-/** One YAML document per object, `---` between, optional `# ...` comment lines before each. */
 /**
  * A one-replica Deployment with the Recreate strategy: the pod's volumes are ReadWriteOnce,
  * so the old pod must let go of them before the new one starts.
@@ -117,6 +121,7 @@ export const containerHead = (c: ContainerSpec): K8sObject => ({
   ...(c.workdir ? { workingDir: c.workdir } : {}),
 });
 
+/** One YAML document per object, `---` between, optional `# ...` comment lines before each. */
 export const toYaml = (docs: readonly { readonly obj: K8sObject; readonly comments?: readonly string[] }[]): string =>
   docs
     .map(({ obj, comments }) => `${(comments ?? []).map((l) => (l ? `# ${l}\n` : "#\n")).join("")}${stringify(obj, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false })}`)

@@ -53,6 +53,33 @@ export const openCodeApi = (run: E2eRun): OpenCodeApi => {
   };
 };
 
+/**
+ * OpenCode from inside its own container (`podman exec ... curl`), for a pod whose port is
+ * not published (e.g. one `podman kube play` started). With credentials the password is the
+ * container's own OPENCODE_SERVER_PASSWORD, handed to curl as a config on stdin: it is in no
+ * argv. `password: null` sends no Authorization header; a password of the caller's is not
+ * supported (it would have to travel in argv).
+ */
+export const openCodeInContainer = (container: string, port = 4096): OpenCodeApi => {
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    async call(method, path, { body, password } = {}) {
+      if (typeof password === "string") throw new Error("openCodeInContainer uses the container's own password");
+      if (!/^[A-Z]+$/.test(method) || !/^\/[\w/?=&.-]*$/.test(path)) throw new Error(`unexpected request ${method} ${path}`);
+      const json = body === undefined ? "" : JSON.stringify(body);
+      if (json.includes("'")) throw new Error("a body with a single quote cannot be passed through sh");
+      const auth = password === null ? "" : `printf 'user = "opencode:%s"\\n' "$OPENCODE_SERVER_PASSWORD" | `;
+      const data = body === undefined ? "" : ` -H 'content-type: application/json' --data-raw '${json}'`;
+      const script = `${auth}curl -sS --max-time 15 ${password === null ? "" : "-K - "}-X ${method}${data} -w '\\n%{http_code}' ${url}${path}`;
+      const out = await podman("exec", container, "sh", "-c", script);
+      const cut = out.lastIndexOf("\n");
+      const text = out.slice(0, cut);
+      return { status: Number(out.slice(cut + 1)), text, json: <T>() => JSON.parse(text) as T };
+    },
+  };
+};
+
 // ---- the daemon ---------------------------------------------------------------------------
 
 export type DaemonProcess = Daemon;

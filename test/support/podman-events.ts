@@ -72,13 +72,20 @@ interface RawEvent {
  * A "died" event is sent by the cleanup process Podman runs after an exit, so its time
  * is when Podman itself reports the death: the earliest an event-driven daemon can know.
  */
-export const podEvents = (socketPath: string, pod: string) => {
+export const podEvents = (socketPath: string, pod: string) => containerEvents(socketPath, { label: [`io.podwarden.pod=${pod}`] });
+
+/**
+ * Follows the libpod event stream for the containers `filters` select (libpod's event
+ * filters, e.g. `{ container: [name] }`: a name matches a container created later too, and
+ * keeps matching after the container is removed), infra containers excluded.
+ */
+export const containerEvents = (socketPath: string, filters: Readonly<Record<string, readonly string[]>>) => {
   const events: ContainerEvent[] = [];
-  const filters = JSON.stringify({ type: ["container"], label: [`io.podwarden.pod=${pod}`] });
+  const query = JSON.stringify({ ...filters, type: ["container"] });
   let buffer = "";
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
-  const req = request({ socketPath, path: `/v4.0.0/libpod/events?stream=true&filters=${encodeURIComponent(filters)}`, method: "GET" }, (res) => {
+  const req = request({ socketPath, path: `/v4.0.0/libpod/events?stream=true&filters=${encodeURIComponent(query)}`, method: "GET" }, (res) => {
     resolveReady();
     res.setEncoding("utf8");
     res.on("data", (chunk: string) => {
