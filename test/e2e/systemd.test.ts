@@ -123,7 +123,10 @@ describe("systemd unit", () => {
     expect(one("RuntimeDirectory")).toBe("podwarden");
     expect(one("MemoryDenyWriteExecute")).toBe("no"); // V8's JIT
     expect(one("ProtectSystem")).toBe("strict");
-    expect(one("ReadWritePaths")).toBe("-/run/podman -/persist/containers");
+    // The persisted data and the backups (jobs.backup.dir under /persist/backups in the example).
+    expect(one("ReadWritePaths")).toBe("-/run/podman -/persist/containers -/persist/backups");
+    // /var/lib/podwarden for jobs.stateDir (image pins) under ProtectSystem=strict.
+    expect(one("StateDirectory")).toBe("podwarden");
     expect(one("User")).toBe("root");
     expect(p.get("Environment")).toContain("PODWARDEN_CONFIG=/etc/podwarden/opencode-memory-pod.yaml");
     const names = (k: string): string[] => (p.get(k) ?? []).map((v) => v.split(" ")[0]!);
