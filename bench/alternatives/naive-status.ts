@@ -2,9 +2,11 @@
 // answers from the snapshot its reconcile loop keeps. Two flavours:
 //   ps      runs `podman ps -a --filter pod=POD --format json` per request (a new process each time)
 //   libpod  calls GET /libpod/containers/json?all=true&filters={"pod":[POD]} per request
+// and a control that does no work at all:
+//   static  answers a constant body (what the machine and the load generator allow)
 // The benchmark bundles this file and runs it as its own process:
 //
-//   node naive-status.mjs ps|libpod PORT POD SOCKET
+//   node naive-status.mjs ps|libpod|static PORT POD SOCKET
 //
 // Answers GET (any path) with {containers: [{name, state, status}]}; prints "listening" once up.
 
@@ -30,7 +32,13 @@ const list = async (): Promise<Listed[]> => {
   return libpodOk<Listed[]>(socket, "GET", `/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ pod: [pod] }))}`);
 };
 
+const STATIC = JSON.stringify({ containers: ["valkey", "falkordb", "datadog", "opencode"].map((n) => ({ name: `${pod}-${n}`, state: "running", status: "Up" })) });
+
 const server = createServer((_req, res) => {
+  if (mode === "static") {
+    res.writeHead(200, { "content-type": "application/json" }).end(STATIC);
+    return;
+  }
   list().then(
     (cs) => {
       const body = JSON.stringify({ containers: cs.map((c) => ({ name: Array.isArray(c.Names) ? c.Names[0] : c.Names, state: c.State, status: c.Status })) });

@@ -59,8 +59,11 @@ export interface BenchRun extends E2eRun {
   readonly secrets: Secrets;
   /** The daemon's HTTP port. */
   readonly httpPort: number;
-  readonly probes: "native" | "exec";
+  readonly probes: Probes;
 }
+
+/** podwarden's native probes (the configs as shipped), the same checks as exec probes, or none at all. */
+export type Probes = "native" | "exec" | "none";
 
 let scratch: string | undefined;
 
@@ -76,9 +79,12 @@ export const scratchDir = async (janitor: Janitor): Promise<string> => {
   return dir;
 };
 
-/** config/local.yaml with every probe an exec probe (same timings), image paths made absolute. */
-const execBase = async (janitor: Janitor): Promise<string> => {
-  const file = join(await scratchDir(janitor), "local-exec.yaml");
+/**
+ * config/local.yaml with every probe an exec probe (same timings), or with no probes
+ * (running counts as ready); image paths made absolute.
+ */
+const variantBase = async (janitor: Janitor, probes: "exec" | "none"): Promise<string> => {
+  const file = join(await scratchDir(janitor), `local-${probes}.yaml`);
   if (await stat(file).catch(() => undefined)) return file;
   const doc = parse(await readFile(LOCAL_CONFIG, "utf8")) as {
     images: Record<string, { build?: { containerfile: string; context: string } }>;
@@ -91,6 +97,10 @@ const execBase = async (janitor: Janitor): Promise<string> => {
     image.build.context = resolve(here, image.build.context);
   }
   for (const [name, c] of Object.entries(doc.containers)) {
+    if (probes === "none") {
+      delete c.probe;
+      continue;
+    }
     const check = EXEC_CHECKS[name];
     if (!check) throw new Error(`no exec check for ${name}`);
     const timing = Object.fromEntries(Object.entries(c.probe ?? {}).filter(([k]) => !["redis", "http", "tcp"].includes(k)));
@@ -101,7 +111,7 @@ const execBase = async (janitor: Janitor): Promise<string> => {
 };
 
 export interface RunChoice {
-  readonly probes?: "native" | "exec";
+  readonly probes?: Probes;
   /** Extra YAML for the run's config (after the http section). */
   readonly extraYaml?: string;
 }
@@ -112,7 +122,7 @@ export const benchRun = async (janitor: Janitor, choice: RunChoice = {}): Promis
   const httpPort = await freePort();
   const run = await createRun({
     prefix: BENCH_PREFIX,
-    ...(probes === "exec" ? { base: await execBase(janitor) } : {}),
+    ...(probes === "native" ? {} : { base: await variantBase(janitor, probes) }),
     extraYaml: ["http:", `  port: ${httpPort}`, choice.extraYaml ?? ""].join("\n"),
   });
   janitor.add(`pod ${run.pod}`, () => cleanupRun(run));

@@ -22,7 +22,7 @@ interface Measured {
 }
 
 /** A naive status server as its own process; resolves with its URL once it listens. */
-const naiveServer = async (ctx: BenchContext, mode: "ps" | "libpod", pod: string): Promise<string> => {
+const naiveServer = async (ctx: BenchContext, mode: "ps" | "libpod" | "static", pod: string): Promise<string> => {
   const port = await freePort();
   const child = spawn(process.execPath, [await bundle("alternatives/naive-status", ctx.scratch), mode, String(port), pod, SOCKET], { stdio: ["ignore", "pipe", "inherit"] });
   ctx.janitor.add(`naive ${mode} server ${child.pid}`, async () => {
@@ -59,6 +59,15 @@ export const statusAndScrapes = async (ctx: BenchContext): Promise<SectionResult
     ctx.log(`${path} max: ${Math.round(max.rps)} req/s`);
     daemon.push({ label: `podwarden \`${path}\``, fixed, max });
   }
+  // The control: node:http answering a constant body. Its tail is the machine's and the load generator's.
+  const controlUrl = await naiveServer(ctx, "static", run.pod);
+  await fixedRate(controlUrl, RATE, 2);
+  const control: Measured = {
+    label: "control: a bare node:http server, constant body, no work",
+    fixed: await fixedRate(controlUrl, RATE, fixedS),
+    max: await maxThroughput(controlUrl, maxS, 8),
+  };
+  ctx.log(`control at ${RATE}/s: p50 ${ms(control.fixed.latency.p50)}, p99 ${ms(control.fixed.latency.p99)}; max ${Math.round(control.max.rps)} req/s`);
   const naive: Measured[] = [];
   for (const mode of ["libpod", "ps"] as const) {
     const url = await naiveServer(ctx, mode, run.pod);
@@ -86,12 +95,13 @@ export const statusAndScrapes = async (ctx: BenchContext): Promise<SectionResult
     `requests/s for ${fixedS} s over up to 32 keep-alive connections, latency from sending to the end of the body`,
     "(\"from due\": from the moment the request was due, which also counts any wait for the client's timer or a free",
     `connection). Maximum: closed loop for ${maxS} s, 8 connections (4 for the naive servers, ${naiveS} s). The load generator`,
-    "shares the 2 cores with the daemon (bench/lib/load.ts). The naive servers cannot sustain 1,000 requests/s, so their",
-    "fixed-rate row is at half their maximum.",
+    "shares the 2 cores with the daemon (bench/lib/load.ts). The control row is a bare node:http server answering a",
+    "constant body under the same load: what this machine and the generator allow. The naive servers cannot sustain",
+    "1,000 requests/s, so their fixed-rate row is at half their maximum.",
     "",
     "| endpoint | req/s | p50 | p90 | p99 | p99.9 | max | p99 from due | failed | max throughput req/s |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...[...daemon, ...naive].map(row),
+    ...[...daemon, control, ...naive].map(row),
     "",
     `Body sizes differ: /status is the full status document, /metrics the Prometheus exposition; the naive servers answer a`,
     `short list. ${failures.length === 0 ? "No container failed during the load." : `${failures.length} container failure(s) during the load.`}`,
@@ -102,6 +112,7 @@ export const statusAndScrapes = async (ctx: BenchContext): Promise<SectionResult
     summary: [
       { figure: `\`/status\` latency at ${RATE} req/s`, value: `p50 ${ms(status.fixed.latency.p50)}, p99 ${ms(status.fixed.latency.p99)}; max ${Math.round(status.max.rps)} req/s`, target: "p99 ≤ 2 ms", met: status.fixed.latency.p99 <= 2 },
       { figure: `\`/metrics\` latency at ${RATE} req/s`, value: `p50 ${ms(metrics.fixed.latency.p50)}, p99 ${ms(metrics.fixed.latency.p99)}; max ${Math.round(metrics.max.rps)} req/s`, target: "p99 ≤ 5 ms", met: metrics.fixed.latency.p99 <= 5 },
+      { figure: `control: a bare node:http server at ${RATE} req/s (same machine, same load generator)`, value: `p50 ${ms(control.fixed.latency.p50)}, p99 ${ms(control.fixed.latency.p99)}`, target: "", met: undefined },
       {
         figure: "naive status per request (libpod / `podman ps`)",
         value: naive.map((m) => `max ${Math.round(m.max.rps)} req/s, p50 ${ms(m.fixed.latency.p50)} at ${m.fixed.rate}/s`).join("; "),
