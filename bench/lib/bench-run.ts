@@ -20,6 +20,8 @@ export const BENCH_PREFIX = "pw-bench";
  * person writes as Podman health checks (the seed's `valkey-cli -p 6380 ping`), and what
  * the exec-probe variant of the config runs through the libpod healthcheck endpoint.
  * OpenCode's password comes from the environment (--env-file) or from podwarden's secret file.
+ * curl gets the probes' 2 s timeout: while OpenCode starts it can hold a request for minutes,
+ * and Podman 4.3's `healthcheck run` then waits with it.
  */
 export const EXEC_CHECKS: Readonly<Record<string, readonly string[]>> = {
   valkey: ["valkey-cli", "-p", "6380", "ping"],
@@ -29,7 +31,7 @@ export const EXEC_CHECKS: Readonly<Record<string, readonly string[]>> = {
     "sh",
     "-c",
     `if [ -f ${SECRET_ENV_PATH} ]; then . ${SECRET_ENV_PATH}; fi; ` +
-      'curl -fsS -o /dev/null -u "opencode:$OPENCODE_SERVER_PASSWORD" http://127.0.0.1:4096/global/health',
+      'curl -fsS --max-time 2 -o /dev/null -u "opencode:$OPENCODE_SERVER_PASSWORD" http://127.0.0.1:4096/global/health',
   ],
 };
 

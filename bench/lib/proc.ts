@@ -17,12 +17,19 @@ export interface Timed {
 export const timed = (cmd: string, args: readonly string[], opts: { readonly cwd?: string; readonly timeoutMs?: number } = {}): Promise<Timed> =>
   new Promise((resolve) => {
     const startAt = Date.now();
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    // A group of its own, so that a timeout ends what it started too (a script's podman calls).
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], detached: true, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 300_000);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    }, opts.timeoutMs ?? 300_000);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr, startAt, endAt: Date.now() });
