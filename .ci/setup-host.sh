@@ -4,13 +4,17 @@
 # for the pod if there is none. Safe to run again. CI runs it; so can a person.
 #   --test   also install what the test suite uses: Prometheus (a real scraper and
 #            promtool), Chromium (the status page in a real browser), systemd-analyze.
+#   --bench  also install what `npm run bench` compares podwarden with: podman-compose
+#            (Debian's 1.0.3). The load generator (autocannon) comes from npm.
 set -euo pipefail
 
 with_tests=false
+with_bench=false
 for arg in "$@"; do
   case "$arg" in
     --test) with_tests=true ;;
-    *) printf 'setup-host: unknown option %s (only --test)\n' "$arg" >&2; exit 2 ;;
+    --bench) with_bench=true ;;
+    *) printf 'setup-host: unknown option %s (--test, --bench)\n' "$arg" >&2; exit 2 ;;
   esac
 done
 
@@ -31,6 +35,7 @@ retry() { # retry N CMD...: network steps get a few tries with a pause between t
 # 1. Packages: Podman (4.3 on bookworm), runc, debootstrap for the local base image.
 packages=(podman runc debootstrap uidmap curl ca-certificates)
 $with_tests && packages+=(prometheus chromium systemd)
+$with_bench && packages+=(podman-compose)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -144,9 +144,9 @@ export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeRe
   };
 };
 
-/** A running container without a probe is ready as soon as it runs. */
+/** A running container without a probe is ready as soon as it runs, with nothing to probe again (until a new instance). */
 export const absorbNoProbe = (h: ContainerHistory, now: number): ContainerHistory =>
-  h.running && !h.ready ? { ...h, ready: true, readyAt: h.readyAt ?? now } : h;
+  h.running ? { ...h, ready: true, readyAt: h.readyAt ?? now, nextProbeAt: undefined } : h;
 
 export const markStopping = (h: ContainerHistory, reason: StopReason, deadline: number): ContainerHistory => ({
   ...h,

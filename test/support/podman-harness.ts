@@ -59,11 +59,15 @@ export interface E2eRun {
 export interface RunOptions {
   /** Extra YAML appended to the generated config (e.g. a `containers:` override). */
   readonly extraYaml?: string;
+  /** Start of the pod name (default pw-e2e; the benchmark uses its own). */
+  readonly prefix?: string;
+  /** The config the run's config extends (default config/local.yaml). */
+  readonly base?: string;
 }
 
 export const createRun = async (opts: RunOptions = {}): Promise<E2eRun> => {
   const id = randomBytes(3).toString("hex");
-  const pod = `pw-e2e-${id}`;
+  const pod = `${opts.prefix ?? "pw-e2e"}-${id}`;
   const dir = await mkdtemp(join(tmpdir(), `${pod}-`));
   const ports = await freePorts();
   const hostPort = Object.fromEntries(CONTAINER_PORTS.map((c, i) => [c, ports[i]!]));
@@ -75,7 +79,7 @@ export const createRun = async (opts: RunOptions = {}): Promise<E2eRun> => {
   await writeFile(
     config,
     [
-      `extends: ${LOCAL_CONFIG}`,
+      `extends: ${opts.base ?? LOCAL_CONFIG}`,
       "pod:",
       `  name: ${pod}`,
       `  ports: [${CONTAINER_PORTS.map((c) => `"${hostPort[c]}:${c}"`).join(", ")}]`,

@@ -1,0 +1,117 @@
+// bench/RESULTS.md: a summary table of every target, the machine, then one section per
+// benchmark. Each section sits between markers and carries its summary rows as JSON, so
+// that running one section again (--only) replaces it and rebuilds the summary from all.
+// The README's Benchmarks section gets the same summary table.
+
+import { readFile, writeFile } from "node:fs/promises";
+
+export const SECTION_IDS = ["cold", "recovery", "watch", "http", "start"] as const;
+export type SectionId = (typeof SECTION_IDS)[number];
+
+export interface SummaryRow {
+  readonly figure: string;
+  readonly value: string;
+  readonly target: string;
+  /** undefined: no target for this figure. */
+  readonly met: boolean | undefined;
+}
+
+export interface SectionResult {
+  readonly id: SectionId;
+  readonly lines: readonly string[];
+  readonly summary: readonly SummaryRow[];
+}
+
+const begin = (id: string): string => `<!-- bench:begin ${id} -->`;
+const end = (id: string): string => `<!-- bench:end ${id} -->`;
+const SUMMARY_TAG = "<!-- bench:summary ";
+
+const renderSection = (s: SectionResult): string =>
+  [begin(s.id), ...s.lines, "", `${SUMMARY_TAG}${JSON.stringify(s.summary).replace(/--/g, "\\u002d\\u002d")} -->`, end(s.id)].join("\n");
+
+/** The sections found in an earlier RESULTS.md (by their markers). */
+const existingSections = (text: string): Map<SectionId, { text: string; summary: SummaryRow[] }> => {
+  const found = new Map<SectionId, { text: string; summary: SummaryRow[] }>();
+  for (const id of SECTION_IDS) {
+    const a = text.indexOf(begin(id));
+    const b = text.indexOf(end(id));
+    if (a < 0 || b < a) continue;
+    const body = text.slice(a, b + end(id).length);
+    const tag = body.indexOf(SUMMARY_TAG);
+    let summary: SummaryRow[] = [];
+    if (tag >= 0) {
+      const json = body.slice(tag + SUMMARY_TAG.length, body.indexOf(" -->", tag));
+      try {
+        summary = JSON.parse(json) as SummaryRow[];
+      } catch {
+        summary = [];
+      }
+    }
+    found.set(id, { text: body, summary });
+  }
+  return found;
+};
+
+const mark = (met: boolean | undefined): string => (met === undefined ? "" : met ? "met" : "**missed**");
+
+export const summaryTable = (rows: readonly SummaryRow[]): string[] => [
+  "| figure | measured | target | |",
+  "| --- | --- | --- | --- |",
+  ...rows.map((r) => `| ${r.figure} | ${r.value} | ${r.target || "–"} | ${mark(r.met)} |`),
+];
+
+export interface WriteOptions {
+  readonly file: string;
+  readonly header: readonly string[];
+  readonly sections: readonly SectionResult[];
+}
+
+/** Writes the results file; sections not in `sections` are kept from the file as it was. */
+export const writeResults = async (opts: WriteOptions): Promise<SummaryRow[]> => {
+  const old = existingSections(await readFile(opts.file, "utf8").catch(() => ""));
+  const fresh = new Map(opts.sections.map((s) => [s.id, s]));
+  const bodies: string[] = [];
+  const rows: SummaryRow[] = [];
+  for (const id of SECTION_IDS) {
+    const s = fresh.get(id);
+    if (s) {
+      bodies.push(renderSection(s));
+      rows.push(...s.summary);
+    } else {
+      const o = old.get(id);
+      if (!o) continue;
+      bodies.push(o.text);
+      rows.push(...o.summary);
+    }
+  }
+  const text = [
+    "# Benchmark results",
+    "",
+    "Figures, not pass/fail (DESIGN.md §5): `npm run bench` measures them on real Podman and rewrites",
+    "this file. The machine is shared with other work, so every comparison is made within one run,",
+    "alternatives interleaved, and medians are reported; each section gives the load average around it.",
+    "",
+    "## Summary",
+    "",
+    ...summaryTable(rows),
+    "",
+    ...opts.header,
+    "",
+    bodies.join("\n\n"),
+  ].join("\n");
+  await writeFile(opts.file, `${text.trimEnd()}\n`);
+  return rows;
+};
+
+const README_BEGIN = "<!-- bench:readme -->";
+const README_END = "<!-- /bench:readme -->";
+
+/** Replaces the README's table between its markers (if the markers are there). */
+export const updateReadme = async (file: string, lines: readonly string[]): Promise<boolean> => {
+  const text = await readFile(file, "utf8");
+  const a = text.indexOf(README_BEGIN);
+  const b = text.indexOf(README_END);
+  if (a < 0 || b < a) return false;
+  await writeFile(file, `${text.slice(0, a + README_BEGIN.length)}\n${lines.join("\n")}\n${text.slice(b)}`);
+  return true;
+};

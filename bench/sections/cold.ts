@@ -1,0 +1,188 @@
+// 1. Cold start to all-ready: images present, no pod, empty data directories. Each way of
+// starting the pod runs on a fresh pod of its own (name, ports, data), in rounds with the
+// ways interleaved (order rotated each round), and is removed again before the next.
+// Every run is watched by the same external observer (native probes every 10 ms).
+
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { podmanName } from "../../src/domain/spec.js";
+import { CLI, SOCKET, podman } from "../../test/support/podman-harness.js";
+import { composeFile, floorPlan, seedScript } from "../alternatives/render.js";
+import { benchRun, type BenchRun } from "../lib/bench-run.js";
+import { bundle } from "../lib/bundle.js";
+import type { BenchContext } from "../lib/context.js";
+import { watchReady } from "../lib/external-probe.js";
+import { inspectContainer, podmanTimeMs } from "../lib/libpod.js";
+import { loadAverage } from "../lib/machine.js";
+import { mustSucceed, timed, type Timed } from "../lib/proc.js";
+import type { SectionResult } from "../lib/results.js";
+import { median, ms, ratio, s2, worst } from "../lib/stats.js";
+
+const WAYS = ["podwarden", "floor", "seed", "seed-gated", "compose"] as const;
+type Way = (typeof WAYS)[number];
+
+const LABEL: Record<Way, string> = {
+  podwarden: "podwarden `up`",
+  floor: "the floor (create, start, probe every 10 ms)",
+  seed: "the seed's unit as a script (no gating)",
+  "seed-gated": "the seed's script gated on `podman healthcheck run` (every 1 s)",
+  compose: "podman-compose 1.0.3 `up -d` (depends_on)",
+};
+
+/** The ways that say themselves when the pod is ready are timed to their exit; the others by the observer. */
+const SELF_TIMED: readonly Way[] = ["podwarden", "floor"];
+
+interface Sample {
+  readonly way: Way;
+  /** Spawn -> the command's exit. */
+  readonly exitMs: number;
+  /** Spawn -> the external observer has seen all four pass. */
+  readonly observedMs: number;
+  /** Per container: Podman's StartedAt -> the observer's first passing probe. */
+  readonly startToReady: Record<string, number>;
+  /** Per container, the program's own figure (podwarden's startToReadyMs, the floor's start -> pass). */
+  readonly own: Record<string, number>;
+}
+
+const headline = (s: Sample): number => (SELF_TIMED.includes(s.way) ? s.exitMs : s.observedMs);
+
+const composeCleanup = (project: string) => async (): Promise<void> => {
+  const ids = (await podman("ps", "-aq", "--filter", `label=io.podman.compose.project=${project}`).catch(() => "")).split("\n").filter(Boolean);
+  if (ids.length > 0) await podman("rm", "-f", "-t", "0", ...ids).catch(() => undefined);
+  await podman("network", "rm", "-f", `${project}_default`).catch(() => undefined);
+};
+
+/** Prepares (untimed) and returns the command that starts the pod this way. */
+const command = async (ctx: BenchContext, run: BenchRun, way: Way): Promise<{ cmd: string; args: string[] }> => {
+  switch (way) {
+    case "podwarden":
+      return { cmd: process.execPath, args: [CLI, "up", "-c", run.config, "--json"] };
+    case "floor": {
+      const plan = join(run.dir, "floor-plan.json");
+      await writeFile(plan, JSON.stringify(await floorPlan(run)));
+      return { cmd: process.execPath, args: [await bundle("alternatives/floor", ctx.scratch), plan] };
+    }
+    case "seed":
+    case "seed-gated": {
+      const script = join(run.dir, `${way}.sh`);
+      await writeFile(script, await seedScript(run, { gated: way === "seed-gated" }), { mode: 0o700 });
+      return { cmd: "bash", args: [script] };
+    }
+    case "compose": {
+      const file = join(run.dir, "compose.yaml");
+      await writeFile(file, await composeFile(run));
+      ctx.janitor.add(`compose project ${run.pod}`, composeCleanup(run.pod));
+      return { cmd: "podman-compose", args: ["-p", run.pod, "-f", file, `--podman-run-args=${(run.spec.dns ?? []).map((d) => `--dns=${d}`).join(" ")}`, "up", "-d"] };
+    }
+  }
+};
+
+const ownFigures = (way: Way, r: Timed): Record<string, number> => {
+  if (way === "podwarden") {
+    const j = JSON.parse(r.stdout) as { containers: Record<string, { startToReadyMs: number | null }> };
+    return Object.fromEntries(Object.entries(j.containers).flatMap(([n, c]) => (c.startToReadyMs === null ? [] : [[n, c.startToReadyMs]])));
+  }
+  if (way === "floor") {
+    return Object.fromEntries(
+      r.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { container: string; startedAt: number; readyAt: number })
+        .map((x) => [x.container, x.readyAt - x.startedAt]),
+    );
+  }
+  return {};
+};
+
+const once = async (ctx: BenchContext, way: Way): Promise<Sample> => {
+  const mark = ctx.janitor.mark();
+  const run = await benchRun(ctx.janitor);
+  try {
+    const { cmd, args } = await command(ctx, run, way);
+    const watch = watchReady(run.spec, run.secrets);
+    const r = mustSucceed(way, await timed(cmd, args, { timeoutMs: 300_000 }));
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${way}: the observer did not see all four ready`)), 180_000).unref());
+    const observedAt = await Promise.race([watch.allReady, timeout]).finally(() => watch.stop());
+    const startToReady: Record<string, number> = {};
+    for (const c of run.spec.containers) {
+      const started = podmanTimeMs((await inspectContainer(SOCKET, podmanName(run.pod, c.name))).State.StartedAt);
+      startToReady[c.name] = watch.firstPass.get(c.name)! - started;
+    }
+    return { way, exitMs: r.endAt - r.startAt, observedMs: observedAt - r.startAt, startToReady, own: ownFigures(way, r) };
+  } finally {
+    await ctx.janitor.sweep(mark);
+  }
+};
+
+export const coldStart = async (ctx: BenchContext): Promise<SectionResult> => {
+  const rounds = ctx.quick ? 1 : 5;
+  const load0 = loadAverage();
+  const t0 = Date.now();
+  // One uncounted start first: the images' files are in the page cache for every way alike.
+  ctx.log("cold start: warm-up (floor, not counted)");
+  await once(ctx, "floor");
+  const samples: Sample[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = WAYS.map((_, i) => WAYS[(i + round) % WAYS.length]!);
+    for (const way of order) {
+      const s = await once(ctx, way);
+      samples.push(s);
+      ctx.log(`cold start round ${round + 1}/${rounds} ${way}: ${s2(headline(s))} (exit ${s2(s.exitMs)}, observed ${s2(s.observedMs)})`);
+    }
+  }
+  const of = (w: Way): Sample[] => samples.filter((s) => s.way === w);
+  const med = (w: Way): number => median(of(w).map(headline));
+  const pw = med("podwarden");
+  const names = Object.keys(samples[0]!.startToReady);
+  const ownPw = Object.fromEntries(names.map((n) => [n, median(of("podwarden").map((s) => s.own[n] ?? Number.NaN))]));
+  ctx.shared.startToReadyMs = ownPw;
+  const lines = [
+    "## 1. Cold start to all-ready",
+    "",
+    `Measured ${new Date(t0).toISOString()}, ${rounds} run(s) of each way, interleaved (order rotated each round), ` +
+      `${((Date.now() - t0) / 1000).toFixed(0)} s in all; load average (1 / 5 / 15 min) ${load0} before, ${loadAverage()} after.`,
+    "",
+    "Images present, no pod, empty data directories, a new pod name and ports for every run. The clock starts just",
+    "before the command is spawned. podwarden `up` and the floor say themselves when all four are ready and are",
+    "timed to their exit; the scripts and podman-compose return before that, so they are timed until the external",
+    "observer (native probes from the host every 10 ms, same ports and credentials) has seen all four pass.",
+    "Both figures are given for every way.",
+    "",
+    "| way | all-ready, median | fastest | slowest | podwarden ÷ this | command exits (median) | observer sees all four (median) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...WAYS.map((w) => {
+      const xs = of(w).map(headline);
+      return `| ${LABEL[w]} | ${s2(median(xs))} | ${s2(Math.min(...xs))} | ${s2(worst(xs))} | ${w === "podwarden" ? "–" : ratio(pw, med(w))} | ${s2(median(of(w).map((s) => s.exitMs)))} | ${s2(median(of(w).map((s) => s.observedMs)))} |`;
+    }),
+    "",
+    "Every run (s, in the order run): " +
+      WAYS.map((w) => `${w} ${of(w).map((s) => (headline(s) / 1000).toFixed(2)).join(", ")}`).join("; "),
+    "",
+    "### Per container: start → first passing probe (median)",
+    "",
+    "From Podman's StartedAt to the observer's first passing probe (10 ms cadence), and podwarden's own figure",
+    "(`up --json`: StartedAt → the probe that made it ready; the daemon probes every 100 ms while starting).",
+    "",
+    `| way | ${names.join(" | ")} |`,
+    `| --- | ${names.map(() => "---:").join(" | ")} |`,
+    ...WAYS.map((w) => `| ${w} | ${names.map((n) => ms(median(of(w).map((s) => s.startToReady[n]!)))).join(" | ")} |`),
+    `| podwarden, its own | ${names.map((n) => ms(ownPw[n]!)).join(" | ")} |`,
+    `| the floor, its own (start call returned → pass) | ${names.map((n) => ms(median(of("floor").map((s) => s.own[n] ?? Number.NaN)))).join(" | ")} |`,
+    "",
+    "Notes: podman-compose 1.0.3 (Debian's) has no pods: each service gets its own network namespace on a",
+    "project network and publishes its own ports; it waits on nothing (depends_on orders the `podman run`s only)",
+    "and sleeps 1 s after each `podman run`. The scripts give every container the health check a person would",
+    "declare (`--health-cmd`); without systemd Podman logs that it cannot create the timer and goes on.",
+  ];
+  const floor = med("floor");
+  const gated = med("seed-gated");
+  return {
+    id: "cold",
+    lines,
+    summary: [
+      { figure: "cold start to all-ready, podwarden `up` (median)", value: `${s2(pw)} = ${ratio(pw, floor)} the floor (${s2(floor)})`, target: "≤ 1.10 × the floor", met: pw <= 1.1 * floor },
+      { figure: "… beside the gated seed-style script", value: `${s2(gated)} (podwarden ${ratio(pw, gated)})`, target: "podwarden faster", met: pw < gated },
+      { figure: "… beside the ungated script / podman-compose", value: `${s2(med("seed"))} / ${s2(med("compose"))}`, target: "", met: undefined },
+    ],
+  };
+};
