@@ -7,6 +7,7 @@ import type { Clock } from "../lib/clock.js";
 import { PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime, Progress } from "../runtime/port.js";
+import { podReady } from "../supervisor/snapshot.js";
 import { Backups, type ArchiveInfo, type BackupResult } from "./backup.js";
 import type { PodHandle } from "./pod-handle.js";
 import { restoreArchive, type RestoreResult } from "./restore.js";
@@ -41,8 +42,8 @@ export interface JobsStatus {
 }
 
 const notReady = (pod: PodHandle) => (): string | undefined => {
-  const p = pod.snapshot().pod;
-  return p.containersReady === p.containersTotal ? undefined : `the pod is not ready (${p.containersReady} of ${p.containersTotal} containers ready)`;
+  const s = pod.snapshot();
+  return podReady(s) ? undefined : `the pod is not ready (${s.pod.containersReady} of ${s.pod.containersTotal} containers ready)`;
 };
 
 export class Jobs {

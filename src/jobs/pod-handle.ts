@@ -13,8 +13,6 @@ export interface PodHandle {
   spec(): PodSpec;
   secrets(): Secrets;
   snapshot(): Snapshot;
-  /** The spec hash a container is created with now (for manifests). */
-  specHash(name: string): string | undefined;
   hold(name: string): void;
   release(name: string): void;
   suspend(names: readonly string[]): void;
@@ -33,7 +31,6 @@ export const podHandle = (reconciler: Reconciler, supervisor: Supervisor, clock:
   spec: () => reconciler.spec,
   secrets: () => reconciler.secrets,
   snapshot: () => supervisor.snapshot(),
-  specHash: (name) => reconciler.hashes.get(name),
   hold: (name) => reconciler.hold(name),
   release: (name) => {
     reconciler.release(name);

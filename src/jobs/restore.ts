@@ -11,7 +11,7 @@ import { stopOrder, transitiveDependentsOf } from "../domain/graph.js";
 import type { Clock } from "../lib/clock.js";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
-import type { Snapshot } from "../supervisor/snapshot.js";
+import { podReady, type Snapshot } from "../supervisor/snapshot.js";
 import { copyTree, unpackArchive, verifyUnpacked } from "./archive.js";
 import type { PodHandle } from "./pod-handle.js";
 
@@ -40,8 +40,6 @@ export interface RestoreDeps {
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
 
 const allStopped = (names: readonly string[]) => (s: Snapshot): boolean => names.every((n) => s.containers[n]?.running === false);
-
-const podReady = (s: Snapshot): boolean => s.pod.containersReady === s.pod.containersTotal;
 
 /** Every mount in the archive must be a persisted directory of the same container in today's spec. */
 const checkFits = (manifest: Manifest, pod: PodHandle, archive: string): void => {

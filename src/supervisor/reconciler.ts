@@ -142,11 +142,6 @@ export class Reconciler {
     return this.#pins;
   }
 
-  /** The image the container is meant to run now (a pin, or the spec's reference). */
-  desiredImage(name: string): string | undefined {
-    return this.#desired.get(name)?.request.image;
-  }
-
   /** Hands off `name` (a job pauses it): no probes, no verdicts, no actions until released. */
   hold(name: string): void {
     this.#held.add(name);
@@ -165,23 +160,11 @@ export class Reconciler {
     for (const n of names) this.#suspended.delete(n);
   }
 
-  get held(): ReadonlySet<string> {
-    return this.#held;
-  }
-
-  get suspended(): ReadonlySet<string> {
-    return this.#suspended;
-  }
-
   get spec(): PodSpec {
     return this.#deps.spec;
   }
   get secrets(): Secrets {
     return this.#deps.secrets;
-  }
-  /** The spec hash the pod is created with now. */
-  get podHash(): string | undefined {
-    return this.#podRequest.labels[LABELS.specHash];
   }
   get mode(): Mode {
     return this.#mode;

@@ -40,6 +40,9 @@ export interface Snapshot {
   readonly containers: Readonly<Record<string, ContainerSnapshot>>;
 }
 
+/** Every container of the spec ready (what jobs wait for and require). */
+export const podReady = (s: Snapshot): boolean => s.pod.containersReady === s.pod.containersTotal;
+
 const iso = (ms: number | undefined | null): string | null => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
 
 export interface SnapshotInput {
