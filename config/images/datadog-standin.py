@@ -10,6 +10,11 @@ registry is reachable), so this answers the way a tracer expects from the Agent:
   GET /info            -> what the Agent's /info reports, trimmed to the trace endpoints
   GET /standin/stats   -> counters of what was received (for tests)
 
+Like the real Agent, it refuses to start without an API key: the Agent image's first init
+step (cont-init.d/01-check-apikey.sh) exits 1 when neither DD_API_KEY nor DD_API_KEY_FILE
+gives one, and s6 then takes the container down, so a pod without the key sees the Agent
+exit at once, every time. The key itself is not checked (nothing is sent to Datadog).
+
 Nothing is forwarded anywhere. STANDIN_READY_DELAY (seconds, default 0) delays binding
 the port, to test slow starts. SIGTERM and SIGINT stop it at once, also during the delay.
 """
@@ -123,7 +128,26 @@ class Handler(BaseHTTPRequestHandler):
         sys.stdout.flush()
 
 
+def api_key_present() -> bool:
+    if os.environ.get("DD_API_KEY", "").strip():
+        return True
+    key_file = os.environ.get("DD_API_KEY_FILE", "")
+    try:
+        with open(key_file, encoding="utf-8") as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
 def main() -> None:
+    if not api_key_present():
+        print(
+            "datadog-standin: no API key: set DD_API_KEY (or DD_API_KEY_FILE) to run the Agent; "
+            "exiting 1 as the real Agent's init does",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(1)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     raw = os.environ.get("STANDIN_READY_DELAY", "0") or "0"

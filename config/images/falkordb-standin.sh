@@ -3,7 +3,10 @@
 # server on 6379 plus a static HTTP page on 3000. Not FalkorDB; see the Containerfile.
 #
 #   REDIS_ARGS           extra valkey-server arguments, word-split like FalkorDB's image
-#                        does (e.g. "--save 60 100"); they come after the defaults.
+#                        does (e.g. "--save 60 100"); as there, --dir comes after them.
+#   FALKORDB_DATA_PATH   where the server writes (default /var/lib/falkordb/data, made if
+#                        missing), as in the real image.
+#   BROWSER              1 (default) serves the page on 3000; 0 does not.
 #   STANDIN_READY_DELAY  seconds to wait before listening on anything (default 0).
 #   arguments            appended to valkey-server's arguments; a first argument that
 #                        does not start with "-" is run instead (e.g. "sh").
@@ -31,9 +34,14 @@ if [ "$delay" != 0 ]; then
     wait "$!"
 fi
 
-busybox httpd -f -p 3000 -h /srv/falkordb-standin &
+if [ "${BROWSER:-1}" = 1 ]; then
+    busybox httpd -f -p 3000 -h /srv/falkordb-standin &
+fi
 
-echo "falkordb-standin: Valkey on 6379 (REDIS_ARGS: ${REDIS_ARGS:-none}), HTTP on 3000"
+data=${FALKORDB_DATA_PATH:-/var/lib/falkordb/data}
+[ -d "$data" ] || mkdir "$data"
+
+echo "falkordb-standin: Valkey on 6379 (REDIS_ARGS: ${REDIS_ARGS:-none}), data in $data, browser page on 3000: ${BROWSER:-1}"
 set -f  # split REDIS_ARGS on spaces, but never expand globs in it
 # shellcheck disable=SC2086
-exec valkey-server --port 6379 --dir /data --protected-mode no ${REDIS_ARGS:-} "$@"
+exec valkey-server --port 6379 ${REDIS_ARGS:-} --protected-mode no --dir "$data" "$@"

@@ -44,6 +44,8 @@ function expectSeedPod(spec: PodSpec): void {
   const falkordb = byName.get("falkordb");
   expect(falkordb?.env).toEqual({ REDIS_ARGS: "--save 60 100" });
   expect(falkordb?.mounts[0]?.source).toBe("/persist/containers/falkordb");
+  // Where the current image writes (FALKORDB_DATA_PATH), not the seed's /data (only a symlink there).
+  expect(falkordb?.mounts[0]?.target).toBe("/var/lib/falkordb/data");
   expect(falkordb?.probe).toMatchObject({ kind: "redis", port: 6379 });
 
   const datadog = byName.get("datadog");
