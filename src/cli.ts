@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { GlobalOptions } from "./main.js";
 import { EXIT, PodwardenError, UsageError, errorMessage } from "./lib/errors.js";
-import { COMMANDS, type CommandContext } from "./commands/index.js";
+import { COMMANDS, type Command, type CommandContext } from "./commands/index.js";
 
 const DEFAULT_CONFIG = "/etc/podwarden/opencode-memory-pod.yaml";
 
@@ -16,9 +16,48 @@ const version = (): string => {
   return pkg.version;
 };
 
+/** One entry per option: its help lines. A command's --help shows the ones it takes. */
+const OPTION_HELP: Readonly<Record<string, string>> = {
+  config: `  -c, --config FILE     pod config (default ${DEFAULT_CONFIG}, or $PODWARDEN_CONFIG)`,
+  socket: `      --socket PATH     Podman API socket (default: $CONTAINER_HOST, $DOCKER_HOST,
+                        /run/podman/podman.sock, then the rootless socket)`,
+  timeout: "      --timeout DUR     up/down: give up after DUR (e.g. 90s, 15m; default up 15m, down 5m)",
+  json: "      --json            machine-readable output on stdout",
+  url: "      --url URL         status: the daemon's address (default http://127.0.0.1:9090, or the config's http section with --config)",
+  follow: "  -f, --follow          logs: keep streaming",
+  since: "      --since DUR       logs: only the last DUR (e.g. 10m)",
+  tail: "      --tail N          logs: only the last N lines",
+  from: "      --from FILE       auth import: the auth.json to copy from (default ~/.local/share/opencode/auth.json)",
+  provider: "      --provider NAME   auth import: the provider entry (default github-copilot)",
+  "doppler-secret": `      --doppler-secret NAME [--doppler-project P] [--doppler-config C]
+                        auth import: push the entry to Doppler instead (value on stdin)`,
+  domain: "      --domain D        render flux: workspaces at <ws>.opencode.D",
+  workspace: `      --workspace NAME=REPO_URL[#BRANCH]
+                        render flux: a workspace (repeat for more)`,
+  out: "      --out DIR         render flux: write kubernetes/apps/opencode/ under DIR (default: stdout)",
+  image: `      --image REF       render flux: the OpenCode image from a registry, pinned by version tag
+                        or digest (default: the config's, if it is one; localhost/ and :latest
+                        are refused)`,
+  gateway: "      --gateway NS/NAME[:SECTION]  render flux: the Gateway (default network/envoy-external:https)",
+  store: "      --store NAME      render flux: the Doppler ClusterSecretStore (default doppler)",
+  "storage-class": "      --storage-class NAME  render: PVC storage class (flux default ceph-block)",
+  issuer: "      --issuer NAME     render flux: the ClusterIssuer (default letsencrypt-production)",
+  backup: "      --backup          render flux: a VolSync ReplicationSource per PVC",
+  "with-memory": "      --with-memory     render flux: Valkey, FalkorDB and the Agent in each workspace's pod",
+  check: "      --check           update: only say which containers have a new image",
+  "log-level": "      --log-level LVL   trace, debug, info (default), warn, error",
+  "log-format": "      --log-format FMT  json (default for run) or pretty (default otherwise)",
+  help: "  -h, --help            this help",
+  version: "  -V, --version         print the version",
+};
+
+const EXIT_HELP = `Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update,
+the daemon) unavailable, 75 busy or pod not ready (try again), 78 bad config.
+`;
+
 const HELP = `podwarden — supervises the opencode-memory-pod Podman pod
 
-Usage: podwarden <command> [options]
+Usage: podwarden <command> [options]      podwarden <command> --help: that command's options
 
 Commands:
 ${Object.entries(COMMANDS)
@@ -26,40 +65,30 @@ ${Object.entries(COMMANDS)
   .join("\n")}
 
 Options:
-  -c, --config FILE     pod config (default ${DEFAULT_CONFIG}, or $PODWARDEN_CONFIG)
-      --socket PATH     Podman API socket (default: $CONTAINER_HOST, $DOCKER_HOST,
-                        /run/podman/podman.sock, then the rootless socket)
-      --timeout DUR     up/down: give up after DUR (e.g. 90s, 15m; default up 15m, down 5m)
-      --json            machine-readable output on stdout
-  -f, --follow          logs: keep streaming
-      --since DUR       logs: only the last DUR (e.g. 10m)
-      --tail N          logs: only the last N lines
-      --from FILE       auth import: the auth.json to copy from (default ~/.local/share/opencode/auth.json)
-      --provider NAME   auth import: the provider entry (default github-copilot)
-      --doppler-secret NAME [--doppler-project P] [--doppler-config C]
-                        auth import: push the entry to Doppler instead (value on stdin)
-      --domain D        render flux: workspaces at <ws>.opencode.D
-      --workspace NAME=REPO_URL[#BRANCH]
-                        render flux: a workspace (repeat for more)
-      --out DIR         render flux: write kubernetes/apps/opencode/ under DIR (default: stdout)
-      --image REF       render flux: the OpenCode image from a registry, pinned by version tag
-                        or digest (default: the config's, if it is one; localhost/ and :latest
-                        are refused)
-      --gateway NS/NAME[:SECTION]  render flux: the Gateway (default network/envoy-external:https)
-      --store NAME      render flux: the Doppler ClusterSecretStore (default doppler)
-      --storage-class NAME  render: PVC storage class (flux default ceph-block)
-      --issuer NAME     render flux: the ClusterIssuer (default letsencrypt-production)
-      --backup          render flux: a VolSync ReplicationSource per PVC
-      --with-memory     render flux: Valkey, FalkorDB and the Agent in each workspace's pod
-      --check           update: only say which containers have a new image
-      --log-level LVL   trace, debug, info (default), warn, error
-      --log-format FMT  json (default for run) or pretty (default otherwise)
-  -h, --help            this help
-  -V, --version         print the version
+${Object.values(OPTION_HELP).join("\n")}
 
-Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update,
-the daemon) unavailable, 75 busy or pod not ready (try again), 78 bad config.
-`;
+${EXIT_HELP}`;
+
+/** `podwarden <command> --help`: what it does and the options it takes. */
+const commandHelp = (name: string, command: Command): string =>
+  `podwarden ${name} — ${command.summary}
+
+Options:
+${[...command.options, "log-level", "log-format", "help"]
+  .map((o) => OPTION_HELP[o])
+  .filter((l) => l !== undefined)
+  .join("\n")}
+
+${EXIT_HELP}`;
+
+/** The command word of an argv that did not parse (for the one-line usage error). */
+const commandWord = (argv: readonly string[]): string | undefined => argv.find((a) => !a.startsWith("-") && COMMANDS[a] !== undefined);
+
+const usageError = (name: string | undefined, message: string): number => {
+  const where = name ? `podwarden ${name}` : "podwarden";
+  process.stderr.write(`${where}: ${message}\nsee ${where} --help\n`);
+  return EXIT.usage;
+};
 
 const OPTIONS = {
   config: { type: "string", short: "c" },
@@ -74,6 +103,7 @@ const OPTIONS = {
   "doppler-project": { type: "string" },
   "doppler-config": { type: "string" },
   json: { type: "boolean", default: false },
+  url: { type: "string" },
   check: { type: "boolean", default: false },
   domain: { type: "string" },
   workspace: { type: "string", multiple: true },
@@ -91,13 +121,20 @@ const OPTIONS = {
   version: { type: "boolean", short: "V", default: false },
 } as const;
 
+/** Options every command takes. */
+const GENERAL: ReadonlySet<string> = new Set(["log-level", "log-format", "help", "version"]);
+/** parseArgs fills in defaults; an option left at its default was not given. */
+const isDefault = (name: string, value: unknown): boolean => {
+  const spec = OPTIONS[name as keyof typeof OPTIONS] as { default?: unknown } | undefined;
+  return value === undefined || (spec !== undefined && "default" in spec && spec.default === value);
+};
+
 export const main = async (argv: readonly string[]): Promise<number> => {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    process.stderr.write(`podwarden: ${errorMessage(err)}\n\n${HELP}`);
-    return EXIT.usage;
+    return usageError(commandWord(argv), errorMessage(err));
   }
   const { values, positionals } = parsed;
   if (values.version) {
@@ -105,15 +142,23 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     return EXIT.ok;
   }
   const [name, ...rest] = positionals;
-  if (values.help || name === undefined || name === "help") {
+  if (name === undefined || name === "help") {
+    const about = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+    if (name === "help" && about) {
+      process.stdout.write(commandHelp(rest[0]!, about));
+      return EXIT.ok;
+    }
     process.stdout.write(HELP);
     return name === undefined && !values.help ? EXIT.usage : EXIT.ok;
   }
   const command = COMMANDS[name];
-  if (!command) {
-    process.stderr.write(`podwarden: unknown command '${name}'\n\n${HELP}`);
-    return EXIT.usage;
+  if (!command) return usageError(undefined, `unknown command '${name}' (podwarden --help lists them)`);
+  if (values.help) {
+    process.stdout.write(commandHelp(name, command));
+    return EXIT.ok;
   }
+  const stray = Object.keys(values).filter((o) => o in OPTION_HELP && !GENERAL.has(o) && !command.options.includes(o) && !isDefault(o, values[o as keyof typeof values]));
+  if (stray.length > 0) return usageError(name, `${name} does not take --${stray.join(", --")}`);
   // The daemon logs to stdout (journald keeps it): JSON, or pretty on a terminal. Other
   // commands keep stdout for their results and log to stderr, pretty.
   const logTo = name === "run" ? "stdout" : "stderr";
@@ -122,8 +167,11 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     process.stderr.write(`podwarden: --log-format must be json or pretty, not '${logFormat}'\n`);
     return EXIT.usage;
   }
+  // An empty $PODWARDEN_CONFIG counts as unset.
+  const envConfig = process.env.PODWARDEN_CONFIG || undefined;
   const global: GlobalOptions = {
-    config: values.config ?? process.env.PODWARDEN_CONFIG ?? DEFAULT_CONFIG,
+    config: values.config ?? envConfig ?? DEFAULT_CONFIG,
+    configGiven: values.config !== undefined || envConfig !== undefined,
     socket: values.socket,
     logLevel: values["log-level"],
     logFormat,
@@ -135,6 +183,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     global,
     args: rest,
     json: values.json,
+    url: values.url,
     check: values.check,
     timeout: values.timeout,
     logs: { follow: values.follow, since: values.since, tail: values.tail },
@@ -164,10 +213,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   try {
     return await (await command.load())(ctx);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`podwarden ${name}: ${err.message}\n`);
-      return err.exitCode;
-    }
+    if (err instanceof UsageError) return usageError(name, err.message);
     if (err instanceof PodwardenError) {
       if (values.json) process.stdout.write(`${JSON.stringify({ ok: false, code: err.code, error: err.message })}\n`);
       process.stderr.write(`podwarden ${name}: ${err.message}\n`);

@@ -29,6 +29,8 @@ import { Supervisor } from "./supervisor/supervisor.js";
 
 export interface GlobalOptions {
   readonly config: string;
+  /** --config or $PODWARDEN_CONFIG named it (commands that only read fall back otherwise). */
+  readonly configGiven: boolean;
   readonly socket?: string | undefined;
   readonly logLevel: string;
   readonly logFormat: "json" | "pretty";

@@ -7,6 +7,8 @@ export interface CommandContext {
   readonly global: GlobalOptions;
   readonly args: readonly string[];
   readonly json: boolean;
+  /** status: the daemon's base URL (--url). */
+  readonly url: string | undefined;
   /** update --check: only say what an update would find. */
   readonly check: boolean;
   readonly timeout: string | undefined;
@@ -38,22 +40,24 @@ export interface CommandContext {
 
 export interface Command {
   readonly summary: string;
+  /** The options it takes (besides --log-level, --log-format, --help): others are a usage error. */
+  readonly options: readonly string[];
   /** Loaded on use, so `--help` and quick commands do not pay for dockerode and fastify. */
   load(): Promise<(ctx: CommandContext) => Promise<number>>;
 }
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
-  run: { summary: "run the supervisor in the foreground (what the systemd unit starts)", load: async () => (await import("./run.js")).run },
-  up: { summary: "bring the pod up in dependency order; exit 0 once every container is ready", load: async () => (await import("./up.js")).up },
-  down: { summary: "stop the containers in reverse order and remove the pod (data stays)", load: async () => (await import("./down.js")).down },
-  validate: { summary: "check the config and env file; exit 0, or 78 naming every problem", load: async () => (await import("./validate.js")).validate },
-  status: { summary: "show the running daemon's view of the pod (table, or --json); exit 0 when ready", load: async () => (await import("./status.js")).status },
-  logs: { summary: "a container's logs: podwarden logs <container> [-f] [--since 10m] [--tail 100]", load: async () => (await import("./logs.js")).logs },
-  reload: { summary: "check the config, then have the running daemon apply it (SIGHUP)", load: async () => (await import("./reload.js")).reload },
-  auth: { summary: "auth import: copy a provider's login (Copilot) into the pod's persisted auth.json, or to Doppler", load: async () => (await import("./auth.js")).auth },
-  render: { summary: "render kube | render flux --domain D --workspace NAME=REPO_URL: the pod as Kubernetes YAML or a Flux tree", load: async () => (await import("./render.js")).render },
-  backup: { summary: "backup now | backup list: have the daemon write a consistent archive of every persisted directory, or list them", load: async () => (await import("./backup.js")).backup },
-  restore: { summary: "restore ARCHIVE: verify it, stop the affected containers, swap their data, start in order, wait until ready", load: async () => (await import("./restore.js")).restore },
-  update: { summary: "update [--check] [CONTAINER]: move to new images (pull or rebuild), rolling back any that does not stay ready", load: async () => (await import("./update.js")).update },
-  images: { summary: "pull or build every image the pod needs that is missing, with progress", load: async () => (await import("./images.js")).images },
+  run: { summary: "run the supervisor in the foreground (what the systemd unit starts)", options: ["config", "socket"], load: async () => (await import("./run.js")).run },
+  up: { summary: "bring the pod up in dependency order; exit 0 once every container is ready", options: ["config", "socket", "timeout", "json"], load: async () => (await import("./up.js")).up },
+  down: { summary: "stop the containers in reverse order and remove the pod (data stays)", options: ["config", "socket", "timeout", "json"], load: async () => (await import("./down.js")).down },
+  validate: { summary: "check the config and env file; exit 0, or 78 naming every problem", options: ["config", "json"], load: async () => (await import("./validate.js")).validate },
+  status: { summary: "show the running daemon's view of the pod (table, or --json); exit 0 when ready", options: ["config", "url", "json"], load: async () => (await import("./status.js")).status },
+  logs: { summary: "a container's logs: podwarden logs <container> [-f] [--since 10m] [--tail 100]", options: ["config", "socket", "follow", "since", "tail"], load: async () => (await import("./logs.js")).logs },
+  reload: { summary: "check the config, then have the running daemon apply it (SIGHUP)", options: ["config", "json"], load: async () => (await import("./reload.js")).reload },
+  auth: { summary: "auth import: copy a provider's login (Copilot) into the pod's persisted auth.json, or to Doppler", options: ["config", "json", "from", "provider", "doppler-secret", "doppler-project", "doppler-config"], load: async () => (await import("./auth.js")).auth },
+  render: { summary: "render kube | render flux --domain D --workspace NAME=REPO_URL: the pod as Kubernetes YAML or a Flux tree", options: ["config", "domain", "workspace", "out", "image", "gateway", "store", "storage-class", "issuer", "backup", "with-memory"], load: async () => (await import("./render.js")).render },
+  backup: { summary: "backup now | backup list: have the daemon write a consistent archive of every persisted directory, or list them", options: ["config", "json"], load: async () => (await import("./backup.js")).backup },
+  restore: { summary: "restore ARCHIVE: verify it, stop the affected containers, swap their data, start in order, wait until ready", options: ["config", "json"], load: async () => (await import("./restore.js")).restore },
+  update: { summary: "update [--check] [CONTAINER]: move to new images (pull or rebuild), rolling back any that does not stay ready", options: ["config", "check", "json"], load: async () => (await import("./update.js")).update },
+  images: { summary: "pull or build every image the pod needs that is missing, with progress", options: ["config", "socket", "json"], load: async () => (await import("./images.js")).images },
 };

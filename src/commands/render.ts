@@ -2,7 +2,8 @@
 // GitOps tree (files under --out, or a listing with contents on stdout). The renderers
 // are pure (src/render/); this file reads the config and writes files.
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { access, mkdir, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { loadConfig } from "../config/load.js";
 import { EXIT, UsageError } from "../lib/errors.js";
@@ -57,10 +58,26 @@ export const memoryImageWarnings = (spec: PodSpec): string[] => {
   return warnings;
 };
 
+/** The seed's pod as shipped, for rendering on a machine without an installed config. */
+export const SHIPPED_CONFIG = fileURLToPath(new URL("../../config/opencode-memory-pod.yaml", import.meta.url));
+
+/** --config (or $PODWARDEN_CONFIG); else the installed config; else the shipped one, with a note. */
+const renderConfig = async (ctx: CommandContext): Promise<string> => {
+  if (ctx.global.configGiven) return ctx.global.config;
+  const installed = await access(ctx.global.config).then(
+    () => true,
+    () => false,
+  );
+  if (installed) return ctx.global.config;
+  ctx.err.write(`note: no --config and no ${ctx.global.config}: rendering the shipped ${SHIPPED_CONFIG}\n`);
+  return SHIPPED_CONFIG;
+};
+
 export const render = async (ctx: CommandContext): Promise<number> => {
   const [target, ...extra] = ctx.args;
   if ((target !== "kube" && target !== "flux") || extra.length > 0) throw new UsageError("usage: podwarden render kube | podwarden render flux --domain D --workspace NAME=REPO_URL ...");
-  const { spec, secrets } = await loadConfig(ctx.global.config);
+  const { spec, secrets, warnings } = await loadConfig(await renderConfig(ctx), { envFile: "optional" });
+  for (const w of warnings) ctx.err.write(`warning: ${w}\n`);
   const o = ctx.render;
   if (target === "kube") {
     ctx.out.write(renderKube(spec, { ...(o.storageClass ? { storageClass: o.storageClass } : {}) }));

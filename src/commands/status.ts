@@ -2,7 +2,7 @@
 // document with --json. Exit 0 when the pod is ready, 1 when not, 69 when no daemon answers.
 
 import { loadConfig } from "../config/load.js";
-import { EXIT } from "../lib/errors.js";
+import { EXIT, UsageError, errorMessage } from "../lib/errors.js";
 import type { StatusDocument } from "../http/schemas.js";
 import type { CommandContext } from "./index.js";
 import { noArgs, printJson } from "./shared.js";
@@ -41,16 +41,37 @@ export const renderTable = (doc: StatusDocument, tty: boolean): string => {
   ].join("\n");
 };
 
+/** Where the daemon listens unless told otherwise (its http section's defaults). */
+export const DEFAULT_STATUS_URL = "http://127.0.0.1:9090";
+
+/** The /status URL: --url, else the config's http section when a config was named, else the default. */
+const statusUrl = async (ctx: CommandContext): Promise<string> => {
+  if (ctx.url !== undefined) {
+    let base: URL;
+    try {
+      base = new URL(ctx.url);
+    } catch {
+      throw new UsageError(`--url: '${ctx.url}' is not a URL (e.g. http://127.0.0.1:9090)`);
+    }
+    if (base.protocol !== "http:" && base.protocol !== "https:") throw new UsageError(`--url: only http(s) URLs, not ${base.protocol}`);
+    return new URL("status", base.href.endsWith("/") ? base.href : `${base.href}/`).href;
+  }
+  if (!ctx.global.configGiven) return `${DEFAULT_STATUS_URL}/status`;
+  const { http } = await loadConfig(ctx.global.config);
+  return `http://${http.host.includes(":") ? `[${http.host}]` : http.host}:${http.port}/status`;
+};
+
 export const status = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "status");
-  const { http, spec } = await loadConfig(ctx.global.config);
-  const url = `http://${http.host.includes(":") ? `[${http.host}]` : http.host}:${http.port}/status`;
+  const url = await statusUrl(ctx);
   let doc: StatusDocument;
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
     doc = (await res.json()) as StatusDocument;
   } catch (err) {
-    ctx.err.write(`podwarden status: no daemon answers at ${url} for pod ${spec.name} (${(err as Error).message})\n`);
+    const hint = ctx.url === undefined && !ctx.global.configGiven ? " (another address: --url, or --config for the config's http section)" : "";
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    ctx.err.write(`podwarden status: no daemon answers at ${url} (${cause ?? errorMessage(err)})${hint}\n`);
     return EXIT.podmanUnavailable;
   }
   if (ctx.json) printJson(ctx, doc);

@@ -5,6 +5,7 @@
 
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { access } from "node:fs/promises";
 import type { ContainerSpec, PodSpec, PortMapping, Secrets } from "../domain/spec.js";
 import { buildContainer, type ContainerContext } from "./containers.js";
 import { describeCycle, findCycles } from "./cycles.js";
@@ -24,7 +25,15 @@ export interface BuiltConfig {
 }
 
 /** Throws one ConfigError with everything `issues` holds once all checks have run. */
-export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: string, issues: Issues): Promise<BuiltConfig> {
+/**
+ * `envFile: "optional"` (render): a missing env file is a warning and the spec is built without
+ * secrets, since a rendering names keys but never holds values.
+ */
+export interface BuildOptions {
+  readonly envFile?: "required" | "optional";
+}
+
+export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: string, issues: Issues, options: BuildOptions = {}): Promise<BuiltConfig> {
   const pod = isPlainObject(doc.pod) ? doc.pod : {};
   const ports = portsOf(pod.ports, issues);
   const defaults = resolveDefaults(validPart(DefaultsSchema, doc.defaults), issues);
@@ -39,10 +48,12 @@ export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: 
   const images = await buildImages(validEntries(ImageSchema, doc.images), keysOf(doc.images), issues);
 
   const envFile = nonEmptyString(pod.envFile);
-  const secrets = envFile === undefined ? undefined : await readEnvFile(envFile, issues);
-  const secretKeys = secrets && new Set(secrets.keys());
+  const skipEnvFile = envFile !== undefined && options.envFile === "optional" && !(await exists(envFile));
+  if (skipEnvFile) issues.warn(["pod", "envFile"], `${envFile} does not exist: going on without it (the keys that \`secretEnv: all\` stands for are unknown)`);
+  const secrets = envFile === undefined ? undefined : skipEnvFile ? new Map<string, string>() : await readEnvFile(envFile, issues);
+  const secretKeys = skipEnvFile ? undefined : secrets && new Set(secrets.keys());
   const all = applyWorkspace(doc.workspace, containers, nonEmptyString(pod.persistRoot), secretKeys, issues);
-  if (envFile !== undefined && secrets !== undefined) checkSecrets(all, secrets, envFile, issues);
+  if (envFile !== undefined && secrets !== undefined && !skipEnvFile) checkSecrets(all, secrets, envFile, issues);
   checkJobs(all, images, doc.jobs, issues);
 
   issues.throwIfAny();
@@ -53,6 +64,11 @@ export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: 
   const spec: PodSpec = { name: doc.pod.name, ports, envFile, containers: all, images, source, restart: defaults.restart, ...(doc.pod.dns ? { dns: doc.pod.dns } : {}) };
   return { spec, secrets };
 }
+
+const exists = (file: string): Promise<boolean> => access(file).then(
+  () => true,
+  () => false,
+);
 
 function buildContainers(doc: Readonly<Record<string, unknown>>, ctx: ContainerContext): ContainerSpec[] {
   if (isPlainObject(doc.containers) && ctx.containerNames.length === 0) {

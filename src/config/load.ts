@@ -2,7 +2,7 @@
 // file, and warnings. Every problem found is reported in one ConfigError (exit code 78).
 
 import type { PodSpec, Secrets } from "../domain/spec.js";
-import { buildSpec } from "./build-spec.js";
+import { buildSpec, type BuildOptions } from "./build-spec.js";
 import { httpSettings, type HttpSettings } from "./http.js";
 import { jobsSettings, type JobsSettings } from "./jobs.js";
 import { deepMerge } from "./deep-merge.js";
@@ -27,14 +27,14 @@ export interface LoadedConfig {
  * (schema, then the checks across fields, then the env file) and maps it to a PodSpec.
  * Throws a ConfigError listing every issue, each with its file and field path.
  */
-export async function loadConfig(file: string): Promise<LoadedConfig> {
+export async function loadConfig(file: string, options: BuildOptions = {}): Promise<LoadedConfig> {
   const { layers, warnings } = await readLayers(file);
   const issues = new Issues(layers);
   const doc = mergeLayers(layers);
   checkSchema(doc, issues);
   const http = await httpSettings(doc.http, issues);
   const jobs = jobsSettings(doc.jobs, issues);
-  const { spec, secrets } = await buildSpec(doc, topFile(layers), issues);
+  const { spec, secrets } = await buildSpec(doc, topFile(layers), issues, options);
   return { spec: deepFreeze(spec), secrets, http, jobs, warnings: [...warnings, ...issues.warnings] };
 }
 

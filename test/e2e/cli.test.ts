@@ -1,6 +1,9 @@
 // The built CLI as a person meets it: help, version, usage errors, exit codes.
 
+import { existsSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -37,6 +40,69 @@ describe("podwarden CLI", () => {
     const r = await cli(args);
     expect(r.code).toBe(2);
     expect(r.stderr + r.stdout).toMatch(message);
+  });
+
+  it("a usage error is one line naming the fault, then where help is, not the whole help", async () => {
+    for (const [args, fault] of [
+      [["down", "--with-memory"], "down does not take --with-memory"],
+      [["up", "--bogus"], "Unknown option '--bogus'"],
+    ] as const) {
+      const r = await cli(args);
+      expect(r.code).toBe(2);
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toContain(fault);
+      expect(lines[1]).toBe(`see podwarden ${args[0]} --help`);
+    }
+  });
+
+  it("<command> --help shows that command's options only", async () => {
+    const r = await cli(["status", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("--url URL");
+    expect(r.stdout).not.toContain("--with-memory");
+  });
+
+  it("status needs no config: it asks 127.0.0.1:9090 by default, or --url", async () => {
+    const bare = await cli(["status"], 30_000, { env: { PODWARDEN_CONFIG: "" } });
+    // Whatever answers (or not) on the default address, the missing /etc/podwarden config is not an error.
+    expect(bare.code).not.toBe(78);
+    if (bare.code === 69) expect(bare.stderr).toContain("http://127.0.0.1:9090/status");
+    const doc = {
+      status: "pass",
+      version: "0",
+      notes: [],
+      podman: { reachable: true, events: true },
+      pod: { name: "pw-url-test", state: "Running", containersReady: 1, containersTotal: 1 },
+      containers: { app: { state: "ready", health: "healthy", ready: true, restarts: 0, backoffSeconds: 0, lastProbe: null, lastReason: null, lastUpdate: null } },
+      jobs: { running: null, backup: { configured: false }, update: {} },
+      events: [],
+    };
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === "/status" ? 200 : 404, { "content-type": "application/health+json" });
+      res.end(JSON.stringify(doc));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const r = await cli(["status", "--url", `http://127.0.0.1:${port}`, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ pod: { name: "pw-url-test" } });
+      const table = await cli(["status", "--url", `http://127.0.0.1:${port}/`]);
+      expect(table.stdout).toContain("pod pw-url-test: pass, 1/1 ready");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("render falls back to the shipped seed config, with a note, when none is installed", async () => {
+    const r = await cli(["render", "kube", "-c", "/nonexistent/podwarden.yaml"]);
+    expect(r.code, "a named config that is missing stays an error").toBe(78);
+    const missing = await cli(["render", "kube"], 60_000, { env: { PODWARDEN_CONFIG: "" } });
+    // On a host with an installed config, that one is used; otherwise the shipped one, with a note.
+    expect(missing.code, missing.stderr).toBe(0);
+    expect(missing.stdout).toContain("kind: Deployment");
+    if (!existsSync("/etc/podwarden/opencode-memory-pod.yaml")) expect(missing.stderr).toContain("rendering the shipped");
   });
 
   it("a bad --timeout is a usage error naming the flag", async () => {

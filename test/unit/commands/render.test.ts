@@ -32,7 +32,7 @@ const renderFlux = async (config: string, flags: { image?: string; withMemory?: 
   const out: string[] = [];
   const err: string[] = [];
   const ctx = {
-    global: { config, env: {}, logLevel: "silent", logFormat: "json", version: "0" },
+    global: { config, configGiven: true, env: {}, logLevel: "silent", logFormat: "json", version: "0" },
     args: ["flux"],
     json: false,
     render: {
