@@ -5,9 +5,11 @@
 // Valkey runs from an image of this test's own (built FROM the local Valkey image), so the update
 // tests can rebuild it without touching the shared images other tests use.
 
+import { execFile } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { appendFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanupRun, cli, createRun, ensureImages, freePort, podman, resp, runEnv, type E2eRun } from "../support/podman-harness.js";
 import { openCodeApi, startDaemonProcess, type DaemonProcess, type OpenCodeApi } from "../support/opencode.js";
@@ -164,6 +166,13 @@ describe("scheduled care on real Podman", () => {
       expect(Object.keys(b.pausedMs)).toEqual(["opencode"]);
       expect(writes, "the writer ran during the backup").toBeGreaterThan(0);
       figures.push(`backup while writing: ${b.ms} ms, ${b.bytes} bytes, ${b.files} files; OpenCode paused ${b.pausedMs.opencode} ms; saves ${JSON.stringify(b.saveMs)}; ${writes} transactions meanwhile`);
+      // Each server's data file is in it, not just its directory: FalkorDB's snapshot included,
+      // which a mount beside the image's data path (the seed's /data) would leave out.
+      const manifest = JSON.parse(await promisify(execFile)("tar", ["-xzOf", archive, "manifest.json"]).then((o) => o.stdout)) as { files: { path: string; size: number }[] };
+      for (const [c, file] of [["valkey", "dump.rdb"], ["falkordb", "dump.rdb"], ["opencode", "opencode.db"]] as const) {
+        const entry = manifest.files.find((f) => f.path.startsWith(`data/${c}/`) && f.path.endsWith(`/${file}`));
+        expect([c, file, (entry?.size ?? 0) > 0]).toEqual([c, file, true]);
+      }
 
       // Nothing half-written is left beside the archive, and `backup list` shows it.
       expect((await readdir(backups)).filter((n) => n.endsWith(".partial") || n.endsWith(".staging"))).toEqual([]);
