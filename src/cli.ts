@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { GlobalOptions } from "./main.js";
 import { EXIT, PodwardenError, UsageError, errorMessage } from "./lib/errors.js";
 import { COMMANDS, type CommandContext } from "./commands/index.js";
+import { logFailure } from "./commands/failure.js";
 
 const DEFAULT_CONFIG = "/etc/podwarden/opencode-memory-pod.yaml";
 
@@ -22,7 +23,7 @@ Usage: podwarden <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`)
   .join("\n")}
 
 Options:
@@ -52,6 +53,12 @@ Options:
       --backup          render flux: a VolSync ReplicationSource per PVC
       --with-memory     render flux: Valkey, FalkorDB and the Agent in each workspace's pod
       --check           update: only say which containers have a new image
+      --unit NAME       restart-daemon: the daemon's systemd unit (default opencode-memory-pod.service)
+      --prefix DIR      install, uninstall: where podwarden goes (default /opt/podwarden)
+      --local           install: the config extends config/local.yaml (images built here, no registry)
+      --no-start        install: enable the service but do not start it
+      --dry-run         install, uninstall: print every step, change nothing
+      --root DIR        install, uninstall: write under DIR instead of / (tests, packaging); no systemctl
       --log-level LVL   trace, debug, info (default), warn, error
       --log-format FMT  json (default for run) or pretty (default otherwise)
   -h, --help            this help
@@ -75,6 +82,12 @@ const OPTIONS = {
   "doppler-config": { type: "string" },
   json: { type: "boolean", default: false },
   check: { type: "boolean", default: false },
+  unit: { type: "string" },
+  prefix: { type: "string" },
+  root: { type: "string" },
+  local: { type: "boolean", default: false },
+  "dry-run": { type: "boolean", default: false },
+  "no-start": { type: "boolean", default: false },
   domain: { type: "string" },
   workspace: { type: "string", multiple: true },
   out: { type: "string" },
@@ -114,10 +127,10 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     process.stderr.write(`podwarden: unknown command '${name}'\n\n${HELP}`);
     return EXIT.usage;
   }
-  // The daemon logs to stdout (journald keeps it): JSON, or pretty on a terminal. Other
-  // commands keep stdout for their results and log to stderr, pretty.
-  const logTo = name === "run" ? "stdout" : "stderr";
-  const logFormat = values["log-format"] ?? (name === "run" && !process.stdout.isTTY ? "json" : "pretty");
+  // Every command logs to stderr (stdout is for results). The daemon's log is JSON (the
+  // journal keeps it, each line with its priority), or pretty on a terminal; others pretty.
+  const logTo = "stderr";
+  const logFormat = values["log-format"] ?? (name === "run" && !process.stderr.isTTY ? "json" : "pretty");
   if (logFormat !== "json" && logFormat !== "pretty") {
     process.stderr.write(`podwarden: --log-format must be json or pretty, not '${logFormat}'\n`);
     return EXIT.usage;
@@ -157,6 +170,14 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       backup: values.backup,
       withMemory: values["with-memory"],
     },
+    service: {
+      unit: values.unit,
+      prefix: values.prefix,
+      root: values.root,
+      local: values.local,
+      dryRun: values["dry-run"],
+      noStart: values["no-start"],
+    },
     version: version(),
     out: process.stdout,
     err: process.stderr,
@@ -164,6 +185,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   try {
     return await (await command.load())(ctx);
   } catch (err) {
+    if (logFormat === "json") return logFailure(global, name, err, values.json ? { out: process.stdout } : undefined);
     if (err instanceof UsageError) {
       process.stderr.write(`podwarden ${name}: ${err.message}\n`);
       return err.exitCode;
