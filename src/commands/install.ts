@@ -36,8 +36,7 @@ const setup = (ctx: CommandContext, name: string): Setup => {
     throw new InstallError(`${name} writes ${PATHS.unitFile}, ${prefix} and /etc/podwarden: run it as root (or see what it would do with --dry-run)`);
   }
   const logger = createLogger({ level: ctx.global.logLevel, destination: logDestination(ctx.global) }).child({ component: name });
-  // With --json, stdout carries only the result; the step lines go to stderr.
-  return { root, prefix, say: sayer(ctx.json ? { ...ctx, out: ctx.err } : ctx, logger) };
+  return { root, prefix, say: sayer(ctx, logger) };
 };
 
 /** Node for ExecStart=: this one, when its path can go into a unit file as it is. */

@@ -38,8 +38,8 @@ export const withInterrupt = async <T>(body: (signal: AbortSignal) => Promise<T>
 };
 
 /**
- * What a command says: plain lines for people (`info` on stdout, `warn` and `error` on
- * stderr), or log lines with their fields when the command's log is JSON (the unit's
+ * What a command says: plain lines for people (`info` on stdout, or stderr with --json;
+ * `warn` and `error` on stderr), or log lines with their fields when the command's log is JSON (the unit's
  * ExecReload=, a script), so the journal gets JSON with priorities only.
  */
 export const sayer = (ctx: CommandContext, logger: Logger): Say => {
@@ -47,5 +47,6 @@ export const sayer = (ctx: CommandContext, logger: Logger): Say => {
     return { info: (f, text) => logger.info(f, text), warn: (f, text) => logger.warn(f, text), error: (f, text) => logger.error(f, text) };
   }
   const line = (to: CommandContext["out"]) => (_f: Record<string, unknown>, text: string) => void to.write(`${text}\n`);
-  return { info: line(ctx.out), warn: line(ctx.err), error: line(ctx.err) };
+  // With --json, stdout carries only the result.
+  return { info: line(ctx.json ? ctx.err : ctx.out), warn: line(ctx.err), error: line(ctx.err) };
 };
