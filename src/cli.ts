@@ -23,7 +23,7 @@ Usage: podwarden <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`)
   .join("\n")}
 
 Options:
@@ -53,7 +53,8 @@ Options:
       --backup          render flux: a VolSync ReplicationSource per PVC
       --with-memory     render flux: Valkey, FalkorDB and the Agent in each workspace's pod
       --check           update: only say which containers have a new image
-      --unit NAME       restart-daemon: the daemon's systemd unit (default opencode-memory-pod.service)
+      --unit NAME       restart-daemon: the daemon's systemd unit (default opencode-memory-pod.service);
+                        --timeout: how long a signalled daemon may take to exit (default 3m)
       --prefix DIR      install, uninstall: where podwarden goes (default /opt/podwarden)
       --local           install: the config extends config/local.yaml (images built here, no registry)
       --no-start        install: enable the service but do not start it

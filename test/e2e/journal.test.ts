@@ -46,15 +46,20 @@ const parse = (line: string): [number, Record<string, unknown>] => {
   return [Number(m![1]), JSON.parse(m![2]!) as Record<string, unknown>];
 };
 
+/** `command -c <bad file> --log-format json` on the journal's stream: exits 78; its lines. */
+const withBadConfig = async (command: string, yaml: string): Promise<{ file: string; lines: string[] }> => {
+  const file = join(dir, `${command}-bad.yaml`);
+  await writeFile(file, yaml);
+  const s = start(`${command}-bad`, [command, "-c", file, "--log-format", "json"], true);
+  expect(await s.exited).toBe(78);
+  return { file, lines: await lines(s.file) };
+};
+
 const PRIORITY: Record<number, number> = { 10: 7, 20: 7, 30: 6, 40: 4, 50: 3, 60: 2 };
 
 describe("podwarden run under journald", () => {
   it("a bad config at start: one JSON line at priority 2 (crit) with every issue, exit 78", async () => {
-    const bad = join(dir, "bad.yaml");
-    await writeFile(bad, "pod:\n  name: Not A Name\n  ports: [70000]\n");
-    const s = start("bad", ["run", "-c", bad, "--log-format", "json"], true);
-    expect(await s.exited).toBe(78);
-    const all = await lines(s.file);
+    const { file: bad, lines: all } = await withBadConfig("run", "pod:\n  name: Not A Name\n  ports: [70000]\n");
     expect(all).toHaveLength(1);
     const [priority, rec] = parse(all[0]!);
     expect(priority).toBe(2);
@@ -106,11 +111,8 @@ describe("podwarden run under journald", () => {
 
 describe("podwarden reload --log-format json (the unit's ExecReload=)", () => {
   it("a rejected config: a JSON line at priority 3 with the issues, exit 78", async () => {
-    const bad = join(dir, "reload-bad.yaml");
-    await writeFile(bad, "pod:\n  name: x\n");
-    const s = start("reload-bad", ["reload", "-c", bad, "--log-format", "json"], true);
-    expect(await s.exited).toBe(78);
-    const [priority, rec] = parse((await lines(s.file))[0]!);
+    const { file: bad, lines: all } = await withBadConfig("reload", "pod:\n  name: x\n");
+    const [priority, rec] = parse(all[0]!);
     expect(priority).toBe(3);
     expect(rec).toMatchObject({ level: 50, command: "reload", code: "E_CONFIG", issues: expect.arrayContaining([expect.stringContaining(`${bad}: containers:`)]) });
   });
