@@ -9,7 +9,7 @@ import { loadConfig } from "../config/load.js";
 import { ConfigError, EXIT, UsageError } from "../lib/errors.js";
 import { logDestination } from "../observability/destination.js";
 import { createLogger } from "../observability/logger.js";
-import { systemctl } from "../systemd/systemctl.js";
+import { systemctl, unitConfig } from "../systemd/systemctl.js";
 import { applySteps } from "../install/apply.js";
 import { DEFAULT_PREFIX, InstallError, PATHS, UNIT, checkedPath, planInstall, planUninstall, stepJson, type Step } from "../install/plan.js";
 import { survey } from "../install/survey.js";
@@ -66,7 +66,10 @@ export const install = async (ctx: CommandContext): Promise<number> => {
     dryRun: ctx.service.dryRun,
     say,
     systemctl,
-    validate: async (config) => {
+    // A drop-in may point the unit at another config (the example does): check and hand over that one.
+    validate: async (planned) => {
+      const config = (await unitConfig(systemctl, UNIT)) ?? planned;
+      if (config !== planned) say.info({ config }, `${UNIT} runs with ${config} (set in a drop-in): checking that file`);
       try {
         const { warnings } = await loadConfig(config);
         for (const w of warnings) say.warn({ config }, w);
@@ -76,7 +79,7 @@ export const install = async (ctx: CommandContext): Promise<number> => {
       }
     },
     handover: async (unit) => {
-      const { spec } = await loadConfig(PATHS.config);
+      const { spec } = await loadConfig((await unitConfig(systemctl, unit)) ?? PATHS.config);
       await handOver({ env: ctx.global.env, pod: spec.name, config: spec.source, unit, systemctl, say, timeoutMs: timeoutMs(ctx, 180_000) });
     },
   });

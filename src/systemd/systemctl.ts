@@ -42,3 +42,18 @@ export const serviceOfCgroup = (procCgroup: string): string | undefined => {
   }
   return undefined;
 };
+
+/**
+ * The config file a unit's daemon runs with: PODWARDEN_CONFIG in the unit's environment as
+ * systemd has it loaded (a drop-in may change it), or undefined (no such unit, not absolute).
+ */
+export const unitConfig = async (run: Systemctl, unit: string): Promise<string | undefined> => {
+  const r = await run(["show", "-p", "Environment", "--value", unit]);
+  if (r.code !== 0) return undefined;
+  const value = r.stdout
+    .trim()
+    .split(/\s+/)
+    .findLast((a) => a.startsWith("PODWARDEN_CONFIG="))
+    ?.slice("PODWARDEN_CONFIG=".length);
+  return value?.startsWith("/") ? value : undefined;
+};

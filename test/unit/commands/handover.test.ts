@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { handOver, restartRoute, type HandoverDeps } from "../../../src/commands/handover.js";
 import { keepPodPath, readMarker } from "../../../src/commands/keep-pod.js";
 import { unitOption } from "../../../src/commands/restart-daemon.js";
-import { serviceName, serviceOfCgroup, type SystemctlResult } from "../../../src/systemd/systemctl.js";
+import { serviceName, serviceOfCgroup, unitConfig, type SystemctlResult } from "../../../src/systemd/systemctl.js";
 
 const UNIT = "opencode-memory-pod.service";
 
@@ -31,6 +31,15 @@ describe("how the daemon is replaced", () => {
     expect(serviceOfCgroup("12:memory:/\n1:name=systemd:/system.slice/x.service\n0::/system.slice/x.service\n")).toBe("x.service");
     expect(serviceOfCgroup("0::/user.slice/user-0.slice/session-3.scope\n")).toBeUndefined();
     expect(serviceOfCgroup("")).toBeUndefined();
+  });
+
+  it("reads the unit's config from its environment as systemd has it (a drop-in's value wins)", async () => {
+    const show = (stdout: string, code = 0) => async () => ({ code, stdout, stderr: "" });
+    expect(await unitConfig(show("PODWARDEN_CONFIG=/etc/podwarden/opencode-memory-pod.yaml PODWARDEN_LOG_LEVEL=info NODE_ENV=production\n"), UNIT)).toBe("/etc/podwarden/opencode-memory-pod.yaml");
+    expect(await unitConfig(show("PODWARDEN_CONFIG=/etc/podwarden/opencode-memory-pod.yaml NODE_ENV=production PODWARDEN_CONFIG=/etc/podwarden/local.yaml\n"), UNIT)).toBe("/etc/podwarden/local.yaml");
+    expect(await unitConfig(show("\n"), UNIT)).toBeUndefined(); // a unit systemd does not know
+    expect(await unitConfig(show("PODWARDEN_CONFIG=relative.yaml\n"), UNIT)).toBeUndefined();
+    expect(await unitConfig(show("", 1), UNIT)).toBeUndefined();
   });
 
   it("takes unit names as systemd spells them", () => {
