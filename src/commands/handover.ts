@@ -5,6 +5,7 @@
 // by `install` when the unit is already running.
 
 import { readFile } from "node:fs/promises";
+import { describeFsError } from "../config/fs-error.js";
 import { PodwardenError, UsageError } from "../lib/errors.js";
 import { mainPid, serviceOfCgroup, type Systemctl } from "../systemd/systemctl.js";
 import { keepPodPath, readMarker, withdrawMarker, writeMarker } from "./keep-pod.js";
@@ -92,7 +93,9 @@ export const handOver = async (deps: HandoverDeps): Promise<HandoverResult> => {
   if (route.how === "refuse") throw new UsageError(route.reason);
 
   const marker = keepPodPath(deps.env, pod);
-  await writeMarker(marker, pid);
+  await writeMarker(marker, pid).catch((err: unknown) => {
+    throw new PodwardenError("E_HANDOVER", `cannot write the keep-pod marker ${marker}: ${describeFsError(err)} (the daemon runs as root: so must this)`, { cause: err });
+  });
   /** After the old daemon is gone: did it take the marker (and so leave the pod running)? */
   const tookMarker = async (): Promise<boolean> => {
     const left = await readMarker(marker);

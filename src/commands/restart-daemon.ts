@@ -1,10 +1,12 @@
 // podwarden restart-daemon [--config F] [--unit NAME]: replace the running daemon of the pod
 // without restarting any container (the upgrade path, handover.ts). The config is checked
 // first: a daemon is never replaced by one that would not start (exit 78, nothing touched).
+// Without --config (or with the default one), the unit's own PODWARDEN_CONFIG is used.
 
 import { EXIT, UsageError } from "../lib/errors.js";
 import { load } from "../main.js";
-import { serviceName, systemctl } from "../systemd/systemctl.js";
+import { PATHS } from "../install/plan.js";
+import { serviceName, systemctl, unitConfig } from "../systemd/systemctl.js";
 import { handOver } from "./handover.js";
 import type { CommandContext } from "./index.js";
 import { noArgs, printJson, sayer, timeoutMs } from "./shared.js";
@@ -21,7 +23,9 @@ export const restartDaemon = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "restart-daemon");
   const unit = unitOption(ctx.service.unit);
   const wait = timeoutMs(ctx, 180_000);
-  const { spec, logger } = await load(ctx.global);
+  // The unit's daemon runs with the unit's config, which a drop-in may have moved: by default, that one.
+  const config = ctx.global.config === PATHS.config ? ((await unitConfig(systemctl, unit)) ?? PATHS.config) : ctx.global.config;
+  const { spec, logger } = await load({ ...ctx.global, config });
   const r = await handOver({
     env: ctx.global.env,
     pod: spec.name,
