@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { GlobalOptions } from "./main.js";
 import { EXIT, PodwardenError, UsageError, errorMessage } from "./lib/errors.js";
 import { COMMANDS, type Command, type CommandContext } from "./commands/index.js";
+import { logFailure } from "./commands/failure.js";
 
 const DEFAULT_CONFIG = "/etc/podwarden/opencode-memory-pod.yaml";
 
@@ -45,6 +46,13 @@ const OPTION_HELP: Readonly<Record<string, string>> = {
   backup: "      --backup          render flux: a VolSync ReplicationSource per PVC",
   "with-memory": "      --with-memory     render flux: Valkey, FalkorDB and the Agent in each workspace's pod",
   check: "      --check           update: only say which containers have a new image",
+  unit: `      --unit NAME       restart-daemon: the daemon's systemd unit (default opencode-memory-pod.service);
+                        --timeout: how long a signalled daemon may take to exit (default 3m)`,
+  prefix: "      --prefix DIR      install, uninstall: where podwarden goes (default /opt/podwarden)",
+  local: "      --local           install: the config extends config/local.yaml (images built here, no registry)",
+  "no-start": "      --no-start        install: enable the service but do not start it",
+  "dry-run": "      --dry-run         install, uninstall: print every step, change nothing",
+  root: "      --root DIR        install, uninstall: write under DIR instead of / (tests, packaging); no systemctl",
   "log-level": "      --log-level LVL   trace, debug, info (default), warn, error",
   "log-format": "      --log-format FMT  json (default for run) or pretty (default otherwise)",
   help: "  -h, --help            this help",
@@ -61,7 +69,7 @@ Usage: podwarden <command> [options]      podwarden <command> --help: that comma
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`)
   .join("\n")}
 
 Options:
@@ -105,6 +113,12 @@ const OPTIONS = {
   json: { type: "boolean", default: false },
   url: { type: "string" },
   check: { type: "boolean", default: false },
+  unit: { type: "string" },
+  prefix: { type: "string" },
+  root: { type: "string" },
+  local: { type: "boolean", default: false },
+  "dry-run": { type: "boolean", default: false },
+  "no-start": { type: "boolean", default: false },
   domain: { type: "string" },
   workspace: { type: "string", multiple: true },
   out: { type: "string" },
@@ -159,10 +173,10 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   }
   const stray = Object.keys(values).filter((o) => o in OPTION_HELP && !GENERAL.has(o) && !command.options.includes(o) && !isDefault(o, values[o as keyof typeof values]));
   if (stray.length > 0) return usageError(name, `${name} does not take --${stray.join(", --")}`);
-  // The daemon logs to stdout (journald keeps it): JSON, or pretty on a terminal. Other
-  // commands keep stdout for their results and log to stderr, pretty.
-  const logTo = name === "run" ? "stdout" : "stderr";
-  const logFormat = values["log-format"] ?? (name === "run" && !process.stdout.isTTY ? "json" : "pretty");
+  // Every command logs to stderr (stdout is for results). The daemon's log is JSON (the
+  // journal keeps it, each line with its priority), or pretty on a terminal; others pretty.
+  const logTo = "stderr";
+  const logFormat = values["log-format"] ?? (name === "run" && !process.stderr.isTTY ? "json" : "pretty");
   if (logFormat !== "json" && logFormat !== "pretty") {
     process.stderr.write(`podwarden: --log-format must be json or pretty, not '${logFormat}'\n`);
     return EXIT.usage;
@@ -206,6 +220,14 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       backup: values.backup,
       withMemory: values["with-memory"],
     },
+    service: {
+      unit: values.unit,
+      prefix: values.prefix,
+      root: values.root,
+      local: values.local,
+      dryRun: values["dry-run"],
+      noStart: values["no-start"],
+    },
     version: version(),
     out: process.stdout,
     err: process.stderr,
@@ -213,6 +235,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   try {
     return await (await command.load())(ctx);
   } catch (err) {
+    if (logFormat === "json") return logFailure(global, name, err, values.json ? { out: process.stdout } : undefined);
     if (err instanceof UsageError) return usageError(name, err.message);
     if (err instanceof PodwardenError) {
       if (values.json) process.stdout.write(`${JSON.stringify({ ok: false, code: err.code, error: err.message })}\n`);

@@ -7,8 +7,8 @@ import type { PodSpec, Secrets } from "./domain/spec.js";
 import { loadConfig } from "./config/load.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import { ConfigError } from "./lib/errors.js";
-import { SecretScrubber, createLogger, jsonDestination, type Logger } from "./observability/logger.js";
-import { prettyDestination } from "./observability/pretty.js";
+import { SecretScrubber, createLogger, type Logger } from "./observability/logger.js";
+import { logDestination } from "./observability/destination.js";
 import { createProber } from "./probes/prober.js";
 import { PodmanRuntime, type PodmanRuntimeOptions } from "./runtime/podman-runtime.js";
 import { buildServer } from "./http/server.js";
@@ -58,7 +58,7 @@ export const load = async (opts: GlobalOptions): Promise<Loaded> => {
   const logger = createLogger({
     level: opts.logLevel,
     scrubber,
-    destination: opts.logFormat === "pretty" ? prettyDestination(process[opts.logTo]) : jsonDestination(opts.logTo === "stdout" ? 1 : 2),
+    destination: logDestination(opts),
   });
   for (const w of warnings) logger.warn({ config: spec.source }, w);
   return { spec, secrets, warnings, logger, scrubber, http, jobSettings };

@@ -33,6 +33,15 @@ export interface CommandContext {
     readonly backup: boolean;
     readonly withMemory: boolean;
   };
+  /** restart-daemon, install, uninstall. */
+  readonly service: {
+    readonly unit: string | undefined;
+    readonly prefix: string | undefined;
+    readonly root: string | undefined;
+    readonly local: boolean;
+    readonly dryRun: boolean;
+    readonly noStart: boolean;
+  };
   readonly version: string;
   readonly out: Writable;
   readonly err: Writable;
@@ -59,5 +68,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   backup: { summary: "backup now | backup list: have the daemon write a consistent archive of every persisted directory, or list them", options: ["config", "json"], load: async () => (await import("./backup.js")).backup },
   restore: { summary: "restore ARCHIVE: verify it, stop the affected containers, swap their data, start in order, wait until ready", options: ["config", "json"], load: async () => (await import("./restore.js")).restore },
   update: { summary: "update [--check] [CONTAINER]: move to new images (pull or rebuild), rolling back any that does not stay ready", options: ["config", "check", "json"], load: async () => (await import("./update.js")).update },
+  "restart-daemon": { summary: "replace the running daemon without restarting any container (the upgrade path; systemctl restart restarts the pod)", options: ["config", "unit", "timeout", "json"], load: async () => (await import("./restart-daemon.js")).restartDaemon },
+  install: { summary: "install podwarden as the opencode-memory-pod service (as root; again to upgrade); --dry-run shows every step", options: ["local", "prefix", "no-start", "dry-run", "json", "root"], load: async () => (await import("./install.js")).install },
+  uninstall: { summary: "stop and remove the service and /opt/podwarden; keeps the config, the env file and all data", options: ["prefix", "dry-run", "json", "root"], load: async () => (await import("./install.js")).uninstall },
   images: { summary: "pull or build every image the pod needs that is missing, with progress", options: ["config", "socket", "json"], load: async () => (await import("./images.js")).images },
 };

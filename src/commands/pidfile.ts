@@ -4,7 +4,8 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-const runtimeDir = (env: Readonly<Record<string, string | undefined>>): string => env.RUNTIME_DIRECTORY ?? "/run/podwarden";
+/** $RUNTIME_DIRECTORY (RuntimeDirectory=podwarden under systemd), else /run/podwarden. */
+export const runtimeDir = (env: Readonly<Record<string, string | undefined>>): string => env.RUNTIME_DIRECTORY ?? "/run/podwarden";
 
 export const pidfilePath = (env: Readonly<Record<string, string | undefined>>, pod: string): string => join(runtimeDir(env), `${pod}.pid`);
 

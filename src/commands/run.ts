@@ -1,9 +1,10 @@
 // podwarden run: the foreground daemon. Brings the pod up and keeps reconciling, serves
 // HTTP, talks to systemd; SIGHUP reloads the config; on SIGTERM or SIGINT it stops the
-// containers in reverse order, removes the pod and exits 0.
+// containers in reverse order, removes the pod and exits 0, unless `podwarden restart-daemon`
+// marked it for a handover (keep-pod.ts): then it leaves the pod running and exits 0.
 
 import { buildDaemon, type Daemon } from "../main.js";
-import { ConfigError, EXIT, errorMessage } from "../lib/errors.js";
+import { ConfigError, EXIT, errorMessage, issueLines } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { bridgeToSystemd, type SystemdBridge } from "../systemd/bridge.js";
 import { createNotifier } from "../systemd/sd-notify.js";
@@ -12,6 +13,7 @@ import { dirname } from "node:path";
 import { controlSocketPath, pidfilePath, removePidfile, writePidfile } from "./pidfile.js";
 import type { CommandContext } from "./index.js";
 import { noArgs } from "./shared.js";
+import { handoverDecision, keepPodPath, readMarker, removeMarker } from "./keep-pod.js";
 
 /** Enough for every container's stop timeout in sequence, plus slack. */
 const shutdownBudgetMs = (stopTimeoutsS: readonly number[]): number => stopTimeoutsS.reduce((a, b) => a + b, 0) * 1000 + 30_000;
@@ -36,7 +38,7 @@ const reloadOnHup = (d: Daemon, log: Logger, config: string): void => {
     d.reload().then(
       (r) => log.info({ changed: r.changed, podChanged: r.podChanged }, r.changed.length || r.podChanged ? "config reloaded" : "config reloaded: nothing changed"),
       (err: unknown) => {
-        const issues = err instanceof ConfigError ? err.issues.map((i) => `${i.file}: ${i.path}: ${i.message}`) : [errorMessage(err)];
+        const issues = err instanceof ConfigError ? issueLines(err.issues) : [errorMessage(err)];
         log.error({ issues }, "config reload rejected; the pod is left as it is");
       },
     );
@@ -67,6 +69,47 @@ const listenControl = async (d: Daemon, log: Logger, path: string): Promise<void
   }
 };
 
+/** Reverse-order stop and pod removal; the exit code. */
+const stopPod = async (d: Daemon, log: Logger): Promise<number> => {
+  d.supervisor.setMode("down");
+  try {
+    await d.supervisor.waitUntilSettled(shutdownBudgetMs(d.spec.containers.map((c) => c.stopTimeoutS)));
+    log.info("pod stopped and removed");
+    return EXIT.ok;
+  } catch (err) {
+    log.error({ err: errorMessage(err) }, "shutdown did not finish");
+    return EXIT.failure;
+  }
+};
+
+/**
+ * Whether this stop is a handover (`podwarden restart-daemon` marked this very daemon): the
+ * marker is removed whatever it holds, and one naming another pid, or malformed, is ignored.
+ */
+const takeKeepPodMarker = async (path: string, log: Logger): Promise<boolean> => {
+  const marker = await readMarker(path);
+  const decision = handoverDecision(marker, process.pid);
+  if (marker.kind !== "absent") {
+    await removeMarker(path).catch((err: unknown) => log.warn({ marker: path, err: errorMessage(err) }, "cannot remove the keep-pod marker"));
+  }
+  if (decision.ignored) log.warn({ marker: path, reason: decision.ignored }, "ignoring the keep-pod marker: the pod is stopped as usual");
+  return decision.handover;
+};
+
+/** Under `run` every line is the logger's: Node's warnings and a crash too (a crash still exits 1). */
+const logProcessTrouble = (log: Logger): void => {
+  process.removeAllListeners("warning");
+  process.on("warning", (w) => log.warn({ warning: w.name }, w.message));
+  const crash =
+    (what: string) =>
+    (err: unknown): void => {
+      log.fatal({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, what);
+      process.exit(EXIT.failure);
+    };
+  process.on("uncaughtException", crash("uncaught exception: exiting"));
+  process.on("unhandledRejection", crash("unhandled promise rejection: exiting"));
+};
+
 const nextStopSignal = (): Promise<NodeJS.Signals> =>
   new Promise((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -80,6 +123,7 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   // Patient: if Podman is not there yet, the loop keeps trying; the daemon never exits for it.
   const d = await buildDaemon(ctx.global, true, (line) => late.bridge?.progress(line));
   const log = d.logger.child({ component: "daemon" });
+  logProcessTrouble(log);
   const notifier = createNotifier(ctx.global.env, d.logger.child({ component: "systemd" }));
   const bridge = bridgeToSystemd({ notifier, supervisor: d.supervisor, spec: () => d.reconciler.spec, mode: () => d.reconciler.mode, logger: log });
   late.bridge = bridge;
@@ -96,8 +140,10 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   await listenControl(d, log, socket);
 
   const signal = await nextStopSignal();
-  log.info({ signal }, "shutting down: stopping containers in reverse order");
-  await bridge.stopping();
+  const handover = await takeKeepPodMarker(keepPodPath(ctx.global.env, d.spec.name), log);
+  if (handover) log.info({ signal }, "handing over: leaving the pod running for the next daemon");
+  else log.info({ signal }, "shutting down: stopping containers in reverse order");
+  await bridge.stopping(handover ? "handing over: the pod keeps running" : undefined);
   // A second signal while stopping leaves at once; the containers keep whatever state they reached.
   const again = (): void => {
     log.warn("second signal: exiting without finishing the shutdown");
@@ -108,15 +154,7 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   await d.jobs.stop();
   await d.control.close();
   await rm(socket, { force: true });
-  d.supervisor.setMode("down");
-  let code: number = EXIT.ok;
-  try {
-    await d.supervisor.waitUntilSettled(shutdownBudgetMs(d.spec.containers.map((c) => c.stopTimeoutS)));
-    log.info("pod stopped and removed");
-  } catch (err) {
-    log.error({ err: errorMessage(err) }, "shutdown did not finish");
-    code = EXIT.failure;
-  }
+  const code = handover ? EXIT.ok : await stopPod(d, log);
   await d.supervisor.stop();
   await d.server?.close();
   await bridge.close();

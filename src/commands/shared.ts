@@ -2,6 +2,8 @@
 
 import { parseDuration } from "../config/durations.js";
 import { UsageError } from "../lib/errors.js";
+import type { Logger } from "../observability/logger.js";
+import type { Say } from "../lib/say.js";
 import type { CommandContext } from "./index.js";
 
 export const timeoutMs = (ctx: CommandContext, fallbackMs: number): number => {
@@ -33,4 +35,18 @@ export const withInterrupt = async <T>(body: (signal: AbortSignal) => Promise<T>
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+};
+
+/**
+ * What a command says: plain lines for people (`info` on stdout, or stderr with --json;
+ * `warn` and `error` on stderr), or log lines with their fields when the command's log is JSON (the unit's
+ * ExecReload=, a script), so the journal gets JSON with priorities only.
+ */
+export const sayer = (ctx: CommandContext, logger: Logger): Say => {
+  if (ctx.global.logFormat === "json") {
+    return { info: (f, text) => logger.info(f, text), warn: (f, text) => logger.warn(f, text), error: (f, text) => logger.error(f, text) };
+  }
+  const line = (to: CommandContext["out"]) => (_f: Record<string, unknown>, text: string) => void to.write(`${text}\n`);
+  // With --json, stdout carries only the result.
+  return { info: line(ctx.json ? ctx.err : ctx.out), warn: line(ctx.err), error: line(ctx.err) };
 };

@@ -23,6 +23,9 @@ export type ErrorCode =
   | "E_BACKUP"
   | "E_RESTORE"
   | "E_UPDATE"
+  | "E_NO_DAEMON"
+  | "E_HANDOVER"
+  | "E_INSTALL"
   | "E_INTERNAL";
 
 export class PodwardenError extends Error {
@@ -51,9 +54,13 @@ export class ConfigError extends PodwardenError {
   }
 }
 
-export const formatIssues = (issues: readonly ConfigIssue[]): string =>
-  `invalid configuration (${issues.length} ${issues.length === 1 ? "problem" : "problems"}):\n` +
-  issues.map((i) => `  ${i.file}: ${i.path || "(root)"}: ${i.message}`).join("\n");
+/** "invalid configuration (2 problems)": the headline of a ConfigError. */
+export const issuesHeadline = (issues: readonly ConfigIssue[]): string => `invalid configuration (${issues.length} ${issues.length === 1 ? "problem" : "problems"})`;
+
+/** One "file: field: what is wrong" line per issue (also the `issues` field of JSON log lines). */
+export const issueLines = (issues: readonly ConfigIssue[]): string[] => issues.map((i) => `${i.file}: ${i.path || "(root)"}: ${i.message}`);
+
+export const formatIssues = (issues: readonly ConfigIssue[]): string => `${issuesHeadline(issues)}:\n${issueLines(issues).map((l) => `  ${l}`).join("\n")}`;
 
 export class UsageError extends PodwardenError {
   constructor(message: string) {

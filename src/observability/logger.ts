@@ -2,6 +2,7 @@
 // scrubbed of the env file's secret values before it is written, whatever key holds them.
 
 import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
+import { withPriority } from "./journal.js";
 
 export type Logger = PinoLogger;
 
@@ -61,8 +62,14 @@ export const makeScrubber = (values: readonly string[]): ((line: string) => stri
   return (line) => line.replace(pattern, "[REDACTED]");
 };
 
-/** JSON lines to a file descriptor (1 for the daemon under journald, 2 for commands). */
-export const jsonDestination = (fd: 1 | 2): DestinationStream => pino.destination({ fd, sync: true });
+/**
+ * JSON lines to a file descriptor (stderr: the daemon's goes to the journal under systemd).
+ * `journal`: the fd is the journal's stream, so each line starts with its priority ("<3>{...}").
+ */
+export const jsonDestination = (fd: 1 | 2, journal = false): DestinationStream => {
+  const out = pino.destination({ fd, sync: true });
+  return journal ? { write: (line: string) => out.write(withPriority(line)) } : out;
+};
 
 export const createLogger = (options: LoggerOptions = {}): Logger => {
   const scrub = options.scrubber?.scrub ?? ((line: string) => line);

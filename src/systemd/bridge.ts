@@ -23,7 +23,8 @@ export interface BridgeDeps {
 export interface SystemdBridge {
   /** A line of progress from long work (image builds): extends the start timeout before READY. */
   progress(line: string): void;
-  stopping(): Promise<void>;
+  /** STOPPING=1 with the STATUS= text (default: the reverse-order stop). */
+  stopping(status?: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,7 +74,7 @@ export const bridgeToSystemd = (deps: BridgeDeps): SystemdBridge => {
       lastExtension = now;
       void notifier.extendTimeout(extendByMs * 1000, "building images");
     },
-    stopping: () => notifier.stopping("stopping containers in reverse order"),
+    stopping: (status = "stopping containers in reverse order") => notifier.stopping(status),
     close: async () => {
       unsubscribe();
       if (timer) clearInterval(timer);

@@ -121,6 +121,8 @@ describe("systemd unit", () => {
     expect(one("TimeoutStopSec")).toBe("2min 30s");
     expect(one("KillMode")).toBe("mixed");
     expect(one("RuntimeDirectory")).toBe("podwarden");
+    // The keep-pod marker of `restart-daemon` survives `systemctl restart`, so it can tell whether the old daemon took it.
+    expect(one("RuntimeDirectoryPreserve")).toBe("restart");
     expect(one("MemoryDenyWriteExecute")).toBe("no"); // V8's JIT
     expect(one("ProtectSystem")).toBe("strict");
     // The persisted data and the backups (jobs.backup.dir under /persist/backups in the example).
@@ -137,6 +139,8 @@ describe("systemd unit", () => {
     expect(names("Wants")).toEqual(expect.arrayContaining(["network-online.target", "podman.socket"]));
     // ExecStart runs `podwarden run` on the installed config.
     expect(raw).toMatch(/-> ExecStart:\n\s+Command Line: \S+ \S+\/dist\/cli\.js run --config "\\?\$\{PODWARDEN_CONFIG\}"/);
+    // ExecReload's lines are JSON (with journal priorities) like the daemon's.
+    expect(raw).toMatch(/-> ExecReload:\n\s+Command Line: \S+ \S+\/dist\/cli\.js reload --config "\\?\$\{PODWARDEN_CONFIG\}" .*--log-format json\n/);
   });
 
   it("keeps what the dump does not show: no restart on exit 78, installed for multi-user.target", async () => {
@@ -145,6 +149,7 @@ describe("systemd unit", () => {
     expect(settings).toContain("RestartPreventExitStatus=78");
     expect(settings).toContain("WantedBy=multi-user.target");
     expect(settings).toContain("ExecStart=/usr/bin/node /opt/podwarden/dist/cli.js run --config ${PODWARDEN_CONFIG} --log-level ${PODWARDEN_LOG_LEVEL} --log-format json");
+    expect(settings).toContain("ExecReload=/usr/bin/node /opt/podwarden/dist/cli.js reload --config ${PODWARDEN_CONFIG} --log-level ${PODWARDEN_LOG_LEVEL} --log-format json");
     expect(settings.some((l) => l.startsWith("MemoryDenyWriteExecute="))).toBe(false);
   });
 

@@ -120,7 +120,7 @@ export const cli = (args: readonly string[], timeoutMs = 600_000, opts: CliOptio
 
 /**
  * Starts the CLI in the background (for `run`); lines are collected as they come, from
- * stdout (where the daemon logs) and stderr (anything else it says).
+ * stderr (where the daemon logs) and stdout.
  */
 export const spawnCli = (args: readonly string[], opts: CliOptions = {}): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } => {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(opts) });
@@ -207,7 +207,7 @@ export const ensureImages = async (config: string): Promise<void> => {
 
 // ---- the daemon as a child process, read through its JSON log ---------------------------
 
-/** One line of the daemon's pino log (stdout, JSON). `time` is epoch ms. */
+/** One line of the daemon's pino log (stderr, JSON). `time` is epoch ms. */
 export interface LogEntry {
   readonly time: number;
   readonly level: number;

@@ -1,0 +1,40 @@
+// podwarden restart-daemon [--config F] [--unit NAME]: replace the running daemon of the pod
+// without restarting any container (the upgrade path, handover.ts). The config is checked
+// first: a daemon is never replaced by one that would not start (exit 78, nothing touched).
+// Without --config (or with the default one), the unit's own PODWARDEN_CONFIG is used.
+
+import { EXIT, UsageError } from "../lib/errors.js";
+import { load } from "../main.js";
+import { PATHS } from "../install/plan.js";
+import { serviceName, systemctl, unitConfig } from "../systemd/systemctl.js";
+import { handOver } from "./handover.js";
+import type { CommandContext } from "./index.js";
+import { noArgs, printJson, sayer, timeoutMs } from "./shared.js";
+
+export const DEFAULT_UNIT = "opencode-memory-pod.service";
+
+export const unitOption = (value: string | undefined): string => {
+  const unit = serviceName(value ?? DEFAULT_UNIT);
+  if (unit === undefined) throw new UsageError(`--unit: '${value}' is not a service name (e.g. ${DEFAULT_UNIT})`);
+  return unit;
+};
+
+export const restartDaemon = async (ctx: CommandContext): Promise<number> => {
+  noArgs(ctx, "restart-daemon");
+  const unit = unitOption(ctx.service.unit);
+  const wait = timeoutMs(ctx, 180_000);
+  // The unit's daemon runs with the unit's config, which a drop-in may have moved: by default, that one.
+  const config = ctx.global.config === PATHS.config ? ((await unitConfig(systemctl, unit)) ?? PATHS.config) : ctx.global.config;
+  const { spec, logger } = await load({ ...ctx.global, config });
+  const r = await handOver({
+    env: ctx.global.env,
+    pod: spec.name,
+    config: spec.source,
+    unit,
+    systemctl,
+    say: sayer(ctx, logger.child({ component: "restart-daemon" })),
+    timeoutMs: wait,
+  });
+  if (ctx.json) printJson(ctx, { ok: true, pod: spec.name, ...r });
+  return EXIT.ok;
+};
