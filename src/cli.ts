@@ -58,7 +58,8 @@ Options:
   -V, --version         print the version
 
 Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update,
-the daemon) unavailable, 75 busy or pod not ready (try again), 78 bad config.
+the daemon) unavailable, 72 host not ready (doctor, up), 75 busy or pod not ready
+(try again), 78 bad config.
 `;
 
 const OPTIONS = {
