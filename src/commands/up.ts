@@ -37,10 +37,11 @@ export const summarize = (s: Snapshot, elapsedMs: number) => ({
 const checkFirst = async (d: Daemon, ctx: CommandContext): Promise<void> => {
   const started = performance.now();
   const checks = await checkHost(d, ctx.global);
-  for (const c of checks) {
-    if (c.status !== "ok") d.logger[c.status === "error" ? "error" : "warn"]({ check: c.name }, formatCheck(c));
-  }
   const blocking = blockingErrors(checks);
+  // The blocking ones are the error `up` exits with; the others are said here.
+  for (const c of checks) {
+    if (c.status !== "ok" && !blocking.includes(c)) d.logger[c.status === "error" ? "error" : "warn"]({ check: c.name }, formatCheck(c));
+  }
   if (blocking.length > 0) throw blockingError(blocking, d.spec.source);
   d.logger.debug({ ms: Math.round(performance.now() - started) }, "host checks passed");
 };

@@ -99,7 +99,7 @@ const probePod = async (runtime: ContainerRuntime, facts: HostFacts, name: strin
   if (leftover !== undefined) {
     return { name: "runtime", status: "warn", detail: `a throwaway pod started, but removing it failed: ${errorMessage(leftover)}`, fix: `podman pod rm -f ${name}` };
   }
-  return { name: "runtime", status: "ok", detail: `a throwaway pod (pause image, OCI runtime, port ${port} published) started and was removed in ${s} s` };
+  return { name: "runtime", status: "ok", detail: `throwaway pod ${name} (pause image, OCI runtime, port ${port} published) started and was removed in ${s} s` };
 };
 
 const runtimeCheck = async (input: CheckInput, podRunning: string | undefined): Promise<Check> => {
@@ -217,28 +217,26 @@ const portChecks = async (spec: PodSpec, facts: HostFacts, podId: string | undef
 
 const shortId = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
 
-/** How a missing image would be had: bootstrapped, built (base first) or pulled. */
+/** How a missing image would be had: bootstrapped, built (base first) or pulled. The detail leaves out the ref. */
 const obtainable = async (ref: string, spec: PodSpec, runtime: ContainerRuntime, facts: HostFacts): Promise<Omit<Check, "name">> => {
   const declared = spec.images[ref];
   if (!declared) {
     return {
       status: "warn",
-      detail: `${ref}: missing, will be pulled from its registry (doctor does not contact registries)`,
+      detail: "missing, will be pulled from its registry (doctor does not contact registries)",
       fix: "make sure the registry is reachable from this host, or pull it ahead of time (podwarden images)",
     };
   }
   if (declared.debootstrap) {
     const bin = await facts.which("debootstrap");
-    if (!bin) return { status: "error", blocking: true, cause: "debootstrap missing", detail: `${ref}: missing, and debootstrap (which makes it) is not installed`, fix: "apt-get install debootstrap" };
-    return { status: "ok", detail: `${ref}: missing, will be bootstrapped with ${bin} (${declared.debootstrap.suite} from ${declared.debootstrap.mirror})` };
+    if (!bin) return { status: "error", blocking: true, cause: "debootstrap missing", detail: "missing, and debootstrap (which makes it) is not installed", fix: "apt-get install debootstrap" };
+    return { status: "ok", detail: `missing, will be bootstrapped with ${bin} (${declared.debootstrap.suite})` };
   }
+  const built = `missing, will be built from ${declared.build?.containerfile}`;
   const from = declared.from;
-  if (from !== undefined && !(await runtime.imageExists(from))) {
-    const base = await obtainable(from, spec, runtime, facts);
-    if (base.status !== "ok") return { ...base, detail: `${ref}: missing, and its base ${base.detail}` };
-    return { status: "ok", detail: `${ref}: missing, will be built from ${declared.build?.containerfile} after its base (${base.detail})` };
-  }
-  return { status: "ok", detail: `${ref}: missing, will be built from ${declared.build?.containerfile}` };
+  if (from === undefined || (await runtime.imageExists(from))) return { status: "ok", detail: built };
+  const base = await obtainable(from, spec, runtime, facts);
+  return { ...base, detail: `${built}; its base ${from}: ${base.detail}` };
 };
 
 const imageChecks = async (spec: PodSpec, runtime: ContainerRuntime, facts: HostFacts): Promise<Check[]> => {
@@ -248,7 +246,8 @@ const imageChecks = async (spec: PodSpec, runtime: ContainerRuntime, facts: Host
       try {
         const id = await runtime.imageId(ref);
         if (id !== undefined) return { name: "image", status: "ok", detail: `${ref}: present (${shortId(id)})` };
-        return { name: "image", ...(await obtainable(ref, spec, runtime, facts)) };
+        const how = await obtainable(ref, spec, runtime, facts);
+        return { name: "image", ...how, detail: `${ref}: ${how.detail}` };
       } catch (err) {
         return { name: "image", status: "warn", detail: `${ref}: cannot tell (${errorMessage(err)})`, fix: "read the Podman service's log" };
       }

@@ -33,7 +33,7 @@ const RULES: readonly Rule[] = [
     }),
   },
   {
-    match: /setrlimit[^\n]*(?:operation not permitted|EPERM)/i,
+    match: /(?:setrlimit|setting rlimits?)[^\n]*(?:operation not permitted|EPERM)/i,
     make: () => ({
       id: "rlimits",
       cause: "Podman's default rlimits exceed this host's hard limits",
