@@ -189,13 +189,16 @@ const persistRootChecks = async (spec: PodSpec, facts: HostFacts): Promise<Check
 const describeHolder = (h: PortHolder): string => (h.pid === undefined ? "a process podwarden cannot see" : `pid ${h.pid} (${h.argv.join(" ").slice(0, 120) || "?"})`);
 
 /** Our pod's conmon holds its published ports while it runs (`conmon ... -n <pod id[:12]>-infra`). */
+const isConmon = (h: PortHolder): boolean => /(^|\/)conmon$/.test(h.argv[0] ?? "");
+
 export const isOwnConmon = (h: PortHolder, podId: string | undefined): boolean => {
-  if (podId === undefined || !/(^|\/)conmon$/.test(h.argv[0] ?? "")) return false;
+  if (podId === undefined || !isConmon(h)) return false;
   const n = h.argv.indexOf("-n");
   return n >= 0 && h.argv[n + 1] === `${podId.slice(0, 12)}-infra`;
 };
 
-const portChecks = async (spec: PodSpec, facts: HostFacts, podId: string | undefined): Promise<Check[]> => {
+/** `podId`: the pod's id when it exists; `podmanAnswers`: false when that cannot be known. */
+const portChecks = async (spec: PodSpec, facts: HostFacts, podId: string | undefined, podmanAnswers: boolean): Promise<Check[]> => {
   const holders = await facts.portHolders(spec.ports.map((p) => ({ port: p.host, protocol: p.protocol })));
   return spec.ports.map((p): Check => {
     const key = portKey({ port: p.host, protocol: p.protocol });
@@ -204,6 +207,10 @@ const portChecks = async (spec: PodSpec, facts: HostFacts, podId: string | undef
     const others = held.filter((h) => !isOwnConmon(h, podId));
     if (held.length === 0) return { name, status: "ok", detail: "free" };
     if (others.length === 0) return { name, status: "ok", detail: `held by pod ${spec.name}'s own conmon (pid ${held.map((h) => h.pid).join(", ")})` };
+    if (!podmanAnswers && others.every((h) => isConmon(h))) {
+      // Podman does not answer: a container's conmon, perhaps this pod's, but that cannot be told.
+      return { name, status: "warn", detail: `held by ${others.map(describeHolder).join(", ")}: a Podman container's; which pod cannot be told now`, fix: "podman ps, once Podman answers" };
+    }
     return {
       name,
       status: "error",
@@ -266,7 +273,7 @@ export const runChecks = async (input: CheckInput): Promise<Check[]> => {
     runtime ? runtimeCheck(input, running).then((c) => [c]) : [],
     config ? envFileCheck(config, input.facts).then((c) => [c]) : [],
     config ? persistRootChecks(config.spec, input.facts) : [],
-    config ? portChecks(config.spec, input.facts, pod?.id) : [],
+    config ? portChecks(config.spec, input.facts, pod?.id, runtime !== undefined) : [],
     config && runtime ? imageChecks(config.spec, runtime, input.facts) : [],
   ]);
   return [socket, ...probe, ...configChecks(input.config), ...envFile, ...persist, ...ports, ...images];

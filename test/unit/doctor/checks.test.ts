@@ -179,6 +179,20 @@ describe("runChecks", () => {
       const [p] = byName(await check({ runtime, facts: host({ holders }), probe: "unless-running" }), "port 4096");
       expect(p).toMatchObject({ status: "ok", detail: "held by pod testpod's own conmon (pid 77)" });
     });
+
+    it("held by a conmon while Podman does not answer: a warning (it may be this pod's), not a block", async () => {
+      const runtime = setup();
+      runtime.unavailable = true;
+      const holders = { "tcp/4096": [{ pid: 77, argv: ["/usr/bin/conmon", "-n", "0123456789ab-infra"] }] };
+      const [p] = byName(await check({ runtime, facts: host({ holders }) }), "port 4096");
+      expect(p).toMatchObject({ status: "warn", detail: expect.stringContaining("which pod cannot be told now") });
+    });
+
+    it("held by another pod's conmon while Podman answers: blocking", async () => {
+      const holders = { "tcp/4096": [{ pid: 77, argv: ["/usr/bin/conmon", "-n", "0123456789ab-infra"] }] };
+      const [p] = byName(await check({ facts: host({ holders }) }), "port 4096");
+      expect(p).toMatchObject({ status: "error", blocking: true, detail: "held by pid 77 (/usr/bin/conmon -n 0123456789ab-infra)" });
+    });
   });
 
   describe("images", () => {
