@@ -63,16 +63,22 @@ afterEach(async () => {
   logs.length = 0;
 });
 
+/** A gate begun on a runtime that fails pod creation with `fault` (none: a healthy host). */
+const begun = async (fault?: string) => {
+  const t = setup();
+  cleanup = async () => {
+    await t.gate.close();
+    await t.supervisor.stop();
+  };
+  t.h.runtime.podCreateFault = fault;
+  await t.gate.firstCheck();
+  t.gate.begin();
+  return t;
+};
+
 describe("the host gate", () => {
   it("holds the start while catatonit is missing, says so once, and starts the pod when a later round passes", async () => {
-    const { h, spec, supervisor, gate, rounds } = setup();
-    cleanup = async () => {
-      await gate.close();
-      await supervisor.stop();
-    };
-    h.runtime.podCreateFault = CATATONIT;
-    await gate.firstCheck();
-    gate.begin();
+    const { h, spec, supervisor, gate, rounds } = await begun(CATATONIT);
 
     const s = supervisor.snapshot();
     expect(s.blocked).toEqual({ check: "runtime", cause: "catatonit missing", fix: "apt-get install catatonit" });
@@ -110,14 +116,7 @@ describe("the host gate", () => {
   });
 
   it("checks again at once on request (SIGHUP)", async () => {
-    const { h, spec, supervisor, gate } = setup();
-    cleanup = async () => {
-      await gate.close();
-      await supervisor.stop();
-    };
-    h.runtime.podCreateFault = CATATONIT;
-    await gate.firstCheck();
-    gate.begin();
+    const { h, spec, gate } = await begun(CATATONIT);
     h.runtime.podCreateFault = undefined;
     gate.recheck();
     await vi.waitFor(() => expect(h.runtime.pod?.name).toBe(spec.name));
@@ -137,13 +136,7 @@ describe("the host gate", () => {
   });
 
   it("a pass that fails on a known host problem shows it like the gate does, logged once, gone when fixed", async () => {
-    const { h, spec, supervisor, gate } = setup();
-    cleanup = async () => {
-      await gate.close();
-      await supervisor.stop();
-    };
-    await gate.firstCheck();
-    gate.begin();
+    const { h, spec, supervisor } = await begun();
     await vi.waitFor(() => expect(h.runtime.pod?.name).toBe(spec.name));
     // The pause image is pruned and catatonit removed while the daemon runs; the pod goes.
     h.runtime.podCreateFault = CATATONIT;
