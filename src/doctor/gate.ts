@@ -55,7 +55,14 @@ export class HostGate {
    * cannot work here (pod.persistRoot hidden by the unit's private /tmp), logs the warnings.
    */
   async firstCheck(): Promise<void> {
-    const checks = await this.#deps.check();
+    let checks: readonly Check[];
+    try {
+      checks = await this.#deps.check();
+    } catch (err) {
+      // The checks are a help, not a precondition of their own: the daemon goes on without them.
+      this.#deps.logger.error({ err: (err as Error).message }, "host checks failed to run; starting without them");
+      return;
+    }
     const configError = configErrorOf(blockingErrors(checks), this.#deps.source());
     if (configError) throw configError;
     for (const c of checks) if (c.status !== "ok" && c.blocking !== true) this.#deps.logger.warn({ check: c.name, fix: c.fix }, formatCheck(c));
