@@ -32,8 +32,22 @@ retry() { # retry N CMD...: network steps get a few tries with a pause between t
 
 [ "$(id -u)" -eq 0 ] || { say "run me as root (podwarden drives the rootful Podman socket)"; exit 1; }
 
-# 1. Packages: Podman (4.3 on bookworm), runc, debootstrap for the local base image.
-packages=(podman runc debootstrap uidmap curl ca-certificates)
+# 1. Packages. apt runs with --no-install-recommends, so everything Podman needs here is named,
+#    not left to Recommends (a fresh machine taught us: catatonit is only a Recommends).
+#      podman         4.3 on bookworm
+#      runc           the OCI runtime (podman Depends on crun | runc; crun fails on cgroups v1/hybrid)
+#      conmon         runs each container (a Depends of podman; named so this list is complete)
+#      catatonit      Podman builds its pause (infra) image around it; without it the first pod fails:
+#                     "building local pause image: finding pause binary: exec: "catatonit": ..."
+#      containernetworking-plugins  the CNI network backend (bridge, portmap, firewall); Podman's
+#                     common files only Depend on "a container network stack"
+#      iptables       CNI's portmap and firewall plugins publish the pod's ports with it
+#      uidmap         newuidmap/newgidmap, for rootless Podman (podwarden also finds a rootless socket)
+#      debootstrap    the Debian base image of config/local.yaml
+#      curl           this script's socket check below
+#      ca-certificates  the host CA bundle that image builds may trust (Dockerfile.opencode)
+#    `podwarden doctor` checks that the result works.
+packages=(podman runc conmon catatonit containernetworking-plugins iptables uidmap debootstrap curl ca-certificates)
 $with_tests && packages+=(prometheus chromium systemd)
 $with_bench && packages+=(podman-compose)
 missing=()

@@ -60,7 +60,8 @@ const OPTION_HELP: Readonly<Record<string, string>> = {
 };
 
 const EXIT_HELP = `Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update,
-the daemon) unavailable, 75 busy or pod not ready (try again), 78 bad config.
+the daemon) unavailable, 72 host not ready (doctor, up), 75 busy or pod not ready
+(try again), 78 bad config.
 `;
 
 const HELP = `podwarden — supervises the opencode-memory-pod Podman pod

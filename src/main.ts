@@ -19,6 +19,9 @@ import type { JobsSettings } from "./config/jobs.js";
 import { buildControlServer } from "./http/control.js";
 import { Jobs } from "./jobs/jobs.js";
 import { podHandle } from "./jobs/pod-handle.js";
+import { probePodName, runChecks } from "./doctor/checks.js";
+import { nodeHostFacts } from "./doctor/host-facts.js";
+import type { Check } from "./doctor/report.js";
 
 /** The parts of the HTTP app the commands use (keeps fastify's types inside http/). */
 export type FastifyLikeServer = ReturnType<typeof buildServer>;
@@ -187,6 +190,21 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
     : undefined;
   return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload, metrics, timeline, server, jobs, control };
 };
+
+/**
+ * `podwarden doctor`'s checks as `up` and `run` run them before touching the pod: no
+ * /libpod/info, no config warnings (already logged), and no throwaway pod when the pod runs.
+ */
+export const checkHost = (d: Pick<Daemon, "socket" | "runtime" | "reconciler">, opts: GlobalOptions): Promise<Check[]> =>
+  runChecks({
+    socket: d.socket,
+    runtime: d.runtime,
+    config: { spec: d.reconciler.spec, secretCount: d.reconciler.secrets.size, warnings: [] },
+    facts: nodeHostFacts(opts.env),
+    probe: "unless-running",
+    info: false,
+    probeName: probePodName(),
+  });
 
 /** A reconcile loop that has not finished a pass for this long is stuck (watchdog, /healthz). */
 export const LOOP_STALL_MS = 90_000;

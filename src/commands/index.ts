@@ -59,6 +59,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   run: { summary: "run the supervisor in the foreground (what the systemd unit starts)", options: ["config", "socket"], load: async () => (await import("./run.js")).run },
   up: { summary: "bring the pod up in dependency order; exit 0 once every container is ready", options: ["config", "socket", "timeout", "json"], load: async () => (await import("./up.js")).up },
   down: { summary: "stop the containers in reverse order and remove the pod (data stays)", options: ["config", "socket", "timeout", "json"], load: async () => (await import("./down.js")).down },
+  doctor: { summary: "check the host (Podman, runtime, env file, persistRoot, ports, images): one line per check with the fix", options: ["config", "socket", "json"], load: async () => (await import("./doctor.js")).doctor },
   validate: { summary: "check the config and env file; exit 0, or 78 naming every problem", options: ["config", "json"], load: async () => (await import("./validate.js")).validate },
   status: { summary: "show the running daemon's view of the pod (table, or --json); exit 0 when ready", options: ["config", "url", "json"], load: async () => (await import("./status.js")).status },
   logs: { summary: "a container's logs: podwarden logs <container> [-f] [--since 10m] [--tail 100]", options: ["config", "socket", "follow", "since", "tail"], load: async () => (await import("./logs.js")).logs },

@@ -3,7 +3,8 @@
 // containers in reverse order, removes the pod and exits 0, unless `podwarden restart-daemon`
 // marked it for a handover (keep-pod.ts): then it leaves the pod running and exits 0.
 
-import { buildDaemon, type Daemon } from "../main.js";
+import { HostGate } from "../doctor/gate.js";
+import { buildDaemon, checkHost, type Daemon } from "../main.js";
 import { ConfigError, EXIT, errorMessage, issueLines } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { bridgeToSystemd, type SystemdBridge } from "../systemd/bridge.js";
@@ -32,10 +33,10 @@ const logReadiness = (d: Daemon, log: Logger): void => {
 };
 
 /** SIGHUP (or `podwarden reload`): apply a changed config; a bad one changes nothing. */
-const reloadOnHup = (d: Daemon, log: Logger, config: string): void => {
+const reloadOnHup = (d: Daemon, log: Logger, config: string, then: () => void): void => {
   process.on("SIGHUP", () => {
     log.info({ config }, "reloading the config");
-    d.reload().then(
+    d.reload().finally(then).then(
       (r) => log.info({ changed: r.changed, podChanged: r.podChanged }, r.changed.length || r.podChanged ? "config reloaded" : "config reloaded: nothing changed"),
       (err: unknown) => {
         const issues = err instanceof ConfigError ? issueLines(err.issues) : [errorMessage(err)];
@@ -71,7 +72,9 @@ const listenControl = async (d: Daemon, log: Logger, path: string): Promise<void
 
 /** Reverse-order stop and pod removal; the exit code. */
 const stopPod = async (d: Daemon, log: Logger): Promise<number> => {
-  d.supervisor.setMode("down");
+  // start, not setMode: the loop may never have run (the host gate never opened), and a pod
+  // left by an earlier daemon is still taken down.
+  d.supervisor.start("down");
   try {
     await d.supervisor.waitUntilSettled(shutdownBudgetMs(d.spec.containers.map((c) => c.stopTimeoutS)));
     log.info("pod stopped and removed");
@@ -124,17 +127,20 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   const d = await buildDaemon(ctx.global, true, (line) => late.bridge?.progress(line));
   const log = d.logger.child({ component: "daemon" });
   logProcessTrouble(log);
+  // doctor's checks before the pod is touched: what retrying cannot fix holds the start (see doctor/gate.ts).
+  const gate = new HostGate({ check: () => checkHost(d, ctx.global), supervisor: d.supervisor, clock: d.clock, logger: log, source: () => d.reconciler.spec.source });
+  await gate.firstCheck();
   const notifier = createNotifier(ctx.global.env, d.logger.child({ component: "systemd" }));
   const bridge = bridgeToSystemd({ notifier, supervisor: d.supervisor, spec: () => d.reconciler.spec, mode: () => d.reconciler.mode, logger: log });
   late.bridge = bridge;
   log.info({ version: ctx.version, pod: d.spec.name, socket: d.socket, config: d.spec.source, systemd: notifier.transport }, "podwarden starting");
   logReadiness(d, log);
-  reloadOnHup(d, log, ctx.global.config);
+  reloadOnHup(d, log, ctx.global.config, () => gate.recheck());
   const pidfile = pidfilePath(ctx.global.env, d.spec.name);
   await writePidfile(pidfile, d.spec.source).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
   // Image pins from earlier updates apply before the first pass, so adoption keeps those containers.
   await d.jobs.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, "jobs not started: no scheduled backups or updates"));
-  d.supervisor.start("up");
+  gate.begin();
   await listen(d, log);
   const socket = controlSocketPath(ctx.global.env, d.spec.name);
   await listenControl(d, log, socket);
@@ -154,6 +160,7 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   await d.jobs.stop();
   await d.control.close();
   await rm(socket, { force: true });
+  await gate.close();
   const code = handover ? EXIT.ok : await stopPod(d, log);
   await d.supervisor.stop();
   await d.server?.close();

@@ -1,7 +1,8 @@
 // podwarden up: bring the pod up in dependency order and exit once every container is
 // ready (the pod keeps running). Exits 1 naming what is not ready on timeout.
 
-import { buildDaemon } from "../main.js";
+import { blockingError, blockingErrors, formatCheck } from "../doctor/report.js";
+import { buildDaemon, checkHost, type Daemon } from "../main.js";
 import { EXIT, PodwardenError } from "../lib/errors.js";
 import type { Snapshot } from "../supervisor/snapshot.js";
 import type { CommandContext } from "./index.js";
@@ -32,11 +33,25 @@ export const summarize = (s: Snapshot, elapsedMs: number) => ({
   ),
 });
 
+/** doctor's checks first: what retrying cannot fix ends `up` before any container is touched. */
+const checkFirst = async (d: Daemon, ctx: CommandContext): Promise<void> => {
+  const started = performance.now();
+  const checks = await checkHost(d, ctx.global);
+  const blocking = blockingErrors(checks);
+  // The blocking ones are the error `up` exits with; the others are said here.
+  for (const c of checks) {
+    if (c.status !== "ok" && !blocking.includes(c)) d.logger[c.status === "error" ? "error" : "warn"]({ check: c.name }, formatCheck(c));
+  }
+  if (blocking.length > 0) throw blockingError(blocking, d.spec.source);
+  d.logger.debug({ ms: Math.round(performance.now() - started) }, "host checks passed");
+};
+
 export const up = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "up");
   const limit = timeoutMs(ctx, 15 * 60_000);
   const d = await buildDaemon(ctx.global);
   const podman = await d.runtime.ping();
+  await checkFirst(d, ctx);
   d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");
   const started = performance.now();
   d.supervisor.start("up");

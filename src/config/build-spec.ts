@@ -61,7 +61,7 @@ export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: 
   if (!valid(PodSchema, doc.pod) || ports === undefined || envFile === undefined || secrets === undefined) {
     throw new Error("internal error: a config without errors is incomplete");
   }
-  const spec: PodSpec = { name: doc.pod.name, ports, envFile, containers: all, images, source, restart: defaults.restart, ...(doc.pod.dns ? { dns: doc.pod.dns } : {}) };
+  const spec: PodSpec = { name: doc.pod.name, ports, envFile, persistRoot: doc.pod.persistRoot, containers: all, images, source, restart: defaults.restart, ...(doc.pod.dns ? { dns: doc.pod.dns } : {}) };
   return { spec, secrets };
 }
 

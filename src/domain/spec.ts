@@ -120,6 +120,8 @@ export interface PodSpec {
   readonly ports: readonly PortMapping[];
   /** Absolute path of the env file with secrets (KEY=VALUE). */
   readonly envFile: string;
+  /** Absolute directory under which the persisted (relative) mount sources live. */
+  readonly persistRoot: string;
   readonly containers: readonly ContainerSpec[];
   readonly images: Readonly<Record<string, ImageSpec>>;
   readonly restart: RestartPolicy;

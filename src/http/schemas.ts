@@ -65,6 +65,8 @@ export const StatusSchema = Type.Object({
   description: Type.String(),
   notes: Type.Array(Type.String()),
   podman: Type.Object({ reachable: Type.Boolean(), events: Type.Boolean() }),
+  /** A host problem retrying cannot fix (see `podwarden doctor`): what, and the fix. */
+  blocked: Type.Union([Type.Object({ check: Type.String(), cause: Type.String(), fix: Type.String() }), Type.Null()]),
   lastPassAt: Nullable(Type.String()),
   pod: Type.Object({
     name: Type.String(),

@@ -17,7 +17,7 @@ export const NO_JOBS: JobsStatus = {
 const TRANSIENT: ReadonlySet<string> = new Set(["creating", "starting", "stopping"]);
 
 export const overallStatus = (s: Snapshot, warnings: readonly string[]): StatusDocument["status"] => {
-  if (!s.podman.reachable) return "fail";
+  if (!s.podman.reachable || s.blocked) return "fail";
   const notReady = Object.values(s.containers).filter((c) => !c.ready);
   if (notReady.some((c) => !TRANSIENT.has(c.state))) return "fail";
   return notReady.length > 0 || warnings.length > 0 ? "warn" : "pass";
@@ -32,8 +32,13 @@ export const statusDocument = (
     status: overallStatus(s, opts.warnings),
     version: opts.version,
     description: `podwarden supervising pod ${s.pod.name}`,
-    notes: [...opts.warnings, ...(s.error ? [s.error] : [])],
+    notes: [
+      ...(s.blocked ? [`host not ready (${s.blocked.check}): ${s.blocked.cause}; fix: ${s.blocked.fix}`] : []),
+      ...opts.warnings,
+      ...(s.error ? [s.error] : []),
+    ],
     podman: s.podman,
+    blocked: s.blocked,
     lastPassAt: s.lastPassAt,
     pod: { name: s.pod.name, state: s.pod.exists ? s.pod.state : "absent", containersReady: s.pod.containersReady, containersTotal: s.pod.containersTotal },
     containers: Object.fromEntries(

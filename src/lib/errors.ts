@@ -5,6 +5,8 @@ export const EXIT = {
   failure: 1,
   usage: 2,
   podmanUnavailable: 69,
+  /** The host is not ready for Podman (EX_OSFILE): a missing binary, a path that cannot work. Retrying will not help. */
+  host: 72,
   badConfig: 78,
 } as const;
 
@@ -13,6 +15,7 @@ export type ErrorCode =
   | "E_USAGE"
   | "E_PODMAN_UNAVAILABLE"
   | "E_PODMAN_API"
+  | "E_HOST"
   | "E_IMAGE"
   | "E_TIMEOUT"
   | "E_DEPENDENCY"
@@ -71,6 +74,13 @@ export class UsageError extends PodwardenError {
 export class PodmanUnavailableError extends PodwardenError {
   constructor(message: string, cause?: unknown) {
     super("E_PODMAN_UNAVAILABLE", message, { cause, exitCode: EXIT.podmanUnavailable });
+  }
+}
+
+/** A host prerequisite is missing (see `podwarden doctor`): the message names the cause and the fix. */
+export class HostNotReadyError extends PodwardenError {
+  constructor(message: string) {
+    super("E_HOST", message, { exitCode: EXIT.host });
   }
 }
 

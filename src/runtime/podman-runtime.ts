@@ -16,7 +16,7 @@ import { mapInspect, normalizeImageId, type InspectJson } from "./map-inspect.js
 import { createInterface } from "node:readline";
 import { PassThrough, type Readable } from "node:stream";
 import { mapEvent, type EventJson } from "./map-event.js";
-import { RECIPE_LABEL, type ApiOperation, type ContainerRuntime, type HealthcheckResult, type Progress, type RuntimeEvent } from "./port.js";
+import { RECIPE_LABEL, type ApiOperation, type ContainerRuntime, type HealthcheckResult, type HostInfo, type Progress, type RuntimeEvent } from "./port.js";
 
 const NS_PER_MS = 1_000_000;
 
@@ -90,6 +90,39 @@ interface PodInspect {
   Name: string;
   State: string;
   Labels?: Record<string, string> | null;
+}
+
+interface InfoJson {
+  host?: {
+    ociRuntime?: { name?: string; version?: string };
+    networkBackend?: string;
+    cgroupVersion?: string;
+    cgroupManager?: string;
+    security?: { rootless?: boolean };
+  };
+  store?: { graphRoot?: string; graphDriverName?: string };
+  version?: { Version?: string };
+}
+
+/** GET /libpod/info -> HostInfo (Podman 4 field names; anything absent reads "unknown"). */
+export const mapInfo = (j: InfoJson): HostInfo => ({
+  version: j.version?.Version ?? "unknown",
+  ociRuntime: {
+    name: j.host?.ociRuntime?.name ?? "unknown",
+    // "runc version 1.1.5+ds1\ncommit: ..." -> "1.1.5+ds1"
+    version: (j.host?.ociRuntime?.version ?? "").split("\n")[0]?.replace(/^.*\bversion\s+/, "").trim() || "unknown",
+  },
+  networkBackend: j.host?.networkBackend ?? "unknown",
+  cgroupVersion: j.host?.cgroupVersion ?? "unknown",
+  cgroupManager: j.host?.cgroupManager ?? "unknown",
+  rootless: j.host?.security?.rootless === true,
+  graphRoot: j.store?.graphRoot ?? "unknown",
+  graphDriver: j.store?.graphDriverName ?? "unknown",
+});
+
+/** Pod start answers 409/500 with {"Errs": [...]}: the per-container errors say what went wrong. */
+interface PodStartJson {
+  Errs?: string[] | null;
 }
 
 interface SecretInfo {
@@ -183,6 +216,10 @@ export class PodmanRuntime implements ContainerRuntime {
     }
   }
 
+  async hostInfo(): Promise<HostInfo> {
+    return mapInfo(await this.#call("info", () => this.#libpod.dial<InfoJson>("info", { method: "GET", path: `${LIBPOD}/info`, ok: [200] })));
+  }
+
   async observe(pod: string): Promise<Observed> {
     const podInfo = await this.#inspectPod(pod);
     const list = await this.#call("container.list", () =>
@@ -233,6 +270,18 @@ export class PodmanRuntime implements ContainerRuntime {
         ok: [200, 201],
       }),
     );
+  }
+
+  async startPod(name: string): Promise<void> {
+    try {
+      await this.#call("pod.start", () =>
+        this.#libpod.dial("pod.start", { method: "POST", path: `${LIBPOD}/pods/${encodeURIComponent(name)}/start`, ok: [200, 304] }),
+      );
+    } catch (err) {
+      const errs = podStartErrors(err);
+      if (errs.length > 0 && err instanceof PodmanApiError) throw new PodmanApiError("pod.start", errs.join("; "), err.status, err);
+      throw err;
+    }
   }
 
   async removePod(name: string): Promise<void> {
@@ -519,6 +568,13 @@ export class PodmanRuntime implements ContainerRuntime {
     return { ok, message: ok ? output || "healthy" : `exit ${last?.ExitCode ?? "?"}${output ? `: ${output}` : ""}` };
   }
 }
+
+/** The container errors inside a failed pod start's body, if it has them. */
+const podStartErrors = (err: unknown): string[] => {
+  const json = ((err as Error).cause as { json?: unknown } | undefined)?.json;
+  const errs = json && typeof json === "object" ? (json as PodStartJson).Errs : undefined;
+  return Array.isArray(errs) ? errs.filter((e): e is string => typeof e === "string") : [];
+};
 
 /** Treats the given HTTP statuses (already-started, not-found...) as success. */
 const ignoreStatus =

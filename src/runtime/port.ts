@@ -11,8 +11,10 @@ export const RECIPE_LABEL = "io.podwarden.recipe";
 /** Every Podman API operation the runtime performs: a bounded label set for metrics. */
 export const API_OPERATIONS = [
   "version",
+  "info",
   "pod.inspect",
   "pod.create",
+  "pod.start",
   "pod.remove",
   "container.list",
   "container.inspect",
@@ -59,12 +61,33 @@ export interface RuntimeEvent {
   readonly at: number;
 }
 
+/** Static facts about the Podman host (GET /libpod/info). */
+export interface HostInfo {
+  readonly version: string;
+  /** The OCI runtime's name (runc, crun) and the first line of its version. */
+  readonly ociRuntime: { readonly name: string; readonly version: string };
+  /** cni or netavark. */
+  readonly networkBackend: string;
+  /** v1 or v2. */
+  readonly cgroupVersion: string;
+  /** cgroupfs or systemd. */
+  readonly cgroupManager: string;
+  readonly rootless: boolean;
+  /** Podman's storage: where and with which driver. */
+  readonly graphRoot: string;
+  readonly graphDriver: string;
+}
+
 export interface ContainerRuntime {
   /** Fails with PodmanUnavailableError when the API socket does not answer. */
   ping(signal?: AbortSignal): Promise<{ version: string }>;
+  /** What Podman says about its host: runtime, network backend, cgroups. */
+  hostInfo(): Promise<HostInfo>;
   /** The pod and the containers podwarden manages in it (by label). */
   observe(pod: string): Promise<Observed>;
   createPod(req: PodCreateRequest): Promise<void>;
+  /** Starts the pod's infra container (and anything else in it). */
+  startPod(name: string): Promise<void>;
   /** Force-removes the pod (and anything left in it). Missing pod: no error. */
   removePod(name: string): Promise<void>;
   imageExists(ref: string): Promise<boolean>;

@@ -11,6 +11,7 @@ export const phaseText = (spec: PodSpec, s: Snapshot): string => {
     const running = Object.values(s.containers).filter((c) => c.running).length;
     return running > 0 ? `stopping (${running} running)` : "stopped";
   }
+  if (s.blocked) return `blocked: ${s.blocked.cause}: ${s.blocked.fix}`;
   if (s.pod.containersReady === total) return `ready ${total}/${total}`;
   const order = startOrder(spec.containers);
   for (const [i, name] of order.entries()) {

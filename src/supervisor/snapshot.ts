@@ -1,6 +1,7 @@
 // The status snapshot: built from the last pass only, so readers never call Podman.
 
 import type { ContainerHistory } from "../domain/history.js";
+import { hostProblemIn, type HostProblem } from "../domain/host-problems.js";
 import type { ContainerState } from "../domain/lifecycle.js";
 import type { Observed } from "../domain/observed.js";
 import type { Mode, Plan } from "../domain/plan.js";
@@ -34,6 +35,11 @@ export interface Snapshot {
   readonly settled: boolean;
   readonly error: string | null;
   readonly podman: { readonly reachable: boolean; readonly events: boolean };
+  /**
+   * A host problem retrying cannot fix: found by the host checks before the pod is touched
+   * (the daemon waits for them to pass), or recognised in Podman's errors since (it keeps retrying).
+   */
+  readonly blocked: HostProblem | null;
   /** When the last reconcile pass finished (ISO), null before the first. */
   readonly lastPassAt: string | null;
   readonly pod: { readonly name: string; readonly exists: boolean; readonly state: string; readonly containersReady: number; readonly containersTotal: number };
@@ -56,6 +62,8 @@ export interface SnapshotInput {
   readonly eventsConnected: boolean;
   readonly lastPassAt: number | undefined;
   readonly now: number;
+  /** What the host checks block on (undefined: nothing). */
+  readonly hostProblem?: HostProblem | undefined;
 }
 
 const healthOf = (hasProbe: boolean, running: boolean, h: ContainerHistory | undefined): Health => {
@@ -100,6 +108,13 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
     settled: input.plan?.settled ?? false,
     error: input.lastError?.message ?? null,
     podman: { reachable: input.podmanReachable, events: input.eventsConnected },
+    blocked:
+      input.hostProblem ??
+      hostProblemIn(
+        input.lastError?.message,
+        Object.entries(containers).flatMap(([name, c]) => (c.ready ? [] : [[name, c.lastReason] as const])),
+      ) ??
+      null,
     lastPassAt: iso(input.lastPassAt),
     pod: {
       name: input.spec.name,

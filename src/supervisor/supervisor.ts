@@ -1,6 +1,7 @@
 // The supervisor facade: runs the loop in the background, switches between bringing the
 // pod up and taking it down, and answers "what is the state now" from the last pass.
 
+import type { HostProblem } from "../domain/host-problems.js";
 import type { Mode } from "../domain/plan.js";
 import type { Clock } from "../lib/clock.js";
 import { PodmanUnavailableError, PodwardenError } from "../lib/errors.js";
@@ -52,6 +53,7 @@ export class Supervisor {
           this.#lastResult = r;
           this.#lastError = undefined;
         }
+        this.#sayHostProblem();
         for (const l of this.#listeners) l();
       },
     });
@@ -121,6 +123,29 @@ export class Supervisor {
     return this.#lastResult?.settled === true && this.#lastResult.mode === this.#deps.reconciler.mode && this.#lastError === undefined;
   }
 
+  #hostProblem: HostProblem | undefined;
+  #saidProblem = "";
+
+  /**
+   * What the host checks block on (undefined: they pass). Shown in the snapshot (so /status
+   * and systemd's STATUS=) and told to every onPass listener, as a pass would.
+   */
+  setHostProblem(problem: HostProblem | undefined): void {
+    if (JSON.stringify(problem) === JSON.stringify(this.#hostProblem)) return;
+    this.#hostProblem = problem;
+    for (const l of this.#listeners) l();
+  }
+
+  /** A host problem recognised in Podman's errors is logged once, with its fix, not at every retry. */
+  #sayHostProblem(): void {
+    const p = this.snapshot().blocked;
+    const key = p ? `${p.check}: ${p.cause}` : "";
+    if (key === this.#saidProblem) return;
+    if (p) this.#deps.logger.error({ check: p.check, cause: p.cause, fix: p.fix }, `host problem: ${p.cause} (retrying will not fix it); fix: ${p.fix}`);
+    else this.#deps.logger.info({ was: this.#saidProblem }, "host problem gone");
+    this.#saidProblem = key;
+  }
+
   snapshot(): Snapshot {
     const r = this.#deps.reconciler;
     return buildSnapshot({
@@ -134,6 +159,7 @@ export class Supervisor {
       eventsConnected: this.eventsConnected,
       lastPassAt: this.#lastPassAt,
       now: this.#deps.clock.now(),
+      hostProblem: this.#hostProblem,
     });
   }
 

@@ -5,7 +5,7 @@ import type { ContainerCreateRequest, PodCreateRequest } from "../../src/domain/
 import type { Observed, ObservedContainer } from "../../src/domain/observed.js";
 import { LABELS } from "../../src/domain/spec.js";
 import { PodmanApiError, PodmanUnavailableError } from "../../src/lib/errors.js";
-import type { ContainerRuntime, HealthcheckResult, RuntimeEvent } from "../../src/runtime/port.js";
+import type { ContainerRuntime, HealthcheckResult, HostInfo, RuntimeEvent } from "../../src/runtime/port.js";
 import type { FakeClock } from "./fake-clock.js";
 
 export interface FakeContainer {
@@ -101,6 +101,20 @@ export class FakeRuntime implements ContainerRuntime {
     return { version: "fake" };
   }
 
+  async hostInfo(): Promise<HostInfo> {
+    this.#check();
+    return {
+      version: "fake",
+      ociRuntime: { name: "runc", version: "fake" },
+      networkBackend: "cni",
+      cgroupVersion: "v2",
+      cgroupManager: "systemd",
+      rootless: false,
+      graphRoot: "/fake",
+      graphDriver: "overlay",
+    };
+  }
+
   async observe(pod: string): Promise<Observed> {
     this.#check();
     const containers = new Map<string, ObservedContainer>();
@@ -126,11 +140,20 @@ export class FakeRuntime implements ContainerRuntime {
     return { pod: p, containers };
   }
 
+  /** When set, creating any pod fails with this Podman message (a host problem, e.g. catatonit missing). */
+  podCreateFault: string | undefined;
+
   async createPod(req: PodCreateRequest): Promise<void> {
     this.#check();
+    if (this.podCreateFault !== undefined) throw new PodmanApiError("pod.create", this.podCreateFault, 500);
     if (this.pod) throw new PodmanApiError("pod.create", "pod already exists", 409);
     this.pod = { id: `pod${++this.#seq}`, name: req.name, labels: { ...req.labels } };
     this.#log("create-pod", req.name);
+  }
+
+  async startPod(name: string): Promise<void> {
+    this.#check();
+    this.#log("start-pod", name);
   }
 
   async removePod(name: string): Promise<void> {

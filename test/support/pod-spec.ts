@@ -31,6 +31,7 @@ export const chainSpec = (over: Partial<PodSpec> = {}): PodSpec => ({
   name: "testpod",
   ports: [],
   envFile: "/dev/null",
+  persistRoot: "/nonexistent/persist",
   images: {},
   source: "test",
   restart: { initialDelayMs: 1_000, maxDelayMs: 120_000, resetAfterMs: 600_000 },

@@ -30,6 +30,7 @@ const doc = (jobs: StatusDocument["jobs"], containers: StatusDocument["container
   description: "",
   notes: [],
   podman: { reachable: true, events: true },
+  blocked: null,
   lastPassAt: null,
   pod: { name: "p", state: "Running", containersReady: 1, containersTotal: 1 },
   containers,

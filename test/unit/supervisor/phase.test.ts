@@ -28,6 +28,7 @@ const snap = (containers: Record<string, ContainerSnapshot>, over: Partial<Snaps
   settled: false,
   error: null,
   podman: { reachable: true, events: true },
+  blocked: null,
   lastPassAt: null,
   pod: { name: "p", exists: true, state: "Running", containersReady: Object.values(containers).filter((x) => x.ready).length, containersTotal: 4 },
   containers,
@@ -41,6 +42,11 @@ describe("phaseText", () => {
     [{ valkey: c({ state: "backing-off", ready: false, backoffSeconds: 8 }), falkordb: c(), datadog: c(), opencode: c() }, {}, "valkey backing off 8s (1/4)"],
     [{ valkey: c(), falkordb: c(), datadog: c(), opencode: c({ state: "unhealthy", ready: false }) }, {}, "opencode unhealthy, restarting (4/4)"],
     [{ valkey: c(), falkordb: c(), datadog: c(), opencode: c() }, { podman: { reachable: false, events: false } }, "Podman unreachable, retrying"],
+    [
+      { valkey: c({ state: "pending", ready: false }), falkordb: c({ state: "pending", ready: false }), datadog: c({ state: "pending", ready: false }), opencode: c({ state: "pending", ready: false }) },
+      { blocked: { check: "runtime", cause: "catatonit missing", fix: "apt-get install catatonit" } },
+      "blocked: catatonit missing: apt-get install catatonit",
+    ],
     [{ valkey: c(), falkordb: c({ running: false }), datadog: c({ running: false }), opencode: c({ running: false }) }, { mode: "down" as const }, "stopping (1 running)"],
   ])("%#: %s", (containers, over, text) => {
     expect(phaseText(spec, snap(containers, over))).toBe(text);

@@ -24,6 +24,7 @@ const fakeSupervisor = () => {
     ({
       mode: "up",
       podman: { reachable: true, events: true },
+      blocked: null,
       pod: { name: "p", exists: true, state: "Running", containersReady: state.readyCount, containersTotal: 4 },
       containers: Object.fromEntries(spec.containers.map((c, i) => [c.name, ready(i < state.readyCount)])),
     }) as unknown as Snapshot;

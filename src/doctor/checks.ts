@@ -1,0 +1,280 @@
+// The host checks behind `podwarden doctor`, `up` and `run`: the Podman socket, a throwaway
+// pod (OCI runtime, pause image, network, rlimits, cgroups), the config and its env file,
+// persistRoot, the published host ports and the images. Each says what it found and, when
+// something is wrong, the fix. Podman through the runtime port, the host through HostFacts.
+
+import { randomBytes } from "node:crypto";
+import { classifyHostError } from "../domain/host-problems.js";
+import type { PodSpec } from "../domain/spec.js";
+import { ConfigError, errorMessage } from "../lib/errors.js";
+import type { ContainerRuntime } from "../runtime/port.js";
+import type { HostFacts, PortHolder } from "./host-facts.js";
+import { portKey } from "./host-facts.js";
+import type { Check } from "./report.js";
+
+/** Label of the throwaway pods the runtime check creates (and removes). */
+export const DOCTOR_LABEL = "io.podwarden.doctor";
+
+/** A unique name for the throwaway pod. */
+export const probePodName = (): string => `podwarden-doctor-${randomBytes(4).toString("hex")}`;
+
+/** Less free space than this under persistRoot is worth a warning. */
+export const LOW_SPACE_BYTES = 1024 ** 3;
+
+export interface LoadedView {
+  readonly spec: PodSpec;
+  /** How many keys the env file holds (never their values). */
+  readonly secretCount: number;
+  readonly warnings: readonly string[];
+}
+
+export interface CheckInput {
+  /** The socket path (for messages). */
+  readonly socket: string;
+  /** Undefined when no socket could be found: then `socketError` says why. */
+  readonly runtime: ContainerRuntime | undefined;
+  readonly socketError?: unknown;
+  /** The loaded config, or why it could not be loaded. */
+  readonly config: LoadedView | { readonly error: unknown };
+  readonly facts: HostFacts;
+  /** always (doctor), or unless-running (up, run: a running pod already proves what the throwaway pod would). */
+  readonly probe: "always" | "unless-running";
+  /** Also ask Podman for its host facts (runtime, network backend, cgroups) for the socket line. */
+  readonly info: boolean;
+  /** Name of the throwaway pod (unique per run). */
+  readonly probeName: string;
+}
+
+const START_PODMAN = "start the Podman API service (systemctl enable --now podman.socket, or bash .ci/setup-host.sh), or pass --socket";
+
+const socketCheck = async (input: CheckInput): Promise<Check> => {
+  const { runtime, socket } = input;
+  if (!runtime) return { name: "socket", status: "error", kind: "podman", detail: errorMessage(input.socketError), fix: START_PODMAN };
+  let version: string;
+  try {
+    version = (await runtime.ping()).version;
+  } catch (err) {
+    const cause = (err as Error).cause;
+    return { name: "socket", status: "error", kind: "podman", detail: `Podman API at ${socket} does not answer (${errorMessage(cause ?? err)})`, fix: START_PODMAN };
+  }
+  if (!input.info) return { name: "socket", status: "ok", detail: `Podman ${version} answers at ${socket}` };
+  try {
+    const i = await runtime.hostInfo();
+    const facts = `runtime ${i.ociRuntime.name} ${i.ociRuntime.version}, network ${i.networkBackend}, cgroups ${i.cgroupVersion} (${i.cgroupManager}), storage ${i.graphDriver}${i.rootless ? ", rootless" : ""}`;
+    return { name: "socket", status: "ok", detail: `Podman ${i.version} answers at ${socket}: ${facts}` };
+  } catch (err) {
+    return { name: "socket", status: "warn", detail: `Podman ${version} answers at ${socket}, but /libpod/info failed: ${errorMessage(err)}`, fix: "read the Podman service's log" };
+  }
+};
+
+/** The error of a failed throwaway pod, as a check: a known cause with its fix, or Podman's words. */
+export const runtimeFailure = (message: string): Check => {
+  const cause = classifyHostError(message);
+  if (cause) {
+    return { name: "runtime", status: "error", blocking: true, cause: cause.cause, detail: `${cause.cause}: ${cause.why} (Podman: ${message})`, fix: cause.fix };
+  }
+  return { name: "runtime", status: "error", detail: `a throwaway pod failed: ${message}`, fix: "read the Podman service's log (journalctl -u podman, or its stderr)" };
+};
+
+/**
+ * A pod made, started and removed through the API: what the real pod needs first (the pause
+ * image, the OCI runtime with its rlimits and cgroups, the network backend publishing a port).
+ */
+const probePod = async (runtime: ContainerRuntime, facts: HostFacts, name: string): Promise<Check> => {
+  const port = await facts.freePort();
+  const started = performance.now();
+  let failure: unknown;
+  try {
+    await runtime.createPod({ name, labels: { [DOCTOR_LABEL]: "true" }, ports: [{ host: port, container: port, protocol: "tcp" }] });
+    await runtime.startPod(name);
+  } catch (err) {
+    failure = err;
+  }
+  const leftover = await runtime.removePod(name).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (failure !== undefined) return runtimeFailure(errorMessage(failure));
+  const s = ((performance.now() - started) / 1000).toFixed(1);
+  if (leftover !== undefined) {
+    return { name: "runtime", status: "warn", detail: `a throwaway pod started, but removing it failed: ${errorMessage(leftover)}`, fix: `podman pod rm -f ${name}` };
+  }
+  return { name: "runtime", status: "ok", detail: `throwaway pod ${name} (pause image, OCI runtime, port ${port} published) started and was removed in ${s} s` };
+};
+
+const runtimeCheck = async (input: CheckInput, podRunning: string | undefined): Promise<Check> => {
+  if (podRunning !== undefined && input.probe === "unless-running") {
+    return { name: "runtime", status: "ok", detail: `pod ${podRunning} is running: its infra, runtime and network work (no throwaway pod needed)` };
+  }
+  return probePod(input.runtime!, input.facts, input.probeName);
+};
+
+/** The loader's own env-file mode warning: the env-file line says it, with the fix. */
+const MODE_WARNING = /accessible by group or others/;
+
+const configChecks = (config: CheckInput["config"]): Check[] => {
+  if ("error" in config) {
+    const fix = "correct it (podwarden validate lists every problem)";
+    if (config.error instanceof ConfigError) {
+      return config.error.issues.map((i) => ({ name: "config", status: "error", kind: "config", detail: `${i.file}: ${i.path || "(root)"}: ${i.message}`, fix }));
+    }
+    return [{ name: "config", status: "error", kind: "config", detail: errorMessage(config.error), fix }];
+  }
+  const { spec, warnings } = config;
+  return [
+    { name: "config", status: "ok", detail: `${spec.source}: valid, pod ${spec.name}, ${spec.containers.length} containers` },
+    ...warnings.filter((w) => !MODE_WARNING.test(w)).map((w): Check => ({ name: "config", status: "warn", detail: w })),
+  ];
+};
+
+const envFileCheck = async (config: LoadedView, facts: HostFacts): Promise<Check> => {
+  const file = config.spec.envFile;
+  const mode = (await facts.fileMode(file)) ?? 0;
+  const octal = (mode & 0o777).toString(8).padStart(4, "0");
+  const keys = `${config.secretCount} ${config.secretCount === 1 ? "key" : "keys"}`;
+  if ((mode & 0o077) !== 0) {
+    return { name: "env-file", status: "warn", detail: `${file}: ${keys}, mode ${octal}: group or others can read the secrets`, fix: `chmod 600 ${file}` };
+  }
+  return { name: "env-file", status: "ok", detail: `${file}: ${keys}, mode ${octal}` };
+};
+
+const underTmp = (path: string): boolean => /^\/(?:var\/)?tmp(?:\/|$)/.test(path);
+
+const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+
+const MOVE_OUT_OF_TMP = "set pod.persistRoot outside /tmp and /var/tmp (e.g. /persist/containers)";
+
+const persistRootChecks = async (spec: PodSpec, facts: HostFacts): Promise<Check[]> => {
+  const root = spec.persistRoot;
+  const [p, unit] = await Promise.all([facts.path(root), facts.unitTmp()]);
+  const problems: Check[] = [];
+  const name = "persist-root";
+  if (underTmp(root) && unit.hidden) {
+    problems.push({
+      name,
+      status: "error",
+      kind: "config",
+      field: "pod.persistRoot",
+      blocking: true,
+      cause: "pod.persistRoot under /tmp is hidden by the unit's PrivateTmp",
+      detail:
+        `${root} is under /tmp or /var/tmp and this runs in a systemd unit with a private /tmp (PrivateTmp=yes): ` +
+        "Podman resolves bind-mount sources outside the unit and would fail `statfs ...: no such file or directory` at every start",
+      fix: MOVE_OUT_OF_TMP,
+    });
+  } else if (underTmp(root)) {
+    problems.push({
+      name,
+      status: "warn",
+      detail: `${root} is under /tmp or /var/tmp: fine from a shell, but the shipped systemd unit (PrivateTmp=yes) hides it from Podman, and temporary-file cleaners may delete it`,
+      fix: MOVE_OUT_OF_TMP,
+    });
+  }
+  const free = p.freeBytes === undefined ? "" : `, ${gib(p.freeBytes)} free`;
+  if (p.exists && !p.isDirectory) {
+    problems.push({ name, status: "error", blocking: true, detail: `${root} exists but is not a directory`, fix: "remove that file, or point pod.persistRoot at a directory" });
+  } else if (p.exists && !p.writable) {
+    problems.push({ name, status: "error", blocking: true, detail: `${root} is not writable`, fix: "make it writable for this user (is the file system read-only?), or move pod.persistRoot" });
+  } else if (!p.exists && !(p.ancestor?.isDirectory && p.ancestor.writable)) {
+    const where = p.ancestor ? `${p.ancestor.path} is ${p.ancestor.isDirectory ? "not writable" : "not a directory"}` : "no ancestor exists";
+    problems.push({ name, status: "error", blocking: true, detail: `${root} does not exist and cannot be created (${where})`, fix: `create it (install -d -m 0750 ${root}) or move pod.persistRoot` });
+  }
+  if (p.freeBytes !== undefined && p.freeBytes < LOW_SPACE_BYTES) {
+    problems.push({ name, status: "warn", detail: `${root}: only ${gib(p.freeBytes)} free`, fix: "free space there, or move pod.persistRoot to a larger file system" });
+  }
+  if (problems.length > 0) return problems;
+  return [{ name, status: "ok", detail: p.exists ? `${root}: writable directory${free}` : `${root}: will be created under ${p.ancestor!.path} (writable${free})` }];
+};
+
+const describeHolder = (h: PortHolder): string => (h.pid === undefined ? "a process podwarden cannot see" : `pid ${h.pid} (${h.argv.join(" ").slice(0, 120) || "?"})`);
+
+/** Our pod's conmon holds its published ports while it runs (`conmon ... -n <pod id[:12]>-infra`). */
+const isConmon = (h: PortHolder): boolean => /(^|\/)conmon$/.test(h.argv[0] ?? "");
+
+export const isOwnConmon = (h: PortHolder, podId: string | undefined): boolean => {
+  if (podId === undefined || !isConmon(h)) return false;
+  const n = h.argv.indexOf("-n");
+  return n >= 0 && h.argv[n + 1] === `${podId.slice(0, 12)}-infra`;
+};
+
+/** `podId`: the pod's id when it exists; `podmanAnswers`: false when that cannot be known. */
+const portChecks = async (spec: PodSpec, facts: HostFacts, podId: string | undefined, podmanAnswers: boolean): Promise<Check[]> => {
+  const holders = await facts.portHolders(spec.ports.map((p) => ({ port: p.host, protocol: p.protocol })));
+  return spec.ports.map((p): Check => {
+    const key = portKey({ port: p.host, protocol: p.protocol });
+    const name = `port ${p.host}${p.protocol === "udp" ? "/udp" : ""}`;
+    const held = holders.get(key) ?? [];
+    const others = held.filter((h) => !isOwnConmon(h, podId));
+    if (held.length === 0) return { name, status: "ok", detail: "free" };
+    if (others.length === 0) return { name, status: "ok", detail: `held by pod ${spec.name}'s own conmon (pid ${held.map((h) => h.pid).join(", ")})` };
+    if (!podmanAnswers && others.every((h) => isConmon(h))) {
+      // Podman does not answer: a container's conmon, perhaps this pod's, but that cannot be told.
+      return { name, status: "warn", detail: `held by ${others.map(describeHolder).join(", ")}: a Podman container's; which pod cannot be told now`, fix: "podman ps, once Podman answers" };
+    }
+    return {
+      name,
+      status: "error",
+      blocking: true,
+      cause: `host port ${p.host} is taken`,
+      detail: `held by ${others.map(describeHolder).join(", ")}`,
+      fix: `stop that process, or publish another host port (pod.ports: "HOST:${p.container}")`,
+    };
+  });
+};
+
+const shortId = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
+
+/** How a missing image would be had: bootstrapped, built (base first) or pulled. The detail leaves out the ref. */
+const obtainable = async (ref: string, spec: PodSpec, runtime: ContainerRuntime, facts: HostFacts): Promise<Omit<Check, "name">> => {
+  const declared = spec.images[ref];
+  if (!declared) {
+    return {
+      status: "warn",
+      detail: "missing, will be pulled from its registry (doctor does not contact registries)",
+      fix: "make sure the registry is reachable from this host, or pull it ahead of time (podwarden images)",
+    };
+  }
+  if (declared.debootstrap) {
+    const bin = await facts.which("debootstrap");
+    if (!bin) return { status: "error", blocking: true, cause: "debootstrap missing", detail: "missing, and debootstrap (which makes it) is not installed", fix: "apt-get install debootstrap" };
+    return { status: "ok", detail: `missing, will be bootstrapped with ${bin} (${declared.debootstrap.suite})` };
+  }
+  const built = `missing, will be built from ${declared.build?.containerfile}`;
+  const from = declared.from;
+  if (from === undefined || (await runtime.imageExists(from))) return { status: "ok", detail: built };
+  const base = await obtainable(from, spec, runtime, facts);
+  return { ...base, detail: `${built}; its base ${from}: ${base.detail}` };
+};
+
+const imageChecks = async (spec: PodSpec, runtime: ContainerRuntime, facts: HostFacts): Promise<Check[]> => {
+  const refs = [...new Set(spec.containers.map((c) => c.image))];
+  return Promise.all(
+    refs.map(async (ref): Promise<Check> => {
+      try {
+        const id = await runtime.imageId(ref);
+        if (id !== undefined) return { name: "image", status: "ok", detail: `${ref}: present (${shortId(id)})` };
+        const how = await obtainable(ref, spec, runtime, facts);
+        return { name: "image", ...how, detail: `${ref}: ${how.detail}` };
+      } catch (err) {
+        return { name: "image", status: "warn", detail: `${ref}: cannot tell (${errorMessage(err)})`, fix: "read the Podman service's log" };
+      }
+    }),
+  );
+};
+
+/** Every check, in the order a person reads them. Checks that need Podman are left out when it does not answer. */
+export const runChecks = async (input: CheckInput): Promise<Check[]> => {
+  const config = "spec" in input.config ? input.config : undefined;
+  const socket = await socketCheck(input);
+  const runtime = socket.status === "error" ? undefined : input.runtime;
+  const pod = runtime && config ? await runtime.observe(config.spec.name).then((o) => o.pod, () => null) : null;
+  const running = pod && pod.state.toLowerCase() === "running" ? pod.name : undefined;
+  const [probe, envFile, persist, ports, images] = await Promise.all([
+    runtime ? runtimeCheck(input, running).then((c) => [c]) : [],
+    config ? envFileCheck(config, input.facts).then((c) => [c]) : [],
+    config ? persistRootChecks(config.spec, input.facts) : [],
+    config ? portChecks(config.spec, input.facts, pod?.id, runtime !== undefined) : [],
+    config && runtime ? imageChecks(config.spec, runtime, input.facts) : [],
+  ]);
+  return [socket, ...probe, ...configChecks(input.config), ...envFile, ...persist, ...ports, ...images];
+};
