@@ -49,6 +49,9 @@ export class ReconcileLoop {
         logger.error({ err: errorMessage(err), retryInMs: delay }, "reconcile pass failed");
         this.#opts.onPass?.(err instanceof Error ? err : new Error(String(err)), performance.now() - started);
       }
+      // Stopped during the pass: an already aborted signal never fires its abort listener,
+      // so sleeping now would hold stop() for the whole delay.
+      if (signal.aborted) break;
       if (this.#kicked || delay <= 0) continue;
       this.#wake = new AbortController();
       const onAbort = (): void => this.#wake?.abort();

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { PodmanUnavailableError } from "../../src/lib/errors.js";
 import type { Clock } from "../../src/lib/clock.js";
 import { ReconcileLoop } from "../../src/supervisor/loop.js";
+import { FakeClock } from "../support/fake-clock.js";
 import { EventWatcher } from "../../src/supervisor/watcher.js";
 import { Harness, silentLogger } from "../support/harness.js";
 import { chainSpec, container, probe } from "../support/pod-spec.js";
@@ -209,6 +210,27 @@ describe("Podman outages", () => {
     expect(calls).toBe(8);
     expect(clock.sleeps.slice(0, 5)).toEqual([500, 1_000, 2_000, 4_000, 4_000]);
     expect(clock.sleeps.slice(5, 7)).toEqual([10_000, 10_000]);
+  });
+
+  it("a stop that arrives during a pass ends the loop after that pass, without waiting out the next delay", async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    let calls = 0;
+    const loop = new ReconcileLoop({
+      clock,
+      logger: silentLogger(),
+      idleMs: 30_000,
+      errorBackoff: { initialMs: 500, maxMs: 4_000 },
+      pass: async () => {
+        calls += 1;
+        controller.abort(); // what `up` does once a pass reports the pod settled
+        return { mode: "up", requeueAfterMs: 10_000, settled: true };
+      },
+    });
+    // The fake clock never moves: a loop that went to sleep would never return.
+    const ended = await Promise.race([loop.run(controller.signal).then(() => "ended"), new Promise((r) => setTimeout(() => r("still sleeping"), 1_000))]);
+    expect(ended).toBe("ended");
+    expect(calls).toBe(1);
   });
 
   it("the event watcher survives a broken stream, reconnects with backoff and kicks on reconnect", async () => {
