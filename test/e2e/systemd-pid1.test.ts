@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { podEvents } from "../support/podman-events.js";
-import { ensureImages, identities, inspect, podExists, podman, SOCKET, type ContainerIdentity } from "../support/podman-harness.js";
+import { ensureImages, identities, LOCAL_CONFIG, inspect, podExists, podman, SOCKET, type ContainerIdentity } from "../support/podman-harness.js";
 import {
   DROPIN_DIR,
   UNIT,
@@ -87,7 +87,7 @@ const writeConfig = async (containers: readonly string[]): Promise<void> => {
 
 beforeAll(async () => {
   run = await createSystemdRun();
-  await ensureImages(run.config);
+  await ensureImages(LOCAL_CONFIG);
   const image = await ensureSystemdImage();
   figure(image.built ? `systemd image built from the Debian base: ${image.ms} ms` : "systemd image: present with the same recipe, not rebuilt");
   host = await bootForRun(run, { optPodwarden: true });

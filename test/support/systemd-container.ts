@@ -15,8 +15,10 @@
 //   hide it from the daemon);
 // - the config is /etc/podwarden/opencode-memory-pod.yaml and the env file
 //   /run/secrets/opencode.env inside (the unit's defaults), both written into the container;
-//   the config is createRun's (unique pod name and host ports, `extends:` the checkout's
-//   config/local.yaml by absolute path) plus an HTTP port of its own.
+//   the config is createRun's (unique pod name and host ports) plus an HTTP port of its own, and
+//   `extends:` /opt/podwarden/config/local.yaml, the installed copy of the checkout's: a path the
+//   unit's daemon can read wherever the checkout is (a checkout under /tmp would be hidden by
+//   PrivateTmp=, as a persist root there would be).
 //
 // Everything a run makes is removed by `removeSystemdRun`, on failure too: the container, the
 // pod and containers labelled with the run's pod on the host's Podman, its secrets, its directory.
@@ -41,6 +43,8 @@ export const UNIT = "opencode-memory-pod.service";
 export const UNIT_CONFIG = "/etc/podwarden/opencode-memory-pod.yaml";
 export const UNIT_ENV_FILE = "/run/secrets/opencode.env";
 export const DROPIN_DIR = `/etc/systemd/system/${UNIT}.d`;
+/** Where the unit expects podwarden (the README's /opt/podwarden). */
+export const INSTALL_PREFIX = "/opt/podwarden";
 const CHECKOUT = resolve(REPO);
 
 export interface ProcResult {
@@ -120,7 +124,7 @@ const mountsFor = async (run: E2eRun, opts: { readonly optPodwarden: boolean }):
     { source: process.execPath, target: "/usr/bin/node", readOnly: true },
     same(CHECKOUT, true),
     ...(modulesReal !== modules ? [same(modulesReal, true)] : []),
-    ...(opts.optPodwarden ? [{ source: CHECKOUT, target: "/opt/podwarden", readOnly: true }] : []),
+    ...(opts.optPodwarden ? [{ source: CHECKOUT, target: INSTALL_PREFIX, readOnly: true }] : []),
     same(run.dir, false),
   ];
 };
@@ -244,11 +248,20 @@ export interface SystemdRun extends E2eRun {
   readonly containerName: string;
 }
 
-/** createRun's config (unique pod and ports, extends config/local.yaml) in a directory under E2E_ROOT. */
+/**
+ * createRun's config (unique pod and ports) in a directory under E2E_ROOT, extending the
+ * installed config/local.yaml: it is meant for the container (on this host the base is absent).
+ */
 export const createSystemdRun = async (extraYaml = ""): Promise<SystemdRun> => {
   await mkdir(E2E_ROOT, { recursive: true, mode: 0o755 });
   const httpPort = await freePort();
-  const run = await createRun({ prefix: "pw-e2e-sd", parent: E2E_ROOT, envFileAt: UNIT_ENV_FILE, extraYaml: [`http: { port: ${httpPort} }`, extraYaml].join("\n") });
+  const run = await createRun({
+    prefix: "pw-e2e-sd",
+    parent: E2E_ROOT,
+    base: `${INSTALL_PREFIX}/config/local.yaml`,
+    envFileAt: UNIT_ENV_FILE,
+    extraYaml: [`http: { port: ${httpPort} }`, extraYaml].join("\n"),
+  });
   return { ...run, httpPort, containerName: `pw-sd-${run.pod.slice(-6)}` };
 };
 
@@ -277,10 +290,10 @@ export const provideRunFiles = async (host: SystemdHost, run: SystemdRun): Promi
  * who measures it.
  */
 export const installUnitAsReadme = async (host: SystemdHost): Promise<void> => {
-  await host.must(["install", "-d", "/opt/podwarden", "/etc/podwarden"]);
-  await host.must(["install", "-m", "0644", "/opt/podwarden/systemd/opencode-memory-pod.service", "/etc/systemd/system/"]);
+  await host.must(["install", "-d", INSTALL_PREFIX, "/etc/podwarden"]);
+  await host.must(["install", "-m", "0644", `${INSTALL_PREFIX}/systemd/${UNIT}`, "/etc/systemd/system/"]);
   await host.must(["systemctl", "daemon-reload"]);
-  await host.must(["node", "/opt/podwarden/dist/cli.js", "validate", "--config", UNIT_CONFIG]);
+  await host.must(["node", `${INSTALL_PREFIX}/dist/cli.js`, "validate", "--config", UNIT_CONFIG]);
   await host.must(["systemctl", "enable", UNIT]);
 };
 
