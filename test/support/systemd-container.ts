@@ -27,7 +27,8 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, realpath, rmdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { cleanupRun, createRun, freePort, REPO, SOCKET, waitFor, type E2eRun } from "./podman-harness.js";
+import { expect, it } from "vitest";
+import { cleanupRun, createRun, ensureImages, freePort, identities, inspect, LOCAL_CONFIG, REPO, SOCKET, waitFor, type ContainerIdentity, type E2eRun } from "./podman-harness.js";
 
 export const SYSTEMD_IMAGE = "localhost/podwarden-systemd:test";
 const BASE_IMAGE = "localhost/podwarden-debian:bookworm";
@@ -349,3 +350,58 @@ export const podStatus = async (httpPort: number): Promise<PodStatus> => {
   const res = await fetch(`http://127.0.0.1:${httpPort}/status`);
   return (await res.json()) as PodStatus;
 };
+
+// ---- what both systemd e2e files share -------------------------------------------------------
+
+export const CHAIN = ["valkey", "falkordb", "datadog", "opencode"] as const;
+
+/** One run, its systemd container, and checks whose failure messages end with the unit's journal. */
+export class SystemdSuite {
+  run: SystemdRun | undefined;
+  host: SystemdHost | undefined;
+  image: { built: boolean; ms: number } | undefined;
+
+  get r(): SystemdRun {
+    if (!this.run) throw new Error("no run (see beforeAll)");
+    return this.run;
+  }
+
+  get sd(): SystemdHost {
+    if (!this.host) throw new Error("the systemd container did not start (see beforeAll)");
+    return this.host;
+  }
+
+  /** The run, the images, systemd booted, and the files a user provides (provideRunFiles). */
+  async setUp(opts: { readonly optPodwarden: boolean }): Promise<void> {
+    this.run = await createSystemdRun();
+    await ensureImages(LOCAL_CONFIG);
+    this.image = await ensureSystemdImage();
+    this.host = await bootForRun(this.run, opts);
+    await provideRunFiles(this.host, this.run);
+  }
+
+  tearDown(): Promise<void> {
+    return removeSystemdRun(this.run);
+  }
+
+  /** An `it` whose failure message ends with the unit's journal. */
+  check(name: string, fn: () => Promise<void>, timeoutMs = 120_000): void {
+    it(name, () => withJournal(this.host, fn), timeoutMs);
+  }
+
+  /** Id, StartedAt and state of each container on the host's Podman. */
+  ids(): Promise<Record<string, ContainerIdentity>> {
+    return identities(this.r.pod, CHAIN);
+  }
+
+  /** Everything the daemon's /status and the host's Podman say about a ready pod. */
+  async expectPodReady(): Promise<void> {
+    const status = await podStatus(this.r.httpPort);
+    expect(status.status).toBe("pass");
+    expect(status.pod).toMatchObject({ name: this.r.pod, containersReady: 4, containersTotal: 4 });
+    for (const c of CHAIN) {
+      expect(status.containers[c]?.ready, `${c} ready in /status`).toBe(true);
+      expect((await inspect(`${this.r.pod}-${c}`)).State.Running, `${c} running on the host's Podman`).toBe(true);
+    }
+  }
+}
