@@ -127,6 +127,8 @@ describe("systemd unit", () => {
     expect(one("ProtectSystem")).toBe("strict");
     // The persisted data and the backups (jobs.backup.dir under /persist/backups in the example).
     expect(one("ReadWritePaths")).toBe("-/run/podman -/persist/containers -/persist/backups");
+    // /run read-only too (ProtectSystem=strict alone leaves it writable beside ProtectKernelTunables=).
+    expect(one("ReadOnlyPaths")).toBe("/run");
     // /var/lib/podwarden for jobs.stateDir (image pins) under ProtectSystem=strict.
     expect(one("StateDirectory")).toBe("podwarden");
     expect(one("User")).toBe("root");

@@ -63,12 +63,19 @@ export interface RunOptions {
   readonly prefix?: string;
   /** The config the run's config extends (default config/local.yaml). */
   readonly base?: string;
+  /** Where the run's directory is made (default the OS temp directory). */
+  readonly parent?: string;
+  /**
+   * The path the config names as pod.envFile (default the run's own env file). The env file
+   * is still written to `envFile` in the run's directory; the caller puts it at this path.
+   */
+  readonly envFileAt?: string;
 }
 
 export const createRun = async (opts: RunOptions = {}): Promise<E2eRun> => {
   const id = randomBytes(3).toString("hex");
   const pod = `${opts.prefix ?? "pw-e2e"}-${id}`;
-  const dir = await mkdtemp(join(tmpdir(), `${pod}-`));
+  const dir = await mkdtemp(join(opts.parent ?? tmpdir(), `${pod}-`));
   const ports = await freePorts();
   const hostPort = Object.fromEntries(CONTAINER_PORTS.map((c, i) => [c, ports[i]!]));
   const password = `e2e-pw-${randomBytes(12).toString("hex")}`;
@@ -83,7 +90,7 @@ export const createRun = async (opts: RunOptions = {}): Promise<E2eRun> => {
       "pod:",
       `  name: ${pod}`,
       `  ports: [${CONTAINER_PORTS.map((c) => `"${hostPort[c]}:${c}"`).join(", ")}]`,
-      `  envFile: ${envFile}`,
+      `  envFile: ${opts.envFileAt ?? envFile}`,
       `  persistRoot: ${persistRoot}`,
       // OpenCode looks things up on the internet at start; tests keep every lookup on this host.
       "  dns: [127.0.0.1]",
