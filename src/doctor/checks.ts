@@ -207,6 +207,11 @@ const portChecks = async (spec: PodSpec, facts: HostFacts, podId: string | undef
     const others = held.filter((h) => !isOwnConmon(h, podId));
     if (held.length === 0) return { name, status: "ok", detail: "free" };
     if (others.length === 0) return { name, status: "ok", detail: `held by pod ${spec.name}'s own conmon (pid ${held.map((h) => h.pid).join(", ")})` };
+    if (podId !== undefined && others.every((h) => h.pid === undefined)) {
+      // Held by a process outside this PID namespace (podwarden in a container, or hidepid=):
+      // the pod exists and publishes this port, so its conmon is the likely holder.
+      return { name, status: "ok", detail: `held by a process podwarden cannot see; pod ${spec.name} exists and publishes this port` };
+    }
     if (!podmanAnswers && others.every((h) => isConmon(h))) {
       // Podman does not answer: a container's conmon, perhaps this pod's, but that cannot be told.
       return { name, status: "warn", detail: `held by ${others.map(describeHolder).join(", ")}: a Podman container's; which pod cannot be told now`, fix: "podman ps, once Podman answers" };

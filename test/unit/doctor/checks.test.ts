@@ -180,6 +180,16 @@ describe("runChecks", () => {
       expect(p).toMatchObject({ status: "ok", detail: "held by pod testpod's own conmon (pid 77)" });
     });
 
+    it("held by a process outside this PID namespace while the pod exists (podwarden in a container): fine; without the pod: blocking", async () => {
+      const holders = { "tcp/4096": [{ pid: undefined, argv: [] }] };
+      const runtime = setup();
+      await runtime.createPod({ name: "testpod", labels: {}, ports: [] });
+      const [withPod] = byName(await check({ runtime, facts: host({ holders }), probe: "unless-running" }), "port 4096");
+      expect(withPod).toMatchObject({ status: "ok", detail: expect.stringContaining("pod testpod exists and publishes this port") });
+      const [without] = byName(await check({ facts: host({ holders }) }), "port 4096");
+      expect(without).toMatchObject({ status: "error", blocking: true, detail: "held by a process podwarden cannot see" });
+    });
+
     it("held by a conmon while Podman does not answer: a warning (it may be this pod's), not a block", async () => {
       const runtime = setup();
       runtime.unavailable = true;
