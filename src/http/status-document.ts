@@ -1,6 +1,6 @@
 // The /status document (application/health+json style), built from the last snapshot.
 
-import type { Snapshot } from "../supervisor/snapshot.js";
+import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
 import type { TimelineEntry } from "../supervisor/timeline.js";
 import type { JobsStatus } from "../jobs/jobs.js";
 import type { StatusDocument } from "./schemas.js";
@@ -16,10 +16,14 @@ export const NO_JOBS: JobsStatus = {
 /** States a container passes through on its way up or down: worth a warning, not a failure. */
 const TRANSIENT: ReadonlySet<string> = new Set(["creating", "starting", "stopping"]);
 
+/**
+ * fail: Podman unreachable, or a container down that is not only a soft dependency. warn: ready
+ * with notes, containers on their way up, or soft dependencies down (the pod serves without them).
+ */
 export const overallStatus = (s: Snapshot, warnings: readonly string[]): StatusDocument["status"] => {
   if (!s.podman.reachable) return "fail";
   const notReady = Object.values(s.containers).filter((c) => !c.ready);
-  if (notReady.some((c) => !TRANSIENT.has(c.state))) return "fail";
+  if (notReady.some((c) => !TRANSIENT.has(c.state) && c.softDependencyOf.length === 0)) return "fail";
   return notReady.length > 0 || warnings.length > 0 ? "warn" : "pass";
 };
 
@@ -32,10 +36,16 @@ export const statusDocument = (
     status: overallStatus(s, opts.warnings),
     version: opts.version,
     description: `podwarden supervising pod ${s.pod.name}`,
-    notes: [...opts.warnings, ...(s.error ? [s.error] : [])],
+    notes: [...opts.warnings, ...softDown(s).map(([name, c]) => softDownNote(name, c)), ...(s.error ? [s.error] : [])],
     podman: s.podman,
     lastPassAt: s.lastPassAt,
-    pod: { name: s.pod.name, state: s.pod.exists ? s.pod.state : "absent", containersReady: s.pod.containersReady, containersTotal: s.pod.containersTotal },
+    pod: {
+      name: s.pod.name,
+      state: s.pod.exists ? s.pod.state : "absent",
+      containersReady: s.pod.containersReady,
+      containersTotal: s.pod.containersTotal,
+      serving: s.serving,
+    },
     containers: Object.fromEntries(
       Object.entries(s.containers).map(([name, c]) => [
         name,
@@ -51,6 +61,7 @@ export const statusDocument = (
           backoffSeconds: c.backoffSeconds,
           nextAttemptAt: c.nextAttemptAt,
           dependsOn: [...c.dependsOn],
+          softDependencyOf: [...c.softDependencyOf],
           image: c.image,
           id: c.id,
           imageId: c.imageId,

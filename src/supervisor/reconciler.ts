@@ -54,6 +54,8 @@ export interface PassResult {
   readonly mode: Mode;
   readonly requeueAfterMs: number | null;
   readonly settled: boolean;
+  /** Every container ready except soft dependencies that are down (see domain/serving.ts). */
+  readonly serving: boolean;
 }
 
 interface Desired {
@@ -237,7 +239,7 @@ export class Reconciler {
       await runtime.pruneSecrets(spec.name, keep);
       this.#secretsPruned = true;
     }
-    return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled };
+    return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled, serving: p.serving };
   }
 
   /** Instances of `name`'s dependencies right now. */

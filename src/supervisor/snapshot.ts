@@ -4,6 +4,7 @@ import type { ContainerHistory } from "../domain/history.js";
 import type { ContainerState } from "../domain/lifecycle.js";
 import type { Observed } from "../domain/observed.js";
 import type { Mode, Plan } from "../domain/plan.js";
+import { isServing, softOnlyDependencies } from "../domain/serving.js";
 import type { PodSpec } from "../domain/spec.js";
 
 export const HEALTH = ["healthy", "unhealthy", "starting", "stopped", "none"] as const;
@@ -26,12 +27,19 @@ export interface ContainerSnapshot {
   readonly nextAttemptAt: string | null;
   readonly backoffSeconds: number;
   readonly dependsOn: readonly string[];
+  /**
+   * The containers that depend on this one, when every edge to it is soft (a soft dependency:
+   * its being down leaves the pod serving); empty otherwise.
+   */
+  readonly softDependencyOf: readonly string[];
   readonly lastProbe: { readonly ok: boolean; readonly ms: number; readonly at: string; readonly message: string } | null;
 }
 
 export interface Snapshot {
   readonly mode: Mode;
   readonly settled: boolean;
+  /** Every container ready except soft dependencies that are down (domain/serving.ts). */
+  readonly serving: boolean;
   readonly error: string | null;
   readonly podman: { readonly reachable: boolean; readonly events: boolean };
   /** When the last reconcile pass finished (ISO), null before the first. */
@@ -40,8 +48,21 @@ export interface Snapshot {
   readonly containers: Readonly<Record<string, ContainerSnapshot>>;
 }
 
-/** Every container of the spec ready (what jobs wait for and require). */
-export const podReady = (s: Snapshot): boolean => s.pod.containersReady === s.pod.containersTotal;
+/**
+ * What jobs wait for and require: the pod serving (every container ready, except soft
+ * dependencies that are down: a backup needs no telemetry).
+ */
+export const podReady = (s: Snapshot): boolean => s.serving;
+
+/** Soft dependencies that are not ready, by name: the pod serves without them, with a warning. */
+export const softDown = (s: Snapshot): [string, ContainerSnapshot][] =>
+  Object.entries(s.containers).filter(([, c]) => !c.ready && c.softDependencyOf.length > 0);
+
+/** "datadog is down (soft dependency of opencode): backing-off, last failure: exited (code 1)". */
+export const softDownNote = (name: string, c: ContainerSnapshot): string => {
+  const why = c.lastReason ?? (c.lastProbe && !c.lastProbe.ok ? `last probe: ${c.lastProbe.message}` : undefined);
+  return `${name} is down (soft dependency of ${c.softDependencyOf.join(", ")}): ${c.state}${why ? `, last failure: ${why}` : ""}`;
+};
 
 const iso = (ms: number | undefined | null): string | null => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
 
@@ -67,6 +88,7 @@ const healthOf = (hasProbe: boolean, running: boolean, h: ContainerHistory | und
 
 export const buildSnapshot = (input: SnapshotInput): Snapshot => {
   const containers: Record<string, ContainerSnapshot> = {};
+  const soft = softOnlyDependencies(input.spec.containers);
   let ready = 0;
   for (const c of input.spec.containers) {
     const o = input.observed?.containers.get(c.name);
@@ -92,12 +114,14 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
       nextAttemptAt: next !== undefined && next > input.now ? iso(next) : null,
       backoffSeconds: next !== undefined && next > input.now ? Math.ceil((next - input.now) / 1000) : 0,
       dependsOn: c.dependsOn.map((d) => d.name),
+      softDependencyOf: soft.get(c.name) ?? [],
       lastProbe: h?.lastProbe ? { ...h.lastProbe, at: iso(h.lastProbe.at)! } : null,
     };
   }
   return {
     mode: input.mode,
     settled: input.plan?.settled ?? false,
+    serving: isServing(input.spec.containers, (n) => containers[n]?.ready === true),
     error: input.lastError?.message ?? null,
     podman: { reachable: input.podmanReachable, events: input.eventsConnected },
     lastPassAt: iso(input.lastPassAt),

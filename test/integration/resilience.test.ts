@@ -113,7 +113,7 @@ describe("dependencies after start-up", () => {
     { restart: false, dependentRestarts: 1 },
     { restart: true, dependentRestarts: 2 },
   ])("restart: $restart edge -> the dependent is started $dependentRestarts time(s) in all", async ({ restart, dependentRestarts }) => {
-    const spec = chainSpec({ containers: [container("db"), container("app", [], { dependsOn: [{ name: "db", restart }] })] });
+    const spec = chainSpec({ containers: [container("db"), container("app", [], { dependsOn: [{ name: "db", restart, soft: false }] })] });
     const h = new Harness({ spec, readyAfterMs: { db: 500 } });
     await h.runUntil((r) => r.settled);
     h.runtime.crash("db");
@@ -202,7 +202,7 @@ describe("Podman outages", () => {
         calls += 1;
         if (calls <= 5) throw new PodmanUnavailableError("socket gone");
         if (calls >= 8) controller.abort();
-        return { mode: "up", requeueAfterMs: 10_000, settled: true };
+        return { mode: "up", requeueAfterMs: 10_000, settled: true, serving: true };
       },
     });
     await loop.run(controller.signal);

@@ -35,8 +35,8 @@ describe("loadConfig maps a valid file to a PodSpec", () => {
       },
       stopTimeoutS: 10,
     });
-    expect(spec.containers[1]?.dependsOn).toEqual([{ name: "cache", restart: false }]);
-    expect(spec.containers[2]?.dependsOn).toEqual([{ name: "web", restart: true }]);
+    expect(spec.containers[1]?.dependsOn).toEqual([{ name: "cache", restart: false, soft: false }]);
+    expect(spec.containers[2]?.dependsOn).toEqual([{ name: "web", restart: true, soft: false }]);
     expect(spec.containers[2]?.secretEnv).toBe("all");
     expect(spec.images).toEqual({});
     expect([...secrets]).toEqual([
