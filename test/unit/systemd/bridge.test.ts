@@ -57,14 +57,19 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
+/** A notify socket in a fresh directory, with a receiver listening on it. */
+const receiver = async () => {
+  const dir = await mkdtemp(join(tmpdir(), "pw-bridge-"));
+  dirs.push(dir);
+  const socket = join(dir, "notify.sock");
+  return { socket, rx: await startReceiver(socket) };
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("systemd bridge", () => {
   it("STATUS… READY=1 (only when all are ready) … WATCHDOG=1 … STOPPING=1, and no pings while the loop is stuck", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "pw-bridge-"));
-    dirs.push(dir);
-    const socket = join(dir, "notify.sock");
-    const rx = await startReceiver(socket);
+    const { socket, rx } = await receiver();
     const notifier = createNotifier({ NOTIFY_SOCKET: socket, WATCHDOG_USEC: "200000" });
     const f = fakeSupervisor();
     const bridge = bridgeToSystemd({ notifier, supervisor: f.supervisor, spec: () => spec, mode: () => "up", logger: createLogger({ level: "silent" }) });
@@ -98,10 +103,7 @@ describe("systemd bridge", () => {
   });
 
   it("READY=1 once the pod serves with a soft dependency down; STATUS names it, and says ready 4/4 once it is back", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "pw-bridge-"));
-    dirs.push(dir);
-    const socket = join(dir, "notify.sock");
-    const rx = await startReceiver(socket);
+    const { socket, rx } = await receiver();
     const f = fakeSupervisor();
     const bridge = bridgeToSystemd({ notifier: createNotifier({ NOTIFY_SOCKET: socket }), supervisor: f.supervisor, spec: () => spec, mode: () => "up", logger: createLogger({ level: "silent" }) });
     f.state.readyCount = 2;
@@ -124,10 +126,7 @@ describe("systemd bridge", () => {
   });
 
   it("asks for more start time while images build, but not after READY", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "pw-bridge-"));
-    dirs.push(dir);
-    const socket = join(dir, "notify.sock");
-    const rx = await startReceiver(socket);
+    const { socket, rx } = await receiver();
     const f = fakeSupervisor();
     const bridge = bridgeToSystemd({ notifier: createNotifier({ NOTIFY_SOCKET: socket }), supervisor: f.supervisor, spec: () => spec, mode: () => "up", logger: createLogger({ level: "silent" }), extendByMs: 90_000 });
     bridge.progress("STEP 1/5: FROM base");
