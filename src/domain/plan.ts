@@ -67,15 +67,17 @@ const GAVE_UP: ReadonlySet<ContainerState> = new Set(["failed", "backing-off", "
 
 /**
  * Whether an edge lets its dependent start. Hard: once the dependency is ready. Soft: also once
- * the dependency has given up, now or earlier in this run (its start period passed, it crashed):
- * the dependent does not wait for another attempt. A soft dependency that is still on its first
- * try (pending, creating, starting) is waited for, so the start order holds when all is well.
+ * the dependency has given up (failed, backing off, unhealthy) or is failing to come up (its last
+ * instance ended before it was ever ready: a crash loop at start, which it may be retrying right
+ * now): the dependent does not wait for another attempt. A soft dependency that is on its first
+ * try, or coming back after a one-off failure (a crash once ready, the pod removed by hand), is
+ * waited for (up to its start period), so the start order holds when all is well.
  */
 const edgeOpen = (edge: DependencyEdge, input: PlanInput, states: ReadonlyMap<string, ContainerState>): boolean => {
   const state = states.get(edge.name);
   if (state === "ready") return true;
   if (!edge.soft) return false;
-  return (state !== undefined && GAVE_UP.has(state)) || input.history.get(edge.name)?.lastReason !== undefined;
+  return (state !== undefined && GAVE_UP.has(state)) || input.history.get(edge.name)?.failedUnready === true;
 };
 
 /** A stop already requested and still within its timeout: wait for the exit, do not ask again. */

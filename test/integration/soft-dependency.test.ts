@@ -84,6 +84,19 @@ describe("a soft dependency on the fake runtime", () => {
     expect(h.runtime.order("start").filter((n) => n === "opencode")).toHaveLength(1);
   });
 
+  it("the pod removed by hand while all is well: restored in order, OpenCode started only once the Agent is ready again", async () => {
+    const h = new Harness({ spec: softChain(), readyAfterMs: { datadog: 1_500 } });
+    await h.runUntil((r) => r.settled);
+    const from = h.runtime.journal.length;
+    h.runtime.removePodByHand();
+    await h.runUntil((r) => r.settled);
+    const after = h.runtime.journal.slice(from);
+    const startOf = (n: string) => after.find((j) => j.op === "start" && j.name === n)!.at;
+    expect(after.filter((j) => j.op === "start").map((j) => j.name)).toEqual(["valkey", "falkordb", "datadog", "opencode"]);
+    // Every container "failed" (removed), but the Agent had been ready: it is waited for again.
+    expect(startOf("opencode") - startOf("datadog")).toBeGreaterThanOrEqual(1_500);
+  });
+
   it("making an edge soft changes no container's spec hash: a reload recreates nothing", async () => {
     const h = new Harness({ spec: chainSpec() });
     await h.runUntil((r) => r.settled);

@@ -284,10 +284,24 @@ describe("plan: a soft dependency (app -> db, soft)", () => {
       serving: false,
     },
     {
-      name: "soft dependency failed earlier in this run and is on another try: the dependent does not wait for it",
-      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, ...failedOnce })]]),
+      name: "soft dependency failing to come up, on another try: the dependent does not wait for that attempt",
+      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, failedUnready: true, ...failedOnce })]]),
       actions: ["create app"],
       states: { db: "starting", app: "creating" },
+      serving: false,
+    },
+    {
+      name: "soft dependency starting again after a one-off failure once ready (e.g. the pod removed by hand): waited for",
+      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, failedUnready: false, ...failedOnce })]]),
+      actions: [],
+      states: { db: "starting", app: "pending" },
+      serving: false,
+    },
+    {
+      name: "soft dependency failing to come up but waiting for its own dependencies: the dependent does not wait",
+      input: at(softSpec, [], [["db", hist({ running: false, failedUnready: true, nextAttemptAt: NOW + 4_000, ...failedOnce })]]),
+      actions: ["create app"],
+      states: { db: "backing-off", app: "creating" },
       serving: false,
     },
     {
