@@ -100,7 +100,12 @@ describe("the Agent without DD_API_KEY, a soft dependency of OpenCode, on real P
     expect(opencode!.state).toBe("ready");
     expect(datadog).toMatchObject({ lastExitCode: 1, softDependencyOf: ["opencode"] });
     expect(["backing-off", "starting", "failed", "creating", "stopping"]).toContain(datadog!.state);
-    expect((await inspect(`${run.pod}-datadog`)).State.ExitCode).toBe(1);
+    // Nothing restarts it once `up` has exited: it ends exited with code 1 (it may still be starting now).
+    const exited = await waitFor("the Agent to exit", async () => {
+      const i = await inspect(`${run.pod}-datadog`);
+      return i.State.Running ? undefined : i;
+    }, 30_000);
+    expect(exited.State.ExitCode).toBe(1);
     // Order kept: OpenCode was started after the Agent's first (failed) start.
     const log = parseLog(r.stderr.split("\n"));
     const firstStart = (c: string) => log.findIndex(logIs("starting", { container: c }));
