@@ -6,7 +6,7 @@ import type { ContainerHistory, StopReason } from "./history.js";
 import { startOrder, stopOrder, transitiveDependentsOf } from "./graph.js";
 import type { ContainerState } from "./lifecycle.js";
 import type { Observed, ObservedContainer } from "./observed.js";
-import { isServing } from "./serving.js";
+import { hasGivenUp, isServing } from "./serving.js";
 import type { ContainerSpec, DependencyEdge, PodSpec } from "./spec.js";
 
 export type Mode = "up" | "down";
@@ -46,7 +46,7 @@ export interface Plan {
   readonly requeueAfterMs: number | null;
   /** up: every container ready; down: pod gone. */
   readonly settled: boolean;
-  /** up: every container ready except soft dependencies that are down (domain/serving.ts); down: false. */
+  /** up: every container ready except soft dependencies that have given up (domain/serving.ts); down: false. */
   readonly serving: boolean;
 }
 
@@ -62,22 +62,15 @@ const NOTHING: readonly Action[] = [];
 /** How long an init container may run before that counts as a failure. */
 export const INIT_DEADLINE_MS = 15 * 60_000;
 
-/** A dependency that has given up for now: it failed to start, failed its probes, or waits out a backoff. */
-const GAVE_UP: ReadonlySet<ContainerState> = new Set(["failed", "backing-off", "unhealthy"]);
-
 /**
  * Whether an edge lets its dependent start. Hard: once the dependency is ready. Soft: also once
- * the dependency has given up (failed, backing off, unhealthy) or is failing to come up (its last
- * instance ended before it was ever ready: a crash loop at start, which it may be retrying right
- * now): the dependent does not wait for another attempt. A soft dependency that is on its first
- * try, or coming back after a one-off failure (a crash once ready, the pod removed by hand), is
- * waited for (up to its start period), so the start order holds when all is well.
+ * the dependency has given up (see serving.ts hasGivenUp): the dependent does not wait for
+ * another attempt. A soft dependency on its first try, or coming back after a one-off failure,
+ * is waited for (up to its start period), so the start order holds when all is well.
  */
 const edgeOpen = (edge: DependencyEdge, input: PlanInput, states: ReadonlyMap<string, ContainerState>): boolean => {
   const state = states.get(edge.name);
-  if (state === "ready") return true;
-  if (!edge.soft) return false;
-  return (state !== undefined && GAVE_UP.has(state)) || input.history.get(edge.name)?.failedUnready === true;
+  return state === "ready" || (edge.soft && hasGivenUp(state, input.history.get(edge.name)?.failedUnready));
 };
 
 /** A stop already requested and still within its timeout: wait for the exit, do not ask again. */
@@ -205,7 +198,11 @@ const planUp = (input: PlanInput): Plan => {
     if (d.wakeAt !== undefined) wakeAt = Math.min(wakeAt, d.wakeAt);
   }
   const settled = [...states.values()].every((s) => s === "ready");
-  const serving = isServing(spec.containers, (n) => states.get(n) === "ready");
+  const serving = isServing(
+    spec.containers,
+    (n) => states.get(n) === "ready",
+    (n) => hasGivenUp(states.get(n), input.history.get(n)?.failedUnready),
+  );
   const requeueAfterMs =
     actions.length > 0 ? 0 : Number.isFinite(wakeAt) ? Math.max(0, wakeAt - input.now) : null;
   return { actions, states, requeueAfterMs, settled, serving };

@@ -17,13 +17,14 @@ export const NO_JOBS: JobsStatus = {
 const TRANSIENT: ReadonlySet<string> = new Set(["creating", "starting", "stopping"]);
 
 /**
- * fail: Podman unreachable, or a container down that is not only a soft dependency. warn: ready
- * with notes, containers on their way up, or soft dependencies down (the pod serves without them).
+ * fail: Podman unreachable, or a container down, unless it is a soft dependency that has given up.
+ * warn: ready with notes, containers on their way up, or soft dependencies down (the pod serves
+ * without them).
  */
 export const overallStatus = (s: Snapshot, warnings: readonly string[]): StatusDocument["status"] => {
   if (!s.podman.reachable) return "fail";
-  const notReady = Object.values(s.containers).filter((c) => !c.ready);
-  if (notReady.some((c) => !TRANSIENT.has(c.state) && c.softDependencyOf.length === 0)) return "fail";
+  const notReady = Object.entries(s.containers).filter(([, c]) => !c.ready);
+  if (notReady.some(([name, c]) => !TRANSIENT.has(c.state) && !s.softDown.includes(name))) return "fail";
   return notReady.length > 0 || warnings.length > 0 ? "warn" : "pass";
 };
 

@@ -4,7 +4,7 @@ import type { ContainerHistory } from "../domain/history.js";
 import type { ContainerState } from "../domain/lifecycle.js";
 import type { Observed } from "../domain/observed.js";
 import type { Mode, Plan } from "../domain/plan.js";
-import { isServing, softOnlyDependencies } from "../domain/serving.js";
+import { hasGivenUp, isServing, softDependenciesDown, softOnlyDependencies } from "../domain/serving.js";
 import type { PodSpec } from "../domain/spec.js";
 
 export const HEALTH = ["healthy", "unhealthy", "starting", "stopped", "none"] as const;
@@ -38,8 +38,10 @@ export interface ContainerSnapshot {
 export interface Snapshot {
   readonly mode: Mode;
   readonly settled: boolean;
-  /** Every container ready except soft dependencies that are down (domain/serving.ts). */
+  /** Every container ready except soft dependencies that have given up (domain/serving.ts). */
   readonly serving: boolean;
+  /** Soft dependencies that are down and have given up: the pod serves without them, with a warning. */
+  readonly softDown: readonly string[];
   readonly error: string | null;
   readonly podman: { readonly reachable: boolean; readonly events: boolean };
   /** When the last reconcile pass finished (ISO), null before the first. */
@@ -54,9 +56,9 @@ export interface Snapshot {
  */
 export const podReady = (s: Snapshot): boolean => s.serving;
 
-/** Soft dependencies that are not ready, by name: the pod serves without them, with a warning. */
+/** The soft dependencies that are down (Snapshot.softDown) with their snapshots. */
 export const softDown = (s: Snapshot): [string, ContainerSnapshot][] =>
-  Object.entries(s.containers).filter(([, c]) => !c.ready && c.softDependencyOf.length > 0);
+  s.softDown.flatMap((name) => (s.containers[name] ? [[name, s.containers[name]] as [string, ContainerSnapshot]] : []));
 
 /** "datadog is down (soft dependency of opencode): backing-off, last failure: exited (code 1)". */
 export const softDownNote = (name: string, c: ContainerSnapshot): string => {
@@ -118,10 +120,13 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
       lastProbe: h?.lastProbe ? { ...h.lastProbe, at: iso(h.lastProbe.at)! } : null,
     };
   }
+  const isReady = (n: string): boolean => containers[n]?.ready === true;
+  const givenUp = (n: string): boolean => hasGivenUp(containers[n]?.state, input.history.get(n)?.failedUnready);
   return {
     mode: input.mode,
     settled: input.plan?.settled ?? false,
-    serving: isServing(input.spec.containers, (n) => containers[n]?.ready === true),
+    serving: isServing(input.spec.containers, isReady, givenUp),
+    softDown: softDependenciesDown(input.spec.containers, isReady, givenUp),
     error: input.lastError?.message ?? null,
     podman: { reachable: input.podmanReachable, events: input.eventsConnected },
     lastPassAt: iso(input.lastPassAt),

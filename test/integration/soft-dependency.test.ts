@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import type { PodSpec } from "../../src/domain/spec.js";
+import type { Prober } from "../../src/probes/prober.js";
 import { Harness } from "../support/harness.js";
 import { chainSpec } from "../support/pod-spec.js";
 
@@ -16,6 +17,8 @@ const softChain = (): PodSpec => {
 const START_PERIOD_MS = 60_000;
 const at = (h: Harness, op: string, name: string, nth = 0) => h.runtime.journal.filter((j) => j.op === op && j.name === name)[nth]?.at;
 const indexOf = (h: Harness, op: string, name: string) => h.runtime.journal.findIndex((j) => j.op === op && j.name === name);
+/** A prober for a reloaded spec: ready as soon as it runs. */
+const runningIsReady = (h: Harness): Prober => async (_c, o) => ({ ok: o.running, ms: 1, at: h.clock.now(), message: "" });
 const opencodeReady = (h: Harness) => h.reconciler.history.get("opencode")?.ready === true;
 
 describe("a soft dependency on the fake runtime", () => {
@@ -97,12 +100,30 @@ describe("a soft dependency on the fake runtime", () => {
     expect(startOf("opencode") - startOf("datadog")).toBeGreaterThanOrEqual(1_500);
   });
 
+  it("a changed Agent (a reload) is waited for: not serving until it is recreated and ready, OpenCode untouched", async () => {
+    const h = new Harness({ spec: softChain(), readyAfterMs: { datadog: 1_500 } });
+    await h.runUntil((r) => r.settled);
+    const before = h.runtime.byName("datadog")!.id;
+    const changed = softChain();
+    const spec = { ...changed, containers: changed.containers.map((c) => (c.name === "datadog" ? { ...c, env: { DD_ENV: "changed" } } : c)) };
+    h.reconciler.reconfigure({ spec, secrets: new Map(), prober: runningIsReady(h) });
+    const passes: { serving: boolean; agent: string | undefined }[] = [];
+    await h.runUntil((r) => {
+      passes.push({ serving: r.serving, agent: h.reconciler.history.get("datadog")?.state });
+      return r.serving;
+    });
+    expect(passes[0]).toEqual({ serving: false, agent: "stopping" });
+    expect(h.runtime.byName("datadog")!.id).not.toBe(before);
+    expect(h.reconciler.history.get("datadog")!.ready).toBe(true);
+    expect(h.runtime.order("start").filter((n) => n === "opencode")).toHaveLength(1);
+  });
+
   it("making an edge soft changes no container's spec hash: a reload recreates nothing", async () => {
     const h = new Harness({ spec: chainSpec() });
     await h.runUntil((r) => r.settled);
     const journalLength = h.runtime.journal.length;
     const soft = softChain();
-    const result = h.reconciler.reconfigure({ spec: soft, secrets: new Map(), prober: async (_c, o) => ({ ok: o.running, ms: 1, at: h.clock.now(), message: "" }) });
+    const result = h.reconciler.reconfigure({ spec: soft, secrets: new Map(), prober: runningIsReady(h) });
     expect(result).toEqual({ changed: [], podChanged: false });
     await h.step();
     expect(h.runtime.journal.slice(journalLength).map((j) => j.op)).toEqual([]);

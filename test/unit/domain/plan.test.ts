@@ -326,6 +326,13 @@ describe("plan: a soft dependency (app -> db, soft)", () => {
       serving: true,
     },
     {
+      name: "dependent ready while the soft dependency is replaced (spec changed, never failed): not serving until it is back",
+      input: at(softSpec, [obs("db", { specHash: "old" }), obs("app")], [["db", readyHist()], ["app", readyHist()]]),
+      actions: ["stop db spec-changed"],
+      states: { db: "stopping", app: "ready" },
+      serving: false,
+    },
+    {
       name: "soft dependency replaced (spec changed) without having failed: the stopped dependent waits for it",
       input: at(softSpec, [obs("db", { specHash: "old" }), obs("app", { running: false, state: "exited", exitCode: 0 })], [["db", readyHist()], ["app", hist({ running: false })]]),
       actions: ["stop db spec-changed"],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isServing, softOnlyDependencies } from "../../../src/domain/serving.js";
+import { hasGivenUp, isServing, softDependenciesDown, softOnlyDependencies } from "../../../src/domain/serving.js";
 
 const n = (name: string, deps: [string, "soft" | "hard"][] = []) => ({ name, dependsOn: deps.map(([d, k]) => ({ name: d, soft: k === "soft" })) });
 
@@ -22,15 +22,33 @@ describe("soft-only dependencies and serving", () => {
   it.each([
     { down: [], serving: true },
     { down: ["datadog"], serving: true },
+    { down: ["datadog"], still: ["datadog"], serving: false },
     { down: ["metrics"], serving: false },
     { down: ["falkordb"], serving: false },
     { down: ["opencode"], serving: false },
     { down: ["datadog", "opencode"], serving: false },
-  ])("with $down down: serving $serving", ({ down, serving }) => {
-    expect(isServing(pod, (name) => !down.includes(name))).toBe(serving);
+  ])("with $down down (on its way up: $still): serving $serving", ({ down, still = [], serving }: { down: string[]; still?: string[]; serving: boolean }) => {
+    const ready = (name: string) => !down.includes(name);
+    const givenUp = (name: string) => !still.includes(name);
+    expect(isServing(pod, ready, givenUp)).toBe(serving);
+    expect(softDependenciesDown(pod, ready, givenUp)).toEqual(down.includes("datadog") && !still.includes("datadog") ? ["datadog"] : []);
   });
 
   it("an empty pod does not serve", () => {
-    expect(isServing([], () => true)).toBe(false);
+    expect(isServing([], () => true, () => true)).toBe(false);
+  });
+
+  it.each([
+    { state: "backing-off", failedUnready: false, givenUp: true },
+    { state: "failed", failedUnready: false, givenUp: true },
+    { state: "unhealthy", failedUnready: false, givenUp: true },
+    { state: "starting", failedUnready: true, givenUp: true },
+    { state: "pending", failedUnready: true, givenUp: true },
+    { state: "starting", failedUnready: false, givenUp: false },
+    { state: "creating", failedUnready: false, givenUp: false },
+    { state: "stopping", failedUnready: false, givenUp: false },
+    { state: "pending", failedUnready: false, givenUp: false },
+  ] as const)("a container $state (failedUnready $failedUnready) has given up: $givenUp", ({ state, failedUnready, givenUp }) => {
+    expect(hasGivenUp(state, failedUnready)).toBe(givenUp);
   });
 });

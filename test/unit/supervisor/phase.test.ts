@@ -28,6 +28,7 @@ const snap = (containers: Record<string, ContainerSnapshot>, over: Partial<Snaps
   mode: "up",
   settled: false,
   serving: Object.values(containers).every((x) => x.ready),
+  softDown: [],
   error: null,
   podman: { reachable: true, events: true },
   lastPassAt: null,
@@ -44,7 +45,7 @@ describe("phaseText", () => {
     [{ valkey: c(), falkordb: c(), datadog: c(), opencode: c({ state: "unhealthy", ready: false }) }, {}, "opencode unhealthy, restarting (4/4)"],
     [{ valkey: c(), falkordb: c(), datadog: c(), opencode: c() }, { podman: { reachable: false, events: false } }, "Podman unreachable, retrying"],
     // A soft dependency down while everything else is ready: the pod serves, and says what is missing.
-    [{ valkey: c(), falkordb: c(), datadog: c({ state: "backing-off", ready: false, backoffSeconds: 4, softDependencyOf: ["opencode"] }), opencode: c() }, { serving: true }, "ready 3/4 (datadog down: soft dependency)"],
+    [{ valkey: c(), falkordb: c(), datadog: c({ state: "backing-off", ready: false, backoffSeconds: 4, softDependencyOf: ["opencode"] }), opencode: c() }, { serving: true, softDown: ["datadog"] }, "ready 3/4 (datadog down: soft dependency)"],
     // Still on its first try, with its dependent waiting: not serving yet, the usual progress text.
     [{ valkey: c(), falkordb: c(), datadog: c({ state: "starting", ready: false, softDependencyOf: ["opencode"] }), opencode: c({ state: "pending", ready: false }) }, { serving: false }, "starting datadog (3/4)"],
     [{ valkey: c(), falkordb: c({ running: false }), datadog: c({ running: false }), opencode: c({ running: false }) }, { mode: "down" as const }, "stopping (1 running)"],

@@ -32,6 +32,7 @@ const fakeSupervisor = () => {
     return {
       mode: "up",
       serving: state.readyCount === 4,
+      softDown: state.agentDown ? ["datadog"] : [],
       podman: { reachable: true, events: true },
       pod: { name: "p", exists: true, state: "Running", containersReady: Object.values(cs).filter((c) => c.ready).length, containersTotal: 4 },
       containers: cs,
