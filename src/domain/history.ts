@@ -178,5 +178,8 @@ export const markStartAttempt = (h: ContainerHistory, deps: Readonly<Record<stri
   nextAttemptAt: undefined,
 });
 
+/** A changed spec is a fresh start: no waiting out the backoff earned by the old one. */
+export const resetBackoff = (h: ContainerHistory): ContainerHistory => ({ ...h, failures: 0, nextAttemptAt: undefined });
+
 export const markStartFailed = (h: ContainerHistory, message: string, ctx: AbsorbContext): ContainerHistory =>
   recordFailure(h, `start failed: ${message}`, true, ctx);

@@ -17,6 +17,7 @@ import {
   markStartAttempt,
   markStartFailed,
   markStopping,
+  resetBackoff,
   STOP_SLACK_MS,
   type AbsorbContext,
   type ContainerHistory,
@@ -129,6 +130,8 @@ export class Reconciler {
     const names = new Set([...before.keys(), ...this.#hashes.keys()]);
     const changed = [...names].filter((n) => before.get(n) !== this.#hashes.get(n));
     for (const n of this.#history.keys()) if (!this.#hashes.has(n)) this.#history.delete(n);
+    // A fix (a new env file, a new command) is tried at once, not after the crash loop's backoff.
+    for (const n of changed) if (this.#history.has(n)) this.#update(n, resetBackoff);
     this.#secretsPruned = false;
     return { changed, podChanged: podBefore !== this.#podRequest.labels[LABELS.specHash] };
   }

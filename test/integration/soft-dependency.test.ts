@@ -118,6 +118,23 @@ describe("a soft dependency on the fake runtime", () => {
     expect(h.runtime.order("start").filter((n) => n === "opencode")).toHaveLength(1);
   });
 
+  it("the key added after a long crash loop: the changed Agent is started at once, not after the loop's backoff", async () => {
+    const withSecrets = (): PodSpec => {
+      const base = softChain();
+      return { ...base, containers: base.containers.map((c) => (c.name === "datadog" ? { ...c, secretEnv: "all" as const } : c)) };
+    };
+    const h = new Harness({ spec: withSecrets(), secrets: new Map([["OTHER", "x"]]) });
+    h.runtime.exitOnStart.set("datadog", 1);
+    await h.runUntil(() => (h.reconciler.history.get("datadog")?.nextAttemptAt ?? 0) - h.clock.now() >= 60_000);
+    const fixedAt = h.clock.now();
+    h.runtime.exitOnStart.delete("datadog");
+    const diff = h.reconciler.reconfigure({ spec: withSecrets(), secrets: new Map([["OTHER", "x"], ["DD_API_KEY", "k"]]), prober: runningIsReady(h) });
+    expect(diff.changed).toEqual(["datadog"]);
+    await h.runUntil((r) => r.settled);
+    expect(at(h, "start", "datadog", h.runtime.order("start").filter((n) => n === "datadog").length - 1)! - fixedAt).toBeLessThan(100);
+    expect(h.reconciler.history.get("datadog")).toMatchObject({ ready: true, failures: 0 });
+  });
+
   it("making an edge soft changes no container's spec hash: a reload recreates nothing", async () => {
     const h = new Harness({ spec: chainSpec() });
     await h.runUntil((r) => r.settled);
