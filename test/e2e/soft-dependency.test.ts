@@ -171,6 +171,7 @@ describe("the Agent without DD_API_KEY, a soft dependency of OpenCode, on real P
 
   it("DD_API_KEY added and the config reloaded: the Agent becomes ready and /status goes pass", async () => {
     const d = daemon!;
+    const agentBefore = (await status()).doc.containers.datadog!;
     await writeEnv(true);
     const from = d.mark();
     const started = Date.now();
@@ -192,7 +193,8 @@ describe("the Agent without DD_API_KEY, a soft dependency of OpenCode, on real P
     for (const c of CHAIN) expect([c, doc.containers[c]!.ready]).toEqual([c, true]);
     const startOf = (c: string) => d.logs(from).find(logIs("starting", { container: c }))?.time;
     figures.push(
-      `DD_API_KEY added + podwarden reload: the Agent ready after ${agentReady.time - started} ms, /status pass after ${passAt - started} ms ` +
+      `DD_API_KEY added + podwarden reload (the Agent was ${agentBefore.state}, restarts ${agentBefore.restarts}, backoff ${agentBefore.backoffSeconds} s left): ` +
+        `the Agent ready after ${agentReady.time - started} ms, /status pass after ${passAt - started} ms ` +
         `(OpenCode recreated too, new secret; started ${startOf("opencode")! - started} ms after the reload, the Agent ${startOf("datadog")! - started} ms)`,
     );
     expect(await d.stop("SIGTERM")).toBe(0);
