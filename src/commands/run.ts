@@ -5,7 +5,6 @@
 import { buildDaemon, type Daemon } from "../main.js";
 import { ConfigError, EXIT, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
-import { softDown } from "../supervisor/snapshot.js";
 import { bridgeToSystemd, type SystemdBridge } from "../systemd/bridge.js";
 import { createNotifier } from "../systemd/sd-notify.js";
 import { chmod, mkdir, rm } from "node:fs/promises";
@@ -30,7 +29,7 @@ const logReadiness = (d: Daemon, log: Logger): void => {
     was = now;
     const snap = s.snapshot();
     if (now === "ready") log.info({ containers: snap.pod.containersTotal }, "pod ready");
-    else if (now === "serving") log.warn({ softDown: softDown(snap).map(([n]) => n) }, "pod serving without its soft dependencies");
+    else if (now === "serving") log.warn({ softDown: snap.softDown }, "pod serving without its soft dependencies");
     else log.warn({ ready: snap.pod.containersReady, total: snap.pod.containersTotal }, "pod not ready");
   });
 };

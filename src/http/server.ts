@@ -4,7 +4,7 @@
 import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { JobsStatus } from "../jobs/jobs.js";
-import { softDown, type Snapshot } from "../supervisor/snapshot.js";
+import type { Snapshot } from "../supervisor/snapshot.js";
 import type { TimelineEntry } from "../supervisor/timeline.js";
 import { STATUS_PAGE } from "./page.js";
 import { ErrorSchema, ProbeResultSchema, StatusSchema } from "./schemas.js";
@@ -50,9 +50,8 @@ export const buildServer = (deps: HttpDeps): FastifyInstance => {
   app.get("/readyz", { schema: { response: { 200: ProbeResultSchema, 503: ProbeResultSchema } } }, async (_req, reply) => {
     // Serving counts: a soft dependency that is down (telemetry) does not make the pod unready.
     const s = deps.snapshot();
-    const down = softDown(s).map(([name]) => name);
     if (!s.serving) return reply.code(503).send({ status: `${s.pod.containersReady}/${s.pod.containersTotal} ready` });
-    return reply.send({ status: down.length === 0 ? "ready" : `ready without soft dependencies: ${down.join(", ")}` });
+    return reply.send({ status: s.softDown.length === 0 ? "ready" : `ready without soft dependencies: ${s.softDown.join(", ")}` });
   });
 
   app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(STATUS_PAGE));

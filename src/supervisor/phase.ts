@@ -2,7 +2,7 @@
 
 import { startOrder } from "../domain/graph.js";
 import type { PodSpec } from "../domain/spec.js";
-import { softDown, type Snapshot } from "./snapshot.js";
+import type { Snapshot } from "./snapshot.js";
 
 export const phaseText = (spec: PodSpec, s: Snapshot): string => {
   const total = spec.containers.length;
@@ -12,7 +12,7 @@ export const phaseText = (spec: PodSpec, s: Snapshot): string => {
     return running > 0 ? `stopping (${running} running)` : "stopped";
   }
   if (s.pod.containersReady === total) return `ready ${total}/${total}`;
-  const soft = softDown(s).map(([name]) => `${name} down`);
+  const soft = s.softDown.map((name) => `${name} down`);
   if (s.serving && soft.length > 0) return `ready ${s.pod.containersReady}/${total} (${soft.join(", ")}: soft ${soft.length > 1 ? "dependencies" : "dependency"})`;
   const order = startOrder(spec.containers);
   for (const [i, name] of order.entries()) {
