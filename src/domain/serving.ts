@@ -12,17 +12,18 @@ export interface EdgeNode extends Node {
   readonly dependsOn: readonly { readonly name: string; readonly soft?: boolean }[];
 }
 
-/** States of a container that has given up for now: it failed to start, failed its probes, or waits out a backoff. */
-const GAVE_UP: ReadonlySet<ContainerState> = new Set(["failed", "backing-off", "unhealthy"]);
+/** States of an attempt that has just failed: its start period ran out, or it failed its probes once ready. */
+const FAILED: ReadonlySet<ContainerState> = new Set(["failed", "unhealthy"]);
 
 /**
- * Whether a container has given up, so that soft dependents do not wait for it: in a failed
- * state now, or failing to come up (its last instance ended before it was ever ready: a crash
- * loop at start, which it may be retrying right now). One that is on its first try, or coming
- * back after a one-off failure once ready (a crash, the pod removed by hand), has not.
+ * Whether a container has given up, so that soft dependents do not wait for it: its current
+ * attempt has failed, or it is failing to come up (its last instance ended before it was ever
+ * ready: a crash loop at start, whether it is backing off or retrying right now). One that is on
+ * its first try, or coming back after a one-off failure once ready (a crash, the pod removed by
+ * hand: backing off and starting again, in order), has not.
  */
 export const hasGivenUp = (state: ContainerState | undefined, failedUnready: boolean | undefined): boolean =>
-  (state !== undefined && GAVE_UP.has(state)) || failedUnready === true;
+  (state !== undefined && FAILED.has(state)) || failedUnready === true;
 
 /** Containers that only soft edges point at, each with the names of the containers that depend on it. */
 export const softOnlyDependencies = (nodes: readonly EdgeNode[]): Map<string, string[]> => {

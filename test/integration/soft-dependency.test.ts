@@ -90,13 +90,18 @@ describe("a soft dependency on the fake runtime", () => {
   it("the pod removed by hand while all is well: restored in order, OpenCode started only once the Agent is ready again", async () => {
     const h = new Harness({ spec: softChain(), readyAfterMs: { datadog: 1_500 } });
     await h.runUntil((r) => r.settled);
+    // One crash of the ready Agent first: the removal is its second failure, so it backs off (1 s).
+    h.runtime.crash("datadog", 137);
+    await h.runUntil((r) => r.settled);
     const from = h.runtime.journal.length;
     h.runtime.removePodByHand();
     await h.runUntil((r) => r.settled);
     const after = h.runtime.journal.slice(from);
     const startOf = (n: string) => after.find((j) => j.op === "start" && j.name === n)!.at;
     expect(after.filter((j) => j.op === "start").map((j) => j.name)).toEqual(["valkey", "falkordb", "datadog", "opencode"]);
-    // Every container "failed" (removed), but the Agent had been ready: it is waited for again.
+    // Every container "failed" (removed), but the Agent had been ready: it is waited for again,
+    // through its backoff too.
+    expect(h.reconciler.history.get("datadog")!.failures).toBe(2);
     expect(startOf("opencode") - startOf("datadog")).toBeGreaterThanOrEqual(1_500);
   });
 

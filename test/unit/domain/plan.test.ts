@@ -244,7 +244,10 @@ describe("plan: a soft dependency (app -> db, soft)", () => {
   const softSpec = chainSpec({ containers: [container("db"), container("app", [], { dependsOn: [{ name: "db", restart: false, soft: true }] })] });
   const hardSpec = spec;
   const exited = (over: Partial<ObservedContainer> = {}) => obs("db", { running: false, state: "exited", exitCode: 1, ...over });
-  const failedOnce = { lastReason: "exited (code 1)", failures: 1, lastExitCode: 1 };
+  /** It exited during start-up (never ready): a crash loop at start, like the Agent without its key. */
+  const failedOnce = { lastReason: "exited (code 1)", failures: 1, lastExitCode: 1, failedUnready: true };
+  /** It crashed once it had been ready (or was removed with the pod): a one-off failure. */
+  const crashedOnceReady = { lastReason: "removed", failures: 2, lastExitCode: null, failedUnready: false };
   const at = (s: typeof spec, observed: ObservedContainer[], history: [string, ContainerHistory][]): PlanInput => ({ ...input(observed, history), spec: s });
 
   const cases: { name: string; input: PlanInput; actions: string[]; states: Record<string, string>; serving: boolean }[] = [
@@ -285,21 +288,28 @@ describe("plan: a soft dependency (app -> db, soft)", () => {
     },
     {
       name: "soft dependency failing to come up, on another try: the dependent does not wait for that attempt",
-      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, failedUnready: true, ...failedOnce })]]),
+      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, ...failedOnce })]]),
       actions: ["create app"],
       states: { db: "starting", app: "creating" },
       serving: false,
     },
     {
       name: "soft dependency starting again after a one-off failure once ready (e.g. the pod removed by hand): waited for",
-      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, failedUnready: false, ...failedOnce })]]),
+      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, ...crashedOnceReady })]]),
       actions: [],
       states: { db: "starting", app: "pending" },
       serving: false,
     },
     {
-      name: "soft dependency failing to come up but waiting for its own dependencies: the dependent does not wait",
-      input: at(softSpec, [], [["db", hist({ running: false, failedUnready: true, nextAttemptAt: NOW + 4_000, ...failedOnce })]]),
+      name: "soft dependency backing off after a one-off failure once ready (the pod removed by hand): the dependent waits",
+      input: at(softSpec, [], [["db", hist({ running: false, nextAttemptAt: NOW + 1_000, ...crashedOnceReady })]]),
+      actions: [],
+      states: { db: "backing-off", app: "pending" },
+      serving: false,
+    },
+    {
+      name: "soft dependency failing to come up, backing off with no container left: the dependent does not wait",
+      input: at(softSpec, [], [["db", hist({ running: false, nextAttemptAt: NOW + 4_000, ...failedOnce })]]),
       actions: ["create app"],
       states: { db: "backing-off", app: "creating" },
       serving: false,

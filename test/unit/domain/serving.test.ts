@@ -39,7 +39,8 @@ describe("soft-only dependencies and serving", () => {
   });
 
   it.each([
-    { state: "backing-off", failedUnready: false, givenUp: true },
+    { state: "backing-off", failedUnready: true, givenUp: true },
+    { state: "backing-off", failedUnready: false, givenUp: false },
     { state: "failed", failedUnready: false, givenUp: true },
     { state: "unhealthy", failedUnready: false, givenUp: true },
     { state: "starting", failedUnready: true, givenUp: true },
