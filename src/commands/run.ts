@@ -19,15 +19,20 @@ import { handoverDecision, keepPodPath, readMarker, removeMarker } from "./keep-
 /** Enough for every container's stop timeout in sequence, plus slack. */
 const shutdownBudgetMs = (stopTimeoutsS: readonly number[]): number => stopTimeoutsS.reduce((a, b) => a + b, 0) * 1000 + 30_000;
 
-/** Logs when the pod becomes ready and when it stops being ready (restarts, failures). */
+/**
+ * Logs when the pod becomes ready (every container), when it serves without soft dependencies
+ * that are down (a warning naming them), and when it stops being ready (restarts, failures).
+ */
 const logReadiness = (d: Daemon, log: Logger): void => {
-  let ready = false;
+  let was: "ready" | "serving" | "down" = "down";
   d.supervisor.onPass(() => {
     const s = d.supervisor;
-    if (d.reconciler.mode !== "up" || s.settled === ready) return;
-    ready = s.settled;
+    const now = s.settled ? "ready" : s.serving ? "serving" : "down";
+    if (d.reconciler.mode !== "up" || now === was) return;
+    was = now;
     const snap = s.snapshot();
-    if (ready) log.info({ containers: snap.pod.containersTotal }, "pod ready");
+    if (now === "ready") log.info({ containers: snap.pod.containersTotal }, "pod ready");
+    else if (now === "serving") log.warn({ softDown: snap.softDown }, "pod serving without its soft dependencies");
     else log.warn({ ready: snap.pod.containersReady, total: snap.pod.containersTotal }, "pod not ready");
   });
 };

@@ -1,5 +1,6 @@
 // podwarden status: asks the running daemon (GET /status) and prints a table, or the raw
-// document with --json. Exit 0 when the pod is ready, 1 when not, 69 when no daemon answers.
+// document with --json. Exit 0 when the pod is ready (or serving without a soft dependency),
+// 1 when not, 69 when no daemon answers.
 
 import { loadConfig } from "../config/load.js";
 import { EXIT, UsageError, errorMessage } from "../lib/errors.js";
@@ -76,5 +77,6 @@ export const status = async (ctx: CommandContext): Promise<number> => {
   }
   if (ctx.json) printJson(ctx, doc);
   else ctx.out.write(`${renderTable(doc, (ctx.out as NodeJS.WriteStream).isTTY === true)}\n`);
-  return doc.pod.containersReady === doc.pod.containersTotal ? EXIT.ok : EXIT.failure;
+  // Serving: every container ready except soft dependencies that are down (a note names them).
+  return doc.pod.serving ? EXIT.ok : EXIT.failure;
 };

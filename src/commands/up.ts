@@ -1,10 +1,11 @@
-// podwarden up: bring the pod up in dependency order and exit once every container is
-// ready (the pod keeps running). Exits 1 naming what is not ready on timeout.
+// podwarden up: bring the pod up in dependency order and exit once the pod serves: every
+// container ready, except soft dependencies that are down, each named in a warning (the pod
+// keeps running). Exits 1 naming what is not ready on timeout.
 
 import { blockingError, blockingErrors, formatCheck } from "../doctor/report.js";
 import { buildDaemon, checkHost, type Daemon } from "../main.js";
 import { EXIT, PodwardenError } from "../lib/errors.js";
-import type { Snapshot } from "../supervisor/snapshot.js";
+import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
 import type { CommandContext } from "./index.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
 
@@ -14,10 +15,15 @@ const describeNotReady = (s: Snapshot): string =>
     .map(([name, c]) => `${name} is ${c.state}${c.lastProbe && !c.lastProbe.ok ? ` (last probe: ${c.lastProbe.message})` : ""}${c.lastReason ? ` (${c.lastReason})` : ""}`)
     .join("; ");
 
+/** `up` leaves once the pod serves: what is still down stays down unless the daemon supervises the pod. */
+const AFTER_UP = "nothing restarts it after `up` exits; the daemon (`podwarden run`, the systemd unit) keeps retrying";
+
 export const summarize = (s: Snapshot, elapsedMs: number) => ({
-  ok: s.settled,
+  ok: s.serving,
   pod: s.pod.name,
   elapsedMs,
+  /** One line per soft dependency that is down (the pod serves without it). */
+  warnings: softDown(s).map(([name, c]) => `${softDownNote(name, c)}; ${AFTER_UP}`),
   containers: Object.fromEntries(
     Object.entries(s.containers).map(([name, c]) => [
       name,
@@ -28,6 +34,8 @@ export const summarize = (s: Snapshot, elapsedMs: number) => ({
         readyAt: c.readyAt,
         startToReadyMs: c.startedAt && c.readyAt ? Date.parse(c.readyAt) - Date.parse(c.startedAt) : null,
         restarts: c.restarts,
+        lastExitCode: c.lastExitCode,
+        softDependencyOf: c.softDependencyOf,
       },
     ]),
   ),
@@ -56,7 +64,7 @@ export const up = async (ctx: CommandContext): Promise<number> => {
   const started = performance.now();
   d.supervisor.start("up");
   try {
-    await withInterrupt((signal) => d.supervisor.waitUntilSettled(limit, signal));
+    await withInterrupt((signal) => d.supervisor.waitUntilSettled(limit, signal, "serving"));
   } catch (err) {
     await d.supervisor.stop();
     const s = d.supervisor.snapshot();
@@ -66,10 +74,12 @@ export const up = async (ctx: CommandContext): Promise<number> => {
   await d.supervisor.stop();
   const elapsed = Math.round(performance.now() - started);
   const s = d.supervisor.snapshot();
-  if (ctx.json) printJson(ctx, summarize(s, elapsed));
+  const summary = summarize(s, elapsed);
+  for (const w of summary.warnings) ctx.err.write(`WARNING: ${w}\n`);
+  if (ctx.json) printJson(ctx, summary);
   else {
     ctx.out.write(`pod ${s.pod.name}: ${s.pod.containersReady}/${s.pod.containersTotal} ready in ${(elapsed / 1000).toFixed(1)} s\n`);
-    for (const [name, c] of Object.entries(summarize(s, elapsed).containers)) {
+    for (const [name, c] of Object.entries(summary.containers)) {
       ctx.out.write(`  ${name.padEnd(12)} ${c.state.padEnd(8)} start->ready ${c.startToReadyMs ?? "-"} ms\n`);
     }
   }

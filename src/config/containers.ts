@@ -2,13 +2,13 @@
 // (known container names, pod.persistRoot, published ports, defaults).
 
 import path from "node:path";
-import type { ContainerSpec, DependencyEdge, MountSpec, UpdateSpec } from "../domain/spec.js";
+import type { ContainerSpec, DependencyEdge, MountSpec, RequiredSecret, UpdateSpec } from "../domain/spec.js";
 import { parseDuration } from "./durations.js";
 import { checkSchedule } from "./jobs.js";
 import type { FieldPath } from "./field-path.js";
 import { compact } from "./freeze.js";
 import { buildProbe, stopTimeout, type ProbeContext } from "./probe.js";
-import { JOBS_DEFAULTS, type ContainerSection, type DependencySection, type MountSection } from "./schema.js";
+import { JOBS_DEFAULTS, type ContainerSection, type DependencySection, type MountSection, type RequiredSecretSection } from "./schema.js";
 
 export interface ContainerContext extends ProbeContext {
   /** Every key of `containers`, valid or not, so a typo elsewhere does not look like an unknown dependency. */
@@ -33,6 +33,7 @@ export function buildContainer(name: string, section: ContainerSection, ctx: Con
     entrypoint: section.entrypoint && [...section.entrypoint],
     env: { ...section.env },
     secretEnv: section.secretEnv === "all" ? "all" : [...(section.secretEnv ?? [])],
+    requiredSecrets: section.requiredSecrets?.map(requiredSecret),
     mounts: buildMounts(section.mounts ?? [], [...at, "mounts"], ctx),
     dependsOn: buildDependencies(section.dependsOn ?? [], [...at, "dependsOn"], ctx),
     probe,
@@ -89,11 +90,22 @@ function mountSource(source: string, at: FieldPath, ctx: ContainerContext): stri
   return resolved;
 }
 
+const requiredSecret = (section: RequiredSecretSection): RequiredSecret =>
+  typeof section === "string" ? { key: section } : compact({ key: section.key, why: section.why });
+
 function buildDependencies(sections: readonly DependencySection[], at: FieldPath, ctx: ContainerContext): DependencyEdge[] {
   const seen = new Map<string, number>();
   return sections.map((section, index) => {
-    const edge =
-      typeof section === "string" ? { name: section, restart: false } : { name: section.name, restart: section.restart ?? false };
+    const edge: DependencyEdge =
+      typeof section === "string"
+        ? { name: section, restart: false, soft: false }
+        : { name: section.name, restart: section.restart ?? false, soft: section.soft ?? false };
+    if (edge.soft && edge.restart) {
+      ctx.issues.error(
+        [...at, index],
+        "soft and restart cannot both be true: a soft dependency never takes its dependent down, restart: true does",
+      );
+    }
     const earlier = seen.get(edge.name);
     if (!ctx.containerNames.includes(edge.name)) {
       const known = ctx.containerNames.join(", ");

@@ -3,7 +3,8 @@
 
 import { open } from "node:fs/promises";
 import { parse } from "dotenv";
-import type { ContainerSpec, ProbeSpec, Secrets } from "../domain/spec.js";
+import { softOnlyDependencies } from "../domain/serving.js";
+import type { ContainerSpec, ProbeSpec, RequiredSecret, Secrets } from "../domain/spec.js";
 import type { FieldPath } from "./field-path.js";
 import type { Issues } from "./issues.js";
 import { describeFsError } from "./fs-error.js";
@@ -33,8 +34,47 @@ export async function readEnvFile(file: string, issues: Issues): Promise<Secrets
   return new Map(Object.entries(parse(content)));
 }
 
-/** Every secretEnv key must be in the env file; probe credentials that are missing are warnings. */
+/** A key of `requiredSecrets` the container will not receive. */
+export interface MissingSecret extends RequiredSecret {
+  readonly container: string;
+  /** Its index in the container's requiredSecrets. */
+  readonly index: number;
+  /** absent: not in the env file; withheld: in it, but not in the container's secretEnv list. */
+  readonly problem: "absent" | "withheld";
+}
+
+/** Keys listed in `requiredSecrets` that a container will not receive (for validate, the daemon and doctor). */
+export const missingRequiredSecrets = (containers: readonly ContainerSpec[], keys: ReadonlySet<string>): MissingSecret[] =>
+  containers.flatMap((c) =>
+    (c.requiredSecrets ?? []).flatMap((r, index): MissingSecret[] => {
+      if (!keys.has(r.key)) return [{ ...r, container: c.name, index, problem: "absent" }];
+      if (c.secretEnv !== "all" && !c.secretEnv.includes(r.key)) return [{ ...r, container: c.name, index, problem: "withheld" }];
+      return [];
+    }),
+  );
+
+/** One line about a missing key, saying what its absence does to the container's dependents. */
+export const describeMissingSecret = (m: MissingSecret, containers: readonly ContainerSpec[], envFile: string): string => {
+  const where = m.problem === "absent" ? `is not in the env file ${envFile}` : `is not in containers.${m.container}.secretEnv: the container does not receive it`;
+  const dependents = containers.filter((c) => c.dependsOn.some((d) => d.name === m.container)).map((c) => c.name);
+  const soft = softOnlyDependencies(containers).has(m.container);
+  const consequence =
+    dependents.length === 0
+      ? ""
+      : soft
+        ? ` (soft dependency of ${dependents.join(", ")}, which start${dependents.length === 1 ? "s" : ""} anyway)`
+        : ` (${dependents.join(", ")} wait${dependents.length === 1 ? "s" : ""} for it)`;
+  return `${m.key} ${where}: ${m.why ?? "the container may fail without it"}${consequence}`;
+};
+
+/**
+ * Every secretEnv key must be in the env file; probe credentials and requiredSecrets that are
+ * missing are warnings.
+ */
 export function checkSecrets(containers: readonly ContainerSpec[], secrets: Secrets, envFile: string, issues: Issues): void {
+  for (const m of missingRequiredSecrets(containers, new Set(secrets.keys()))) {
+    issues.warn(["containers", m.container, "requiredSecrets", m.index], describeMissingSecret(m, containers, envFile));
+  }
   for (const container of containers) {
     const at: FieldPath = ["containers", container.name];
     if (container.secretEnv !== "all") {

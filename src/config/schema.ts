@@ -163,9 +163,14 @@ const MountSchema = Type.Object(
 );
 
 const DependencySchema = Type.Union(
-  [NonEmpty, Type.Object({ name: NonEmpty, restart: Type.Optional(Type.Boolean()) }, strict)],
-  { errorMessage: "must be a container name or { name, restart }" },
+  [NonEmpty, Type.Object({ name: NonEmpty, restart: Type.Optional(Type.Boolean()), soft: Type.Optional(Type.Boolean()) }, strict)],
+  { errorMessage: "must be a container name or { name, restart, soft }" },
 );
+
+/** An env-file key the container needs, optionally with what goes wrong without it. */
+const RequiredSecretSchema = Type.Union([EnvKey, Type.Object({ key: EnvKey, why: Type.Optional(NonEmpty) }, strict)], {
+  errorMessage: "must be a key of the env file or { key, why }",
+});
 
 const CONTAINER_NAME_PATTERN = "^[a-z][a-z0-9-]{0,31}$";
 
@@ -181,6 +186,8 @@ export const ContainerSchema = Type.Object(
     secretEnv: Type.Optional(
       Type.Union([Type.Literal("all"), Type.Array(EnvKey)], { errorMessage: 'must be "all" or a list of keys of the env file' }),
     ),
+    /** Keys the container cannot work without: a warning (not an error) when the env file lacks one. */
+    requiredSecrets: Type.Optional(Type.Array(RequiredSecretSchema)),
     mounts: Type.Optional(Type.Array(MountSchema)),
     dependsOn: Type.Optional(Type.Array(DependencySchema)),
     probe: Type.Optional(ProbeSchema),
@@ -289,6 +296,7 @@ export type ProbeSection = Static<typeof ProbeSchema>;
 export type ProbeTimingSection = Static<typeof ProbeTimingSchema>;
 export type MountSection = Static<typeof MountSchema>;
 export type DependencySection = Static<typeof DependencySchema>;
+export type RequiredSecretSection = Static<typeof RequiredSecretSchema>;
 export type ContainerSection = Static<typeof ContainerSchema>;
 export type DefaultsSection = Static<typeof DefaultsSchema>;
 

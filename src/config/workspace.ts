@@ -71,7 +71,7 @@ export function applyWorkspace(
     ...oc,
     mounts: [...oc.mounts, mount],
     workdir: repoDir,
-    dependsOn: [...oc.dependsOn, { name: "workspace", restart: false }],
+    dependsOn: [...oc.dependsOn, { name: "workspace", restart: false, soft: false }],
   };
   return [init, ...containers.map((c) => (c === oc ? wired : c))];
 }

@@ -31,6 +31,12 @@ export interface ContainerHistory {
   readonly failures: number;
   readonly nextAttemptAt: number | undefined;
   readonly restarts: number;
+  /**
+   * Its last failure came before it was ever ready (an exit during start-up, a start period run
+   * out, a refused start): it is failing to come up, not recovering from a one-off crash. Cleared
+   * once an instance is ready. A soft dependency in this state is not waited for again.
+   */
+  readonly failedUnready: boolean;
   readonly lastReason: string | undefined;
   readonly lastExitCode: number | null;
   /** Why podwarden itself stopped the container, so the exit is not taken for a crash. */
@@ -59,6 +65,7 @@ export const emptyHistory = (): ContainerHistory => ({
   failures: 0,
   nextAttemptAt: undefined,
   restarts: 0,
+  failedUnready: false,
   lastReason: undefined,
   lastExitCode: null,
   stopReason: undefined,
@@ -74,9 +81,10 @@ export interface AbsorbContext {
   readonly random: () => number;
 }
 
-const recordFailure = (h: ContainerHistory, reason: string, ctx: AbsorbContext): ContainerHistory => {
+/** `unready`: the failed instance was never ready (or never started). */
+const recordFailure = (h: ContainerHistory, reason: string, unready: boolean, ctx: AbsorbContext): ContainerHistory => {
   const failures = h.failures + 1;
-  return { ...h, failures, lastReason: reason, nextAttemptAt: ctx.now + nextDelay(failures, ctx.backoff, ctx.random) };
+  return { ...h, failures, failedUnready: unready, lastReason: reason, nextAttemptAt: ctx.now + nextDelay(failures, ctx.backoff, ctx.random) };
 };
 
 /** Folds one observation of a container (or its absence) into its history. */
@@ -110,7 +118,7 @@ export const absorbObservation = (
     const completed = init && o !== undefined && exitCode === 0;
     if (!completed && (why === undefined || !EXPECTED_STOPS.has(why))) {
       const reason = why ?? (o === undefined ? "removed" : o.oomKilled ? "oom-killed" : `exited (code ${exitCode ?? "?"})`);
-      next = recordFailure(next, reason, ctx);
+      next = recordFailure(next, reason, !h.ready, ctx);
     }
   }
   // A container that stayed ready long enough has its failure count forgiven.
@@ -129,6 +137,7 @@ export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeRe
       ...h,
       lastProbe: r,
       ready: true,
+      failedUnready: false,
       readyAt: h.readyAt ?? r.at,
       consecutiveFailures: 0,
       nextProbeAt: r.at + probe.intervalMs,
@@ -146,7 +155,7 @@ export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeRe
 
 /** A running container without a probe is ready as soon as it runs, with nothing to probe again (until a new instance). */
 export const absorbNoProbe = (h: ContainerHistory, now: number): ContainerHistory =>
-  h.running ? { ...h, ready: true, readyAt: h.readyAt ?? now, nextProbeAt: undefined } : h;
+  h.running ? { ...h, ready: true, failedUnready: false, readyAt: h.readyAt ?? now, nextProbeAt: undefined } : h;
 
 export const markStopping = (h: ContainerHistory, reason: StopReason, deadline: number): ContainerHistory => ({
   ...h,
@@ -169,5 +178,8 @@ export const markStartAttempt = (h: ContainerHistory, deps: Readonly<Record<stri
   nextAttemptAt: undefined,
 });
 
+/** A changed spec is a fresh start: no waiting out the backoff earned by the old one. */
+export const resetBackoff = (h: ContainerHistory): ContainerHistory => ({ ...h, failures: 0, nextAttemptAt: undefined });
+
 export const markStartFailed = (h: ContainerHistory, message: string, ctx: AbsorbContext): ContainerHistory =>
-  recordFailure(h, `start failed: ${message}`, ctx);
+  recordFailure(h, `start failed: ${message}`, true, ctx);

@@ -6,7 +6,8 @@ import type { ContainerHistory, StopReason } from "./history.js";
 import { startOrder, stopOrder, transitiveDependentsOf } from "./graph.js";
 import type { ContainerState } from "./lifecycle.js";
 import type { Observed, ObservedContainer } from "./observed.js";
-import type { ContainerSpec, PodSpec } from "./spec.js";
+import { hasGivenUp, isServing } from "./serving.js";
+import type { ContainerSpec, DependencyEdge, PodSpec } from "./spec.js";
 
 export type Mode = "up" | "down";
 
@@ -45,6 +46,8 @@ export interface Plan {
   readonly requeueAfterMs: number | null;
   /** up: every container ready; down: pod gone. */
   readonly settled: boolean;
+  /** up: every container ready except soft dependencies that have given up (domain/serving.ts); down: false. */
+  readonly serving: boolean;
 }
 
 interface Decision {
@@ -58,6 +61,17 @@ const NOTHING: readonly Action[] = [];
 
 /** How long an init container may run before that counts as a failure. */
 export const INIT_DEADLINE_MS = 15 * 60_000;
+
+/**
+ * Whether an edge lets its dependent start. Hard: once the dependency is ready. Soft: also once
+ * the dependency has given up (see serving.ts hasGivenUp): the dependent does not wait for
+ * another attempt. A soft dependency on its first try, or coming back after a one-off failure,
+ * is waited for (up to its start period), so the start order holds when all is well.
+ */
+const edgeOpen = (edge: DependencyEdge, input: PlanInput, states: ReadonlyMap<string, ContainerState>): boolean => {
+  const state = states.get(edge.name);
+  return state === "ready" || (edge.soft && hasGivenUp(state, input.history.get(edge.name)?.failedUnready));
+};
 
 /** A stop already requested and still within its timeout: wait for the exit, do not ask again. */
 const stopPending = (o: ObservedContainer | undefined, h: ContainerHistory | undefined, now: number): number | undefined =>
@@ -147,11 +161,11 @@ const planUp = (input: PlanInput): Plan => {
   const { spec, observed } = input;
   if (observed.pod && input.podHash !== undefined && observed.pod.specHash !== input.podHash) {
     // Ports or DNS changed: a pod cannot be edited, so take it down in order and make it anew.
-    return { ...planDown(input, "pod-changed"), settled: false };
+    return { ...planDown(input, "pod-changed"), settled: false, serving: false };
   }
   if (!observed.pod) {
     const states = new Map(spec.containers.map((c) => [c.name, "pending" as ContainerState]));
-    return { actions: [{ type: "create-pod" }], states, requeueAfterMs: 0, settled: false };
+    return { actions: [{ type: "create-pod" }], states, requeueAfterMs: 0, settled: false, serving: false };
   }
   const byName = new Map(spec.containers.map((c) => [c.name, c]));
   const actions: Action[] = [];
@@ -177,16 +191,21 @@ const planUp = (input: PlanInput): Plan => {
     }
     // Dependencies come first in start order, so their decision for this pass is known:
     // one that is being stopped or replaced right now does not count as ready.
-    const depsReady = c.dependsOn.every((d) => states.get(d.name) === "ready");
+    const depsReady = c.dependsOn.every((d) => edgeOpen(d, input, states));
     const d = decideUp(c, observed.containers.get(name), input.history.get(name), depsReady, input);
     states.set(name, d.state);
     actions.push(...d.actions);
     if (d.wakeAt !== undefined) wakeAt = Math.min(wakeAt, d.wakeAt);
   }
   const settled = [...states.values()].every((s) => s === "ready");
+  const serving = isServing(
+    spec.containers,
+    (n) => states.get(n) === "ready",
+    (n) => hasGivenUp(states.get(n), input.history.get(n)?.failedUnready),
+  );
   const requeueAfterMs =
     actions.length > 0 ? 0 : Number.isFinite(wakeAt) ? Math.max(0, wakeAt - input.now) : null;
-  return { actions, states, requeueAfterMs, settled };
+  return { actions, states, requeueAfterMs, settled, serving };
 };
 
 const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
@@ -194,7 +213,7 @@ const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
   const states = new Map<string, ContainerState>();
   if (!observed.pod) {
     for (const c of spec.containers) states.set(c.name, "stopped");
-    return { actions: NOTHING, states, requeueAfterMs: null, settled: true };
+    return { actions: NOTHING, states, requeueAfterMs: null, settled: true, serving: false };
   }
   const actions: Action[] = [];
   let wakeAt = Number.POSITIVE_INFINITY;
@@ -225,7 +244,7 @@ const planDown = (input: PlanInput, reason: StopReason = "shutdown"): Plan => {
   if (actions.length === 0 && !anyRunning) actions.push({ type: "remove-pod" });
   // Stops run in the background: look again when one is due to have finished (events come sooner).
   const requeueAfterMs = actions.length > 0 ? 0 : Math.max(0, wakeAt - now);
-  return { actions, states, requeueAfterMs, settled: false };
+  return { actions, states, requeueAfterMs, settled: false, serving: false };
 };
 
 export const plan = (input: PlanInput): Plan => (input.mode === "up" ? planUp(input) : planDown(input));

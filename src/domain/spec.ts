@@ -49,6 +49,19 @@ export interface DependencyEdge {
   readonly name: string;
   /** Restart this container after the dependency has restarted and is ready again. */
   readonly restart: boolean;
+  /**
+   * The dependency still starts first and is waited for (up to its start period), but once it
+   * has failed this container starts without it, and its being down never stops this container
+   * nor keeps the pod from serving (telemetry must not take the service down). Never with `restart`.
+   */
+  readonly soft: boolean;
+}
+
+/** A key of the env file a container cannot do without (a warning when the file lacks it). */
+export interface RequiredSecret {
+  readonly key: string;
+  /** What goes wrong without it, for the warning (e.g. "the Agent exits at start without it"). */
+  readonly why?: string;
 }
 
 export interface ContainerSpec {
@@ -61,6 +74,8 @@ export interface ContainerSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Keys of the env file passed as Podman secrets (type=env). "all" = every key in the file. */
   readonly secretEnv: readonly string[] | "all";
+  /** Env-file keys the container needs to work: checked (as warnings) when the config is loaded. */
+  readonly requiredSecrets?: readonly RequiredSecret[];
   readonly mounts: readonly MountSpec[];
   readonly dependsOn: readonly DependencyEdge[];
   readonly probe?: ProbeSpec;

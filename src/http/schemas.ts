@@ -19,6 +19,8 @@ export const ContainerStatusSchema = Type.Object({
   backoffSeconds: Type.Number(),
   nextAttemptAt: Nullable(Type.String()),
   dependsOn: Type.Array(Type.String()),
+  /** Its dependents, when only soft edges point at it: its being down is a warning, not a failure. */
+  softDependencyOf: Type.Array(Type.String()),
   image: Type.String(),
   id: Nullable(Type.String()),
   imageId: Nullable(Type.String()),
@@ -73,6 +75,8 @@ export const StatusSchema = Type.Object({
     state: Type.String(),
     containersReady: Type.Integer(),
     containersTotal: Type.Integer(),
+    /** Every container ready except soft dependencies that are down. */
+    serving: Type.Boolean(),
   }),
   containers: Type.Record(Type.String(), ContainerStatusSchema),
   jobs: JobsStatusSchema,

@@ -48,9 +48,10 @@ export const buildServer = (deps: HttpDeps): FastifyInstance => {
   );
 
   app.get("/readyz", { schema: { response: { 200: ProbeResultSchema, 503: ProbeResultSchema } } }, async (_req, reply) => {
+    // Serving counts: a soft dependency that is down (telemetry) does not make the pod unready.
     const s = deps.snapshot();
-    const ready = s.pod.containersReady === s.pod.containersTotal && s.pod.containersTotal > 0;
-    return ready ? reply.send({ status: "ready" }) : reply.code(503).send({ status: `${s.pod.containersReady}/${s.pod.containersTotal} ready` });
+    if (!s.serving) return reply.code(503).send({ status: `${s.pod.containersReady}/${s.pod.containersTotal} ready` });
+    return reply.send({ status: s.softDown.length === 0 ? "ready" : `ready without soft dependencies: ${s.softDown.join(", ")}` });
   });
 
   app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(STATUS_PAGE));

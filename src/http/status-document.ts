@@ -1,6 +1,6 @@
 // The /status document (application/health+json style), built from the last snapshot.
 
-import type { Snapshot } from "../supervisor/snapshot.js";
+import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
 import type { TimelineEntry } from "../supervisor/timeline.js";
 import type { JobsStatus } from "../jobs/jobs.js";
 import type { StatusDocument } from "./schemas.js";
@@ -16,10 +16,15 @@ export const NO_JOBS: JobsStatus = {
 /** States a container passes through on its way up or down: worth a warning, not a failure. */
 const TRANSIENT: ReadonlySet<string> = new Set(["creating", "starting", "stopping"]);
 
+/**
+ * fail: Podman unreachable, or a container down, unless it is a soft dependency that has given up.
+ * warn: ready with notes, containers on their way up, or soft dependencies down (the pod serves
+ * without them).
+ */
 export const overallStatus = (s: Snapshot, warnings: readonly string[]): StatusDocument["status"] => {
   if (!s.podman.reachable || s.blocked) return "fail";
-  const notReady = Object.values(s.containers).filter((c) => !c.ready);
-  if (notReady.some((c) => !TRANSIENT.has(c.state))) return "fail";
+  const notReady = Object.entries(s.containers).filter(([, c]) => !c.ready);
+  if (notReady.some(([name, c]) => !TRANSIENT.has(c.state) && !s.softDown.includes(name))) return "fail";
   return notReady.length > 0 || warnings.length > 0 ? "warn" : "pass";
 };
 
@@ -35,12 +40,19 @@ export const statusDocument = (
     notes: [
       ...(s.blocked ? [`host not ready (${s.blocked.check}): ${s.blocked.cause}; fix: ${s.blocked.fix}`] : []),
       ...opts.warnings,
+      ...softDown(s).map(([name, c]) => softDownNote(name, c)),
       ...(s.error ? [s.error] : []),
     ],
     podman: s.podman,
     blocked: s.blocked,
     lastPassAt: s.lastPassAt,
-    pod: { name: s.pod.name, state: s.pod.exists ? s.pod.state : "absent", containersReady: s.pod.containersReady, containersTotal: s.pod.containersTotal },
+    pod: {
+      name: s.pod.name,
+      state: s.pod.exists ? s.pod.state : "absent",
+      containersReady: s.pod.containersReady,
+      containersTotal: s.pod.containersTotal,
+      serving: s.serving,
+    },
     containers: Object.fromEntries(
       Object.entries(s.containers).map(([name, c]) => [
         name,
@@ -56,6 +68,7 @@ export const statusDocument = (
           backoffSeconds: c.backoffSeconds,
           nextAttemptAt: c.nextAttemptAt,
           dependsOn: [...c.dependsOn],
+          softDependencyOf: [...c.softDependencyOf],
           image: c.image,
           id: c.id,
           imageId: c.imageId,

@@ -13,6 +13,8 @@ export const phaseText = (spec: PodSpec, s: Snapshot): string => {
   }
   if (s.blocked) return `blocked: ${s.blocked.cause}: ${s.blocked.fix}`;
   if (s.pod.containersReady === total) return `ready ${total}/${total}`;
+  const soft = s.softDown.map((name) => `${name} down`);
+  if (s.serving && soft.length > 0) return `ready ${s.pod.containersReady}/${total} (${soft.join(", ")}: soft ${soft.length > 1 ? "dependencies" : "dependency"})`;
   const order = startOrder(spec.containers);
   for (const [i, name] of order.entries()) {
     const c = s.containers[name];

@@ -17,6 +17,7 @@ import {
   markStartAttempt,
   markStartFailed,
   markStopping,
+  resetBackoff,
   STOP_SLACK_MS,
   type AbsorbContext,
   type ContainerHistory,
@@ -54,6 +55,8 @@ export interface PassResult {
   readonly mode: Mode;
   readonly requeueAfterMs: number | null;
   readonly settled: boolean;
+  /** Every container ready except soft dependencies that are down (see domain/serving.ts). */
+  readonly serving: boolean;
 }
 
 interface Desired {
@@ -127,6 +130,8 @@ export class Reconciler {
     const names = new Set([...before.keys(), ...this.#hashes.keys()]);
     const changed = [...names].filter((n) => before.get(n) !== this.#hashes.get(n));
     for (const n of this.#history.keys()) if (!this.#hashes.has(n)) this.#history.delete(n);
+    // A fix (a new env file, a new command) is tried at once, not after the crash loop's backoff.
+    for (const n of changed) if (this.#history.has(n)) this.#update(n, resetBackoff);
     this.#secretsPruned = false;
     return { changed, podChanged: podBefore !== this.#podRequest.labels[LABELS.specHash] };
   }
@@ -237,7 +242,7 @@ export class Reconciler {
       await runtime.pruneSecrets(spec.name, keep);
       this.#secretsPruned = true;
     }
-    return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled };
+    return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled, serving: p.serving };
   }
 
   /** Instances of `name`'s dependencies right now. */

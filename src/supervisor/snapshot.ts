@@ -5,6 +5,7 @@ import { hostProblemIn, type HostProblem } from "../domain/host-problems.js";
 import type { ContainerState } from "../domain/lifecycle.js";
 import type { Observed } from "../domain/observed.js";
 import type { Mode, Plan } from "../domain/plan.js";
+import { hasGivenUp, isServing, softDependenciesDown, softOnlyDependencies } from "../domain/serving.js";
 import type { PodSpec } from "../domain/spec.js";
 
 export const HEALTH = ["healthy", "unhealthy", "starting", "stopped", "none"] as const;
@@ -27,12 +28,21 @@ export interface ContainerSnapshot {
   readonly nextAttemptAt: string | null;
   readonly backoffSeconds: number;
   readonly dependsOn: readonly string[];
+  /**
+   * The containers that depend on this one, when every edge to it is soft (a soft dependency:
+   * its being down leaves the pod serving); empty otherwise.
+   */
+  readonly softDependencyOf: readonly string[];
   readonly lastProbe: { readonly ok: boolean; readonly ms: number; readonly at: string; readonly message: string } | null;
 }
 
 export interface Snapshot {
   readonly mode: Mode;
   readonly settled: boolean;
+  /** Every container ready except soft dependencies that have given up (domain/serving.ts). */
+  readonly serving: boolean;
+  /** Soft dependencies that are down and have given up: the pod serves without them, with a warning. */
+  readonly softDown: readonly string[];
   readonly error: string | null;
   readonly podman: { readonly reachable: boolean; readonly events: boolean };
   /**
@@ -46,8 +56,21 @@ export interface Snapshot {
   readonly containers: Readonly<Record<string, ContainerSnapshot>>;
 }
 
-/** Every container of the spec ready (what jobs wait for and require). */
-export const podReady = (s: Snapshot): boolean => s.pod.containersReady === s.pod.containersTotal;
+/**
+ * What jobs wait for and require: the pod serving (every container ready, except soft
+ * dependencies that are down: a backup needs no telemetry).
+ */
+export const podReady = (s: Snapshot): boolean => s.serving;
+
+/** The soft dependencies that are down (Snapshot.softDown) with their snapshots. */
+export const softDown = (s: Snapshot): [string, ContainerSnapshot][] =>
+  s.softDown.flatMap((name) => (s.containers[name] ? [[name, s.containers[name]] as [string, ContainerSnapshot]] : []));
+
+/** "datadog is down (soft dependency of opencode): backing-off, last failure: exited (code 1)". */
+export const softDownNote = (name: string, c: ContainerSnapshot): string => {
+  const why = c.lastReason ?? (c.lastProbe && !c.lastProbe.ok ? `last probe: ${c.lastProbe.message}` : undefined);
+  return `${name} is down (soft dependency of ${c.softDependencyOf.join(", ")}): ${c.state}${why ? `, last failure: ${why}` : ""}`;
+};
 
 const iso = (ms: number | undefined | null): string | null => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
 
@@ -75,6 +98,7 @@ const healthOf = (hasProbe: boolean, running: boolean, h: ContainerHistory | und
 
 export const buildSnapshot = (input: SnapshotInput): Snapshot => {
   const containers: Record<string, ContainerSnapshot> = {};
+  const soft = softOnlyDependencies(input.spec.containers);
   let ready = 0;
   for (const c of input.spec.containers) {
     const o = input.observed?.containers.get(c.name);
@@ -100,12 +124,17 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
       nextAttemptAt: next !== undefined && next > input.now ? iso(next) : null,
       backoffSeconds: next !== undefined && next > input.now ? Math.ceil((next - input.now) / 1000) : 0,
       dependsOn: c.dependsOn.map((d) => d.name),
+      softDependencyOf: soft.get(c.name) ?? [],
       lastProbe: h?.lastProbe ? { ...h.lastProbe, at: iso(h.lastProbe.at)! } : null,
     };
   }
+  const isReady = (n: string): boolean => containers[n]?.ready === true;
+  const givenUp = (n: string): boolean => hasGivenUp(containers[n]?.state, input.history.get(n)?.failedUnready);
   return {
     mode: input.mode,
     settled: input.plan?.settled ?? false,
+    serving: isServing(input.spec.containers, isReady, givenUp),
+    softDown: softDependenciesDown(input.spec.containers, isReady, givenUp),
     error: input.lastError?.message ?? null,
     podman: { reachable: input.podmanReachable, events: input.eventsConnected },
     blocked:

@@ -146,6 +146,12 @@ export class Supervisor {
     this.#saidProblem = key;
   }
 
+  /** Up, and the last pass found every container ready except soft dependencies that are down. */
+  get serving(): boolean {
+    const r = this.#lastResult;
+    return r?.serving === true && r.mode === "up" && this.#deps.reconciler.mode === "up" && this.#lastError === undefined;
+  }
+
   snapshot(): Snapshot {
     const r = this.#deps.reconciler;
     return buildSnapshot({
@@ -163,10 +169,13 @@ export class Supervisor {
     });
   }
 
-  /** Resolves when a pass reports the current mode settled; rejects at the deadline. */
-  waitUntilSettled(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when a pass reports the current mode settled (`goal` "serving": up, and serving);
+   * rejects at the deadline.
+   */
+  waitUntilSettled(timeoutMs: number, signal?: AbortSignal, goal: "settled" | "serving" = "settled"): Promise<void> {
     return new Promise((resolve, reject) => {
-      const settled = (): boolean => this.settled;
+      const settled = (): boolean => (goal === "serving" ? this.serving : this.settled);
       if (settled()) return resolve();
       const finish = (err?: Error): void => {
         clearTimeout(timer);

@@ -1,5 +1,6 @@
 // Tells systemd how the daemon is doing: STATUS= on every phase change, READY=1 once the
-// pod is first fully ready, EXTEND_TIMEOUT_USEC while long work (image builds) makes
+// pod first serves (every container ready, except soft dependencies that are down: a missing
+// DD_API_KEY must not hold `systemctl start` for its whole timeout), EXTEND_TIMEOUT_USEC while long work (image builds) makes
 // progress before that, WATCHDOG=1 only while the reconcile loop makes progress, and
 // STOPPING=1 on shutdown.
 
@@ -12,7 +13,7 @@ import type { Notifier } from "./sd-notify.js";
 
 export interface BridgeDeps {
   readonly notifier: Notifier;
-  readonly supervisor: Pick<Supervisor, "onPass" | "snapshot" | "settled" | "loopProgressedWithin">;
+  readonly supervisor: Pick<Supervisor, "onPass" | "snapshot" | "serving" | "loopProgressedWithin">;
   readonly spec: () => PodSpec;
   readonly mode: () => Mode;
   readonly logger: Logger;
@@ -42,7 +43,7 @@ export const bridgeToSystemd = (deps: BridgeDeps): SystemdBridge => {
       logger.info({ phase: text }, "phase");
       void notifier.status(text);
     }
-    if (!readySent && deps.mode() === "up" && supervisor.settled) {
+    if (!readySent && deps.mode() === "up" && supervisor.serving) {
       readySent = true;
       void notifier.ready(text);
     }

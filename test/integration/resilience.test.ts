@@ -114,7 +114,7 @@ describe("dependencies after start-up", () => {
     { restart: false, dependentRestarts: 1 },
     { restart: true, dependentRestarts: 2 },
   ])("restart: $restart edge -> the dependent is started $dependentRestarts time(s) in all", async ({ restart, dependentRestarts }) => {
-    const spec = chainSpec({ containers: [container("db"), container("app", [], { dependsOn: [{ name: "db", restart }] })] });
+    const spec = chainSpec({ containers: [container("db"), container("app", [], { dependsOn: [{ name: "db", restart, soft: false }] })] });
     const h = new Harness({ spec, readyAfterMs: { db: 500 } });
     await h.runUntil((r) => r.settled);
     h.runtime.crash("db");
@@ -203,7 +203,7 @@ describe("Podman outages", () => {
         calls += 1;
         if (calls <= 5) throw new PodmanUnavailableError("socket gone");
         if (calls >= 8) controller.abort();
-        return { mode: "up", requeueAfterMs: 10_000, settled: true };
+        return { mode: "up", requeueAfterMs: 10_000, settled: true, serving: true };
       },
     });
     await loop.run(controller.signal);
@@ -224,7 +224,7 @@ describe("Podman outages", () => {
       pass: async () => {
         calls += 1;
         controller.abort(); // what `up` does once a pass reports the pod settled
-        return { mode: "up", requeueAfterMs: 10_000, settled: true };
+        return { mode: "up", requeueAfterMs: 10_000, settled: true, serving: true };
       },
     });
     // The fake clock never moves: a loop that went to sleep would never return.

@@ -20,7 +20,7 @@ export const container = (name: string, deps: string[] = [], over: Partial<Conta
   env: {},
   secretEnv: [],
   mounts: [],
-  dependsOn: deps.map((d) => ({ name: d, restart: false })),
+  dependsOn: deps.map((d) => ({ name: d, restart: false, soft: false })),
   probe: probe(1000),
   stopTimeoutS: 10,
   ...over,

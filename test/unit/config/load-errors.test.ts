@@ -66,6 +66,24 @@ describe("loadConfig rejects", () => {
     expectIssue(error, file, "containers.web.dependsOn[1]", /unknown container "falkordb" \(containers: cache, web, agent\)/);
   });
 
+  it("a dependency that is both soft and restart: true (a soft dependency never takes its dependent down)", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, { "containers.agent.dependsOn": [{ name: "web", restart: true, soft: true }] });
+    expectIssue(await loadError(file), file, "containers.agent.dependsOn[0]", /soft and restart cannot both be true/);
+  });
+
+  it("a soft flag that is not a boolean, and requiredSecrets entries that are not keys", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, {
+      "containers.agent.dependsOn": [{ name: "web", soft: "yes" }],
+      "containers.agent.requiredSecrets": ["DD-API-KEY", { key: "DD_API_KEY", because: "x" }],
+    });
+    const error = await loadError(file);
+    expectIssue(error, file, "containers.agent.dependsOn[0].soft", /must be true or false \(got "yes"\)/);
+    expectIssue(error, file, "containers.agent.requiredSecrets[0]", /must be a key of the env file or \{ key, why \} \(got "DD-API-KEY"\)/);
+    expectIssue(error, file, "containers.agent.requiredSecrets[1].because", /unknown key "because" \(allowed: key, why\)/);
+  });
+
   it("a dependency cycle a -> b -> a, naming the cycle", async () => {
     const fx = await fixture();
     const file = await writeConfig(fx, { "containers.cache.dependsOn": ["web"] });

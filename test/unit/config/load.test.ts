@@ -35,8 +35,8 @@ describe("loadConfig maps a valid file to a PodSpec", () => {
       },
       stopTimeoutS: 10,
     });
-    expect(spec.containers[1]?.dependsOn).toEqual([{ name: "cache", restart: false }]);
-    expect(spec.containers[2]?.dependsOn).toEqual([{ name: "web", restart: true }]);
+    expect(spec.containers[1]?.dependsOn).toEqual([{ name: "cache", restart: false, soft: false }]);
+    expect(spec.containers[2]?.dependsOn).toEqual([{ name: "web", restart: true, soft: false }]);
     expect(spec.containers[2]?.secretEnv).toBe("all");
     expect(spec.images).toEqual({});
     expect([...secrets]).toEqual([
@@ -189,6 +189,39 @@ describe("loadConfig warns without failing", () => {
     expect(warnings).toEqual([
       expect.stringContaining("containers.cache.probe.redis.passwordKey: CACHE_PASSWORD is not in the env file"),
       expect.stringContaining("containers.web.probe.http.auth.passwordKey: OPENCODE_SERVER_PASSWORD is not in containers.web.secretEnv"),
+    ]);
+  });
+
+  it("when a key in requiredSecrets is not in the env file, saying what its absence does to the dependents", async () => {
+    const fx = await fixture("OPENCODE_SERVER_PASSWORD=s3cret\nCACHE_PASSWORD=c\n");
+    const file = await writeConfig(fx, {
+      // agent: a soft dependency of web (web -> agent, softly); cache: a hard one of web.
+      "containers.agent.dependsOn": undefined,
+      "containers.web.dependsOn": ["cache", { name: "agent", soft: true }],
+      "containers.agent.requiredSecrets": [{ key: "DD_API_KEY", why: "the Agent exits at start without it" }, "OPENCODE_SERVER_PASSWORD"],
+      "containers.cache.requiredSecrets": ["CACHE_TOKEN"],
+    });
+    const { spec, warnings } = await loadConfig(file);
+    expect(spec.containers.find((c) => c.name === "web")?.dependsOn).toEqual([
+      { name: "cache", restart: false, soft: false },
+      { name: "agent", restart: false, soft: true },
+    ]);
+    // OPENCODE_SERVER_PASSWORD is there and agent gets every key: no warning for it.
+    expect(warnings).toEqual([
+      `${file}: containers.cache.requiredSecrets[0]: CACHE_TOKEN is not in the env file ${fx.envFile}: ` +
+        "the container may fail without it (web waits for it)",
+      `${file}: containers.agent.requiredSecrets[0]: DD_API_KEY is not in the env file ${fx.envFile}: ` +
+        "the Agent exits at start without it (soft dependency of web, which starts anyway)",
+    ]);
+  });
+
+  it("when a key in requiredSecrets is in the env file but not in the container's secretEnv list", async () => {
+    const fx = await fixture();
+    const file = await writeConfig(fx, { "containers.web.requiredSecrets": ["DD_API_KEY"] });
+    const { warnings } = await loadConfig(file);
+    expect(warnings).toEqual([
+      `${file}: containers.web.requiredSecrets[0]: DD_API_KEY is not in containers.web.secretEnv: the container does not receive it: ` +
+        "the container may fail without it (agent waits for it)",
     ]);
   });
 

@@ -12,8 +12,8 @@ import { REPO_CONFIG_DIR, fixture } from "./fixture.js";
 
 const REPO_ROOT = path.resolve(REPO_CONFIG_DIR, "..");
 
-async function loadShipped(name: string) {
-  const fx = await fixture("OPENCODE_SERVER_PASSWORD=s3cret\nDD_API_KEY=dd\n");
+async function loadShipped(name: string, env = "OPENCODE_SERVER_PASSWORD=s3cret\nDD_API_KEY=dd\n") {
+  const fx = await fixture(env);
   const override = await fx.write("override.yaml", { extends: path.join(REPO_CONFIG_DIR, name), pod: { envFile: "secrets.env" } });
   const loaded = await loadConfig(override);
   return { ...loaded, fx };
@@ -34,7 +34,13 @@ function expectSeedPod(spec: PodSpec): void {
   ]);
   const byName = new Map(spec.containers.map((c) => [c.name, c]));
   expect([...byName.keys()]).toEqual(["valkey", "falkordb", "datadog", "opencode"]);
-  expect(spec.containers.map((c) => c.dependsOn.map((d) => d.name))).toEqual([[], ["valkey"], ["falkordb"], ["datadog"]]);
+  // The seed's chain; OpenCode's edge to the Agent is soft (telemetry never keeps it down).
+  expect(spec.containers.map((c) => c.dependsOn.map((d) => [d.name, d.soft ? "soft" : "hard"]))).toEqual([
+    [],
+    [["valkey", "hard"]],
+    [["falkordb", "hard"]],
+    [["datadog", "soft"]],
+  ]);
 
   const valkey = byName.get("valkey");
   expect(valkey?.command?.join(" ")).toBe("valkey-server --port 6380 --maxmemory 2gb --maxmemory-policy allkeys-lru --save 60 1000");
@@ -62,6 +68,7 @@ function expectSeedPod(spec: PodSpec): void {
     { source: "/var/run/podman/podman.sock", target: "/var/run/docker.sock", readOnly: true, optional: false, create: false },
   ]);
   expect(datadog?.probe).toMatchObject({ kind: "tcp", port: 8126 });
+  expect(datadog?.requiredSecrets).toEqual([{ key: "DD_API_KEY", why: "the Agent exits at start without it" }]);
   expect(datadog?.probe?.startPeriodMs).toBeGreaterThan(valkey?.probe?.startPeriodMs ?? Infinity);
 
   const opencode = byName.get("opencode");
@@ -131,6 +138,14 @@ describe("config/local.yaml", () => {
 });
 
 describe("both shipped files", () => {
+  it.each(["opencode-memory-pod.yaml", "local.yaml"])("%s without DD_API_KEY in the env file: valid, with one warning naming the key", async (name) => {
+    const { warnings, fx } = await loadShipped(name, "OPENCODE_SERVER_PASSWORD=s3cret\n");
+    expect(otherWarnings(warnings)).toEqual([
+      `${path.join(REPO_CONFIG_DIR, name)}: containers.datadog.requiredSecrets[0]: DD_API_KEY is not in the env file ${fx.envFile}: ` +
+        "the Agent exits at start without it (soft dependency of opencode, which starts anyway)",
+    ]);
+  });
+
   it.each(["opencode-memory-pod.yaml", "local.yaml"])("%s reads the seed's env file and persist root, and extends nothing", async (name) => {
     const doc: unknown = parse(await readFile(path.join(REPO_CONFIG_DIR, name), "utf8"));
     expect(doc).toMatchObject({ pod: { envFile: "/run/secrets/opencode.env", persistRoot: "/persist/containers" } });

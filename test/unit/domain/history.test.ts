@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../../src/domain/backoff.js";
-import { absorbObservation, absorbProbe, emptyHistory, markStartAttempt, markStopping } from "../../../src/domain/history.js";
+import { absorbNoProbe, absorbObservation, absorbProbe, emptyHistory, markStartAttempt, markStartFailed, markStopping } from "../../../src/domain/history.js";
 import type { ObservedContainer } from "../../../src/domain/observed.js";
 import { container } from "../../support/pod-spec.js";
 
@@ -63,6 +63,25 @@ describe("container history", () => {
     expect(ready).toMatchObject({ ready: true, readyAt: NOW + 200, nextProbeAt: NOW + 10_200 });
     const h2 = absorbProbe(ready, spec, { ...fail, at: NOW + 10_200 });
     expect(h2).toMatchObject({ ready: true, consecutiveFailures: 1 });
+  });
+
+  it("tells failing to come up (failedUnready) from a one-off failure once ready, and forgets it once ready", () => {
+    const exited = o({ running: false, state: "exited", exitCode: 1 });
+    const started = absorbObservation(emptyHistory(), o(), ctx);
+    // Died before its first passing probe: failing to come up.
+    expect(absorbObservation(started, exited, ctx)).toMatchObject({ failures: 1, failedUnready: true });
+    // A refused start, too.
+    expect(markStartFailed(emptyHistory(), "no such image", ctx)).toMatchObject({ failures: 1, failedUnready: true });
+    // Died after it was ready (a crash, the pod removed by hand): not failing to come up.
+    const ready = absorbProbe(started, spec, { ok: true, ms: 1, at: NOW, message: "ok" });
+    const crashed = absorbObservation(ready, exited, ctx);
+    expect(crashed).toMatchObject({ failures: 1, failedUnready: false });
+    expect(absorbObservation(ready, undefined, ctx)).toMatchObject({ lastReason: "removed", failedUnready: false });
+    // A new instance that gets ready clears it (with or without a probe).
+    const again = absorbObservation(absorbObservation(started, exited, ctx), o({ id: "b", startedAt: NOW + 1_000 }), { ...ctx, now: NOW + 1_000 });
+    expect(again.failedUnready).toBe(true);
+    expect(absorbProbe(again, spec, { ok: true, ms: 1, at: NOW + 1_100, message: "ok" }).failedUnready).toBe(false);
+    expect(absorbNoProbe(again, NOW + 1_100).failedUnready).toBe(false);
   });
 
   it("forgives failures after staying ready for the reset period", () => {

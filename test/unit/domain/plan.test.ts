@@ -239,3 +239,150 @@ describe("plan: a paused container nobody holds", () => {
     expect(p.actions).toEqual([{ type: "unpause", name: "db", id: "id-db" }]);
   });
 });
+
+describe("plan: a soft dependency (app -> db, soft)", () => {
+  const softSpec = chainSpec({ containers: [container("db"), container("app", [], { dependsOn: [{ name: "db", restart: false, soft: true }] })] });
+  const hardSpec = spec;
+  const exited = (over: Partial<ObservedContainer> = {}) => obs("db", { running: false, state: "exited", exitCode: 1, ...over });
+  /** It exited during start-up (never ready): a crash loop at start, like the Agent without its key. */
+  const failedOnce = { lastReason: "exited (code 1)", failures: 1, lastExitCode: 1, failedUnready: true };
+  /** It crashed once it had been ready (or was removed with the pod): a one-off failure. */
+  const crashedOnceReady = { lastReason: "removed", failures: 2, lastExitCode: null, failedUnready: false };
+  const at = (s: typeof spec, observed: ObservedContainer[], history: [string, ContainerHistory][]): PlanInput => ({ ...input(observed, history), spec: s });
+
+  const cases: { name: string; input: PlanInput; actions: string[]; states: Record<string, string>; serving: boolean }[] = [
+    {
+      name: "empty pod: the soft dependency is created first, the dependent waits (order kept)",
+      input: at(softSpec, [], []),
+      actions: ["create db"],
+      states: { db: "creating", app: "pending" },
+      serving: false,
+    },
+    {
+      name: "soft dependency starting within its start period: the dependent waits for it",
+      input: at(softSpec, [obs("db", { startedAt: NOW - 30_000 })], [["db", hist({ startedAt: NOW - 30_000, nextProbeAt: NOW + 200 })]]),
+      actions: [],
+      states: { db: "starting", app: "pending" },
+      serving: false,
+    },
+    {
+      name: "soft dependency ready: the dependent is created, as with a hard edge",
+      input: at(softSpec, [obs("db")], [["db", readyHist()]]),
+      actions: ["create app"],
+      states: { db: "ready", app: "creating" },
+      serving: false,
+    },
+    {
+      name: "soft dependency past its start period: it is stopped as failed and the dependent created in the same pass",
+      input: at(softSpec, [obs("db", { startedAt: NOW - 61_000 })], [["db", hist({ startedAt: NOW - 61_000, nextProbeAt: NOW })]]),
+      actions: ["stop db start-timeout", "create app"],
+      states: { db: "failed", app: "creating" },
+      serving: false,
+    },
+    {
+      name: "soft dependency crashed at once and backs off: the dependent is created without waiting",
+      input: at(softSpec, [exited()], [["db", hist({ running: false, nextAttemptAt: NOW + 4_000, ...failedOnce })]]),
+      actions: ["create app"],
+      states: { db: "backing-off", app: "creating" },
+      serving: false,
+    },
+    {
+      name: "soft dependency failing to come up, on another try: the dependent does not wait for that attempt",
+      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, ...failedOnce })]]),
+      actions: ["create app"],
+      states: { db: "starting", app: "creating" },
+      serving: false,
+    },
+    {
+      name: "soft dependency starting again after a one-off failure once ready (e.g. the pod removed by hand): waited for",
+      input: at(softSpec, [obs("db", { startedAt: NOW - 1_000 })], [["db", hist({ startedAt: NOW - 1_000, nextProbeAt: NOW + 100, restarts: 1, ...crashedOnceReady })]]),
+      actions: [],
+      states: { db: "starting", app: "pending" },
+      serving: false,
+    },
+    {
+      name: "soft dependency backing off after a one-off failure once ready (the pod removed by hand): the dependent waits",
+      input: at(softSpec, [], [["db", hist({ running: false, nextAttemptAt: NOW + 1_000, ...crashedOnceReady })]]),
+      actions: [],
+      states: { db: "backing-off", app: "pending" },
+      serving: false,
+    },
+    {
+      name: "soft dependency failing to come up, backing off with no container left: the dependent does not wait",
+      input: at(softSpec, [], [["db", hist({ running: false, nextAttemptAt: NOW + 4_000, ...failedOnce })]]),
+      actions: ["create app"],
+      states: { db: "backing-off", app: "creating" },
+      serving: false,
+    },
+    {
+      name: "soft dependency unhealthy: it is restarted, the stopped dependent starts",
+      input: at(softSpec, [obs("db"), obs("app", { running: false, state: "exited", exitCode: 0 })], [["db", readyHist({ consecutiveFailures: 3 })], ["app", hist({ running: false })]]),
+      actions: ["stop db unhealthy", "start app"],
+      states: { db: "unhealthy", app: "starting" },
+      serving: false,
+    },
+    {
+      name: "dependent ready while the soft dependency crash-loops: the dependent is left alone, the pod serves",
+      input: at(softSpec, [exited(), obs("app")], [["db", hist({ running: false, nextAttemptAt: NOW + 8_000, restarts: 3, ...failedOnce })], ["app", readyHist()]]),
+      actions: [],
+      states: { db: "backing-off", app: "ready" },
+      serving: true,
+    },
+    {
+      name: "dependent ready while the soft dependency is being stopped as failed: the dependent is left alone",
+      input: at(softSpec, [obs("db", { startedAt: NOW - 61_000 }), obs("app")], [["db", hist({ startedAt: NOW - 61_000 })], ["app", readyHist()]]),
+      actions: ["stop db start-timeout"],
+      states: { db: "failed", app: "ready" },
+      serving: true,
+    },
+    {
+      name: "dependent ready while the soft dependency is replaced (spec changed, never failed): not serving until it is back",
+      input: at(softSpec, [obs("db", { specHash: "old" }), obs("app")], [["db", readyHist()], ["app", readyHist()]]),
+      actions: ["stop db spec-changed"],
+      states: { db: "stopping", app: "ready" },
+      serving: false,
+    },
+    {
+      name: "soft dependency replaced (spec changed) without having failed: the stopped dependent waits for it",
+      input: at(softSpec, [obs("db", { specHash: "old" }), obs("app", { running: false, state: "exited", exitCode: 0 })], [["db", readyHist()], ["app", hist({ running: false })]]),
+      actions: ["stop db spec-changed"],
+      states: { db: "stopping", app: "stopped" },
+      serving: false,
+    },
+    {
+      name: "hard edge, unchanged: a dependency backing off keeps the dependent down",
+      input: at(hardSpec, [exited()], [["db", hist({ running: false, nextAttemptAt: NOW + 4_000, ...failedOnce })]]),
+      actions: [],
+      states: { db: "backing-off", app: "pending" },
+      serving: false,
+    },
+    {
+      name: "hard edge, unchanged: a dependency past its start period is stopped, the dependent waits",
+      input: at(hardSpec, [obs("db", { startedAt: NOW - 61_000 })], [["db", hist({ startedAt: NOW - 61_000, nextProbeAt: NOW })]]),
+      actions: ["stop db start-timeout"],
+      states: { db: "failed", app: "pending" },
+      serving: false,
+    },
+    {
+      name: "hard edge: a ready dependent with its dependency backing off is not serving",
+      input: at(hardSpec, [exited(), obs("app")], [["db", hist({ running: false, nextAttemptAt: NOW + 8_000, ...failedOnce })], ["app", readyHist()]]),
+      actions: [],
+      states: { db: "backing-off", app: "ready" },
+      serving: false,
+    },
+  ];
+
+  it.each(cases)("$name", ({ input: i, actions, states, serving }) => {
+    const p = plan(i);
+    expect(p.actions.map((a) => [a.type, "name" in a ? a.name : undefined, "reason" in a ? a.reason : undefined].filter(Boolean).join(" "))).toEqual(actions);
+    expect(Object.fromEntries(p.states)).toEqual(states);
+    expect(p.serving).toBe(serving);
+    expect(p.settled).toBe(false);
+  });
+
+  it("serves and is settled once both are ready; down mode never serves", () => {
+    const both = at(softSpec, [obs("db"), obs("app")], [["db", readyHist()], ["app", readyHist()]]);
+    expect(plan(both)).toMatchObject({ settled: true, serving: true });
+    expect(plan({ ...both, mode: "down" }).serving).toBe(false);
+  });
+});

@@ -1,18 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { buildServer, type HttpDeps } from "../../../src/http/server.js";
 import { Metrics } from "../../../src/observability/metrics.js";
-import { buildSnapshot, type Snapshot } from "../../../src/supervisor/snapshot.js";
+import { buildSnapshot, podReady, type Snapshot } from "../../../src/supervisor/snapshot.js";
 import { Timeline } from "../../../src/supervisor/timeline.js";
 import { Harness } from "../../support/harness.js";
+import type { ContainerSpec } from "../../../src/domain/spec.js";
 import { chainSpec } from "../../support/pod-spec.js";
 
 const SECRET = "s3cret-http-value-42";
 
 /** A snapshot of a real (fake-runtime) supervision, after `drive` has run. */
-const snapshotAfter = async (drive: (h: Harness) => Promise<void>, over: { reachable?: boolean } = {}) => {
+const snapshotAfter = async (drive: (h: Harness) => Promise<void>, over: { reachable?: boolean; softAgent?: boolean } = {}) => {
   const timeline = new Timeline();
   const metrics = new Metrics({ version: "1.2.3", containers: ["valkey", "falkordb", "datadog", "opencode"] });
-  const spec = chainSpec({ containers: chainSpec().containers.map((c) => (c.name === "opencode" ? { ...c, secretEnv: ["OPENCODE_SERVER_PASSWORD"] } : c)) });
+  const opencode = (c: ContainerSpec): ContainerSpec => ({
+    ...c,
+    secretEnv: ["OPENCODE_SERVER_PASSWORD"],
+    ...(over.softAgent ? { dependsOn: [{ name: "datadog", restart: false, soft: true }] } : {}),
+  });
+  const spec = chainSpec({ containers: chainSpec().containers.map((c) => (c.name === "opencode" ? opencode(c) : c)) });
   const h = new Harness({ spec, secrets: new Map([["OPENCODE_SERVER_PASSWORD", SECRET]]), onEvent: (e) => (timeline.record(e), metrics.onEvent(e)) });
   await drive(h);
   const snap: Snapshot = buildSnapshot({
@@ -75,6 +81,39 @@ describe("GET /status", () => {
     expect(doc.containers.valkey.backoffSeconds).toBeGreaterThan(0);
     expect(doc.containers.valkey.nextAttemptAt).not.toBeNull();
     expect(doc.events.map((e: { message: string }) => e.message)).toContain("failed: exited (code 9); retry in 0.0 s");
+  });
+
+  /** The Agent exits 1 at every start (no API key); the rest comes up. */
+  const agentCrashLoops = async (h: Harness) => {
+    h.runtime.exitOnStart.set("datadog", 1);
+    await h.runUntil(() => h.reconciler.history.get("opencode")?.ready === true || (h.reconciler.history.get("datadog")?.restarts ?? 0) >= 3);
+  };
+
+  it("a soft dependency crash-looping while the rest is ready: 200 warn, a note naming it, /readyz 200", async () => {
+    const { snap } = await snapshotAfter(agentCrashLoops, { softAgent: true });
+    const res = await server(snap).inject("/status");
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    expect(doc.status).toBe("warn");
+    expect(doc.pod).toMatchObject({ containersReady: 3, containersTotal: 4, serving: true });
+    expect(doc.containers.datadog).toMatchObject({ state: "backing-off", ready: false, lastExitCode: 1, softDependencyOf: ["opencode"] });
+    expect(doc.containers.opencode).toMatchObject({ state: "ready", softDependencyOf: [] });
+    expect(doc.notes).toEqual(["datadog is down (soft dependency of opencode): backing-off, last failure: exited (code 1)"]);
+    const ready = await server(snap).inject("/readyz");
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: "ready without soft dependencies: datadog" });
+    // Jobs (backups need no telemetry) count it as ready too.
+    expect(podReady(snap)).toBe(true);
+  });
+
+  it("the same crash loop behind a hard edge: 503 fail, /readyz 503 (OpenCode never started)", async () => {
+    const { snap } = await snapshotAfter(agentCrashLoops);
+    const res = await server(snap).inject("/status");
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ status: "fail", notes: [], pod: { containersReady: 2, serving: false } });
+    expect(res.json().containers.opencode.state).toBe("pending");
+    expect((await server(snap).inject("/readyz")).statusCode).toBe(503);
+    expect(podReady(snap)).toBe(false);
   });
 
   it("Podman unreachable: 503 fail", async () => {

@@ -20,12 +20,15 @@ const c = (over: Partial<ContainerSnapshot> = {}): ContainerSnapshot => ({
   nextAttemptAt: null,
   backoffSeconds: 0,
   dependsOn: [],
+  softDependencyOf: [],
   lastProbe: null,
   ...over,
 });
 const snap = (containers: Record<string, ContainerSnapshot>, over: Partial<Snapshot> = {}): Snapshot => ({
   mode: "up",
   settled: false,
+  serving: Object.values(containers).every((x) => x.ready),
+  softDown: [],
   error: null,
   podman: { reachable: true, events: true },
   blocked: null,
@@ -47,6 +50,10 @@ describe("phaseText", () => {
       { blocked: { check: "runtime", cause: "catatonit missing", fix: "apt-get install catatonit" } },
       "blocked: catatonit missing: apt-get install catatonit",
     ],
+    // A soft dependency down while everything else is ready: the pod serves, and says what is missing.
+    [{ valkey: c(), falkordb: c(), datadog: c({ state: "backing-off", ready: false, backoffSeconds: 4, softDependencyOf: ["opencode"] }), opencode: c() }, { serving: true, softDown: ["datadog"] }, "ready 3/4 (datadog down: soft dependency)"],
+    // Still on its first try, with its dependent waiting: not serving yet, the usual progress text.
+    [{ valkey: c(), falkordb: c(), datadog: c({ state: "starting", ready: false, softDependencyOf: ["opencode"] }), opencode: c({ state: "pending", ready: false }) }, { serving: false }, "starting datadog (3/4)"],
     [{ valkey: c(), falkordb: c({ running: false }), datadog: c({ running: false }), opencode: c({ running: false }) }, { mode: "down" as const }, "stopping (1 running)"],
   ])("%#: %s", (containers, over, text) => {
     expect(phaseText(spec, snap(containers, over))).toBe(text);

@@ -14,27 +14,38 @@ import { chainSpec } from "../../support/pod-spec.js";
 
 const spec = chainSpec();
 const ready = (r: boolean): ContainerSnapshot =>
-  ({ state: r ? "ready" : "starting", ready: r, running: true, backoffSeconds: 0 }) as unknown as ContainerSnapshot;
+  ({ state: r ? "ready" : "starting", ready: r, running: true, backoffSeconds: 0, softDependencyOf: [] }) as unknown as ContainerSnapshot;
+/** The Agent crash-looping without its key: only OpenCode depends on it, softly. */
+const agentDown = { state: "backing-off", ready: false, running: false, backoffSeconds: 4, softDependencyOf: ["opencode"] } as unknown as ContainerSnapshot;
 
-/** A supervisor stand-in the test drives by hand: which containers are ready, whether the loop moves. */
+/**
+ * A supervisor stand-in the test drives by hand: which containers are ready (in start order),
+ * whether the Agent (a soft dependency) is down, whether the loop moves.
+ */
 const fakeSupervisor = () => {
   const listeners = new Set<() => void>();
-  const state = { readyCount: 0, progressing: true };
-  const snapshot = (): Snapshot =>
-    ({
+  const state = { readyCount: 0, progressing: true, agentDown: false };
+  const containers = () =>
+    Object.fromEntries(spec.containers.map((c, i) => [c.name, state.agentDown && c.name === "datadog" ? agentDown : ready(i < state.readyCount)]));
+  const snapshot = (): Snapshot => {
+    const cs = containers();
+    return {
       mode: "up",
+      serving: state.readyCount === 4,
+      softDown: state.agentDown ? ["datadog"] : [],
       podman: { reachable: true, events: true },
       blocked: null,
-      pod: { name: "p", exists: true, state: "Running", containersReady: state.readyCount, containersTotal: 4 },
-      containers: Object.fromEntries(spec.containers.map((c, i) => [c.name, ready(i < state.readyCount)])),
-    }) as unknown as Snapshot;
+      pod: { name: "p", exists: true, state: "Running", containersReady: Object.values(cs).filter((c) => c.ready).length, containersTotal: 4 },
+      containers: cs,
+    } as unknown as Snapshot;
+  };
   return {
     state,
     pass: () => listeners.forEach((l) => l()),
     supervisor: {
       onPass: (l: () => void) => (listeners.add(l), () => listeners.delete(l)),
       snapshot,
-      get settled() {
+      get serving() {
         return state.readyCount === 4;
       },
       loopProgressedWithin: () => state.progressing,
@@ -48,14 +59,19 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
+/** A notify socket in a fresh directory, with a receiver listening on it. */
+const receiver = async () => {
+  const dir = await mkdtemp(join(tmpdir(), "pw-bridge-"));
+  dirs.push(dir);
+  const socket = join(dir, "notify.sock");
+  return { socket, rx: await startReceiver(socket) };
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("systemd bridge", () => {
   it("STATUS… READY=1 (only when all are ready) … WATCHDOG=1 … STOPPING=1, and no pings while the loop is stuck", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "pw-bridge-"));
-    dirs.push(dir);
-    const socket = join(dir, "notify.sock");
-    const rx = await startReceiver(socket);
+    const { socket, rx } = await receiver();
     const notifier = createNotifier({ NOTIFY_SOCKET: socket, WATCHDOG_USEC: "200000" });
     const f = fakeSupervisor();
     const bridge = bridgeToSystemd({ notifier, supervisor: f.supervisor, spec: () => spec, mode: () => "up", logger: createLogger({ level: "silent" }) });
@@ -88,11 +104,31 @@ describe("systemd bridge", () => {
     expect(rx.got.every((d) => d.pid === process.pid)).toBe(true);
   });
 
+  it("READY=1 once the pod serves with a soft dependency down; STATUS names it, and says ready 4/4 once it is back", async () => {
+    const { socket, rx } = await receiver();
+    const f = fakeSupervisor();
+    const bridge = bridgeToSystemd({ notifier: createNotifier({ NOTIFY_SOCKET: socket }), supervisor: f.supervisor, spec: () => spec, mode: () => "up", logger: createLogger({ level: "silent" }) });
+    f.state.readyCount = 2;
+    f.pass();
+    f.state.agentDown = true;
+    f.pass(); // the Agent failed; OpenCode is not ready yet
+    f.state.readyCount = 4;
+    f.pass(); // OpenCode ready without the Agent
+    f.state.agentDown = false;
+    f.pass(); // the Agent is back
+    await bridge.close();
+    const data = (await rx.waitFor(5)).map((d) => d.data);
+    expect(data.filter((d) => d.startsWith("STATUS=")).map((d) => d.slice(7))).toEqual([
+      "starting datadog (3/4)",
+      "datadog backing off 4s (3/4)",
+      "ready 3/4 (datadog down: soft dependency)",
+      "ready 4/4",
+    ]);
+    expect(data.filter((d) => d.includes("READY=1"))).toEqual(["READY=1\nSTATUS=ready 3/4 (datadog down: soft dependency)"]);
+  });
+
   it("asks for more start time while images build, but not after READY", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "pw-bridge-"));
-    dirs.push(dir);
-    const socket = join(dir, "notify.sock");
-    const rx = await startReceiver(socket);
+    const { socket, rx } = await receiver();
     const f = fakeSupervisor();
     const bridge = bridgeToSystemd({ notifier: createNotifier({ NOTIFY_SOCKET: socket }), supervisor: f.supervisor, spec: () => spec, mode: () => "up", logger: createLogger({ level: "silent" }), extendByMs: 90_000 });
     bridge.progress("STEP 1/5: FROM base");
