@@ -102,6 +102,7 @@ envfile=/run/secrets/opencode.env
 if [ ! -e "$envfile" ]; then
   install -d -m 0700 /run/secrets
   umask 077
-  printf 'OPENCODE_SERVER_PASSWORD=%s\n' "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" > "$envfile"
+  { printf 'OPENCODE_SERVER_PASSWORD=%s\n' "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+    printf '# The Datadog Agent exits at start without it (OpenCode starts anyway):\n# DD_API_KEY=\n'; } > "$envfile"
   say "created $envfile with a generated OPENCODE_SERVER_PASSWORD (add DD_API_KEY etc. as needed)"
 fi
