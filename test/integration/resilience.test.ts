@@ -190,21 +190,27 @@ describe("Podman outages", () => {
     return { sleeps, now: () => now, sleep: async (ms) => void (sleeps.push(ms), (now += ms)) };
   };
 
-  it("retries failed passes with growing delays and keeps going once Podman is back", async () => {
-    const clock = recordingClock();
-    const controller = new AbortController();
-    let calls = 0;
-    const loop = new ReconcileLoop({
+  /** A loop whose every pass runs `before` (which may throw) and then reports the pod settled, next look in 10 s. */
+  const loopOf = (clock: Clock, before: () => void): ReconcileLoop =>
+    new ReconcileLoop({
       clock,
       logger: silentLogger(),
       idleMs: 30_000,
       errorBackoff: { initialMs: 500, maxMs: 4_000 },
       pass: async () => {
-        calls += 1;
-        if (calls <= 5) throw new PodmanUnavailableError("socket gone");
-        if (calls >= 8) controller.abort();
+        before();
         return { mode: "up", requeueAfterMs: 10_000, settled: true, serving: true };
       },
+    });
+
+  it("retries failed passes with growing delays and keeps going once Podman is back", async () => {
+    const clock = recordingClock();
+    const controller = new AbortController();
+    let calls = 0;
+    const loop = loopOf(clock, () => {
+      calls += 1;
+      if (calls <= 5) throw new PodmanUnavailableError("socket gone");
+      if (calls >= 8) controller.abort();
     });
     await loop.run(controller.signal);
     expect(calls).toBe(8);
@@ -213,19 +219,11 @@ describe("Podman outages", () => {
   });
 
   it("a stop that arrives during a pass ends the loop after that pass, without waiting out the next delay", async () => {
-    const clock = new FakeClock();
     const controller = new AbortController();
     let calls = 0;
-    const loop = new ReconcileLoop({
-      clock,
-      logger: silentLogger(),
-      idleMs: 30_000,
-      errorBackoff: { initialMs: 500, maxMs: 4_000 },
-      pass: async () => {
-        calls += 1;
-        controller.abort(); // what `up` does once a pass reports the pod settled
-        return { mode: "up", requeueAfterMs: 10_000, settled: true, serving: true };
-      },
+    const loop = loopOf(new FakeClock(), () => {
+      calls += 1;
+      controller.abort(); // what `up` does once a pass reports the pod settled
     });
     // The fake clock never moves: a loop that went to sleep would never return.
     const ended = await Promise.race([loop.run(controller.signal).then(() => "ended"), new Promise((r) => setTimeout(() => r("still sleeping"), 1_000))]);
