@@ -73,7 +73,7 @@ describe("podwarden CLI", () => {
       version: "0",
       notes: [],
       podman: { reachable: true, events: true },
-      pod: { name: "pw-url-test", state: "Running", containersReady: 1, containersTotal: 1 },
+      pod: { name: "pw-url-test", state: "Running", containersReady: 1, containersTotal: 1, serving: true },
       containers: { app: { state: "ready", health: "healthy", ready: true, restarts: 0, backoffSeconds: 0, lastProbe: null, lastReason: null, lastUpdate: null } },
       jobs: { running: null, backup: { configured: false }, update: {} },
       events: [],
