@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { backoffFrom } from "./domain/backoff.js";
 import type { PodSpec, Secrets } from "./domain/spec.js";
 import { loadConfig } from "./config/load.js";
+import { loadNamingKey, namingKeyDirs } from "./config/naming-key.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import { ConfigError } from "./lib/errors.js";
 import { SecretScrubber, createLogger, type Logger } from "./observability/logger.js";
@@ -110,6 +111,9 @@ export interface Daemon extends Loaded {
  */
 export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgress?: (line: string) => void): Promise<Daemon> => {
   const loaded = await load(opts);
+  const naming = await loadNamingKey(namingKeyDirs(loaded.jobSettings.stateDir, opts.env), process.getuid?.() ?? 0);
+  for (const w of naming.warnings) loaded.logger.warn({ keyFile: naming.file }, w);
+  if (naming.created && naming.file) loaded.logger.info({ keyFile: naming.file }, "made a new secret-naming key");
   const metrics = new Metrics({ version: opts.version, containers: loaded.spec.containers.map((c) => c.name) });
   const timeline = new Timeline();
   const { runtime, socket } = createRuntime(opts, patient, metrics.onApiCall);
@@ -118,6 +122,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
   const reconciler = new Reconciler({
     spec: loaded.spec,
     secrets: loaded.secrets,
+    namingKey: naming.key,
     runtime,
     prober,
     clock,

@@ -80,7 +80,8 @@ export const render = async (ctx: CommandContext): Promise<number> => {
   for (const w of warnings) ctx.err.write(`warning: ${w}\n`);
   const o = ctx.render;
   if (target === "kube") {
-    ctx.out.write(renderKube(spec, { ...(o.storageClass ? { storageClass: o.storageClass } : {}) }));
+    // Names only: what the secretEnv globs match. The values stay in the env file.
+    ctx.out.write(renderKube(spec, { envKeys: [...secrets.keys()].sort(), ...(o.storageClass ? { storageClass: o.storageClass } : {}) }));
     return EXIT.ok;
   }
   if (!o.domain || !/^[a-z0-9.-]+\.[a-z]{2,}$/.test(o.domain)) throw new UsageError("render flux needs --domain (e.g. example.com)");
@@ -102,7 +103,7 @@ export const render = async (ctx: CommandContext): Promise<number> => {
     workspaces,
     gateway,
     image,
-    // Names only: what `secretEnv: all` stands for. The values stay in the env file.
+    // Names only: what `secretEnv` patterns stand for. The values stay in the env file.
     envKeys: [...secrets.keys()].sort(),
     ...(o.store ? { clusterSecretStore: o.store } : {}),
     ...(o.storageClass ? { storageClass: o.storageClass } : {}),

@@ -49,7 +49,7 @@ export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: 
 
   const envFile = nonEmptyString(pod.envFile);
   const skipEnvFile = envFile !== undefined && options.envFile === "optional" && !(await exists(envFile));
-  if (skipEnvFile) issues.warn(["pod", "envFile"], `${envFile} does not exist: going on without it (the keys that \`secretEnv: all\` stands for are unknown)`);
+  if (skipEnvFile) issues.warn(["pod", "envFile"], `${envFile} does not exist: going on without it (the keys that secretEnv patterns stand for are unknown)`);
   const secrets = envFile === undefined ? undefined : skipEnvFile ? new Map<string, string>() : await readEnvFile(envFile, issues);
   const secretKeys = skipEnvFile ? undefined : secrets && new Set(secrets.keys());
   const all = applyWorkspace(doc.workspace, containers, nonEmptyString(pod.persistRoot), secretKeys, issues);

@@ -2,6 +2,7 @@
 // (known container names, pod.persistRoot, published ports, defaults).
 
 import path from "node:path";
+import { handsOutEverything, isExclusion } from "../domain/secret-env.js";
 import type { ContainerSpec, DependencyEdge, MountSpec, RequiredSecret, UpdateSpec } from "../domain/spec.js";
 import { parseDuration } from "./durations.js";
 import { checkSchedule } from "./jobs.js";
@@ -26,6 +27,7 @@ export function buildContainer(name: string, section: ContainerSection, ctx: Con
   if (section.init === true && section.probe !== undefined) {
     ctx.issues.error([...at, "probe"], "an init container has no probe: it is ready once it has exited 0");
   }
+  checkSecretEnvShape(section.secretEnv, [...at, "secretEnv"], ctx);
   return compact({
     name,
     image: section.image,
@@ -43,6 +45,20 @@ export function buildContainer(name: string, section: ContainerSection, ctx: Con
     init: section.init === true ? true : undefined,
     update: section.update && section.update.policy !== "none" ? buildUpdate(section.update, [...at, "update"], ctx) : undefined,
   });
+}
+
+/** What the patterns say by themselves; what they match is checked against the env file (env-file.ts). */
+function checkSecretEnvShape(secretEnv: ContainerSection["secretEnv"], at: FieldPath, ctx: ContainerContext): void {
+  if (secretEnv === undefined) return;
+  if (handsOutEverything(secretEnv)) {
+    ctx.issues.warn(
+      at,
+      `${secretEnv === "all" ? '"all"' : '"*"'} hands every key of the env file to this container, keys meant for other ` +
+        "containers included: list only the keys it needs (KEY, DD_*, !DD_*)",
+    );
+  } else if (secretEnv !== "all" && secretEnv.length > 0 && secretEnv.every(isExclusion)) {
+    ctx.issues.error(at, "has only ! patterns, which leave keys out of nothing: name the keys or globs this container receives");
+  }
 }
 
 function buildUpdate(section: NonNullable<ContainerSection["update"]>, at: FieldPath, ctx: ContainerContext): UpdateSpec {

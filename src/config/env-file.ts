@@ -3,6 +3,7 @@
 
 import { open } from "node:fs/promises";
 import { parse } from "dotenv";
+import { isExclusion, isGlob, matchesPattern, receivesKey, unmatchedGlobs } from "../domain/secret-env.js";
 import { softOnlyDependencies } from "../domain/serving.js";
 import type { ContainerSpec, ProbeSpec, RequiredSecret, Secrets } from "../domain/spec.js";
 import type { FieldPath } from "./field-path.js";
@@ -48,7 +49,7 @@ export const missingRequiredSecrets = (containers: readonly ContainerSpec[], key
   containers.flatMap((c) =>
     (c.requiredSecrets ?? []).flatMap((r, index): MissingSecret[] => {
       if (!keys.has(r.key)) return [{ ...r, container: c.name, index, problem: "absent" }];
-      if (c.secretEnv !== "all" && !c.secretEnv.includes(r.key)) return [{ ...r, container: c.name, index, problem: "withheld" }];
+      if (!receivesKey(c.secretEnv, r.key)) return [{ ...r, container: c.name, index, problem: "withheld" }];
       return [];
     }),
   );
@@ -68,24 +69,45 @@ export const describeMissingSecret = (m: MissingSecret, containers: readonly Con
 };
 
 /**
- * Every secretEnv key must be in the env file; probe credentials and requiredSecrets that are
- * missing are warnings.
+ * Every key named in secretEnv must be in the env file (and not left out by a `!` pattern of the
+ * same list); a glob that matches no key, probe credentials and requiredSecrets that are missing
+ * are warnings.
  */
 export function checkSecrets(containers: readonly ContainerSpec[], secrets: Secrets, envFile: string, issues: Issues): void {
-  for (const m of missingRequiredSecrets(containers, new Set(secrets.keys()))) {
+  const missing = missingRequiredSecrets(containers, new Set(secrets.keys()));
+  for (const m of missing) {
     issues.warn(["containers", m.container, "requiredSecrets", m.index], describeMissingSecret(m, containers, envFile));
   }
+  const absent = missing.filter((m) => m.problem === "absent").map((m) => m.key);
   for (const container of containers) {
     const at: FieldPath = ["containers", container.name];
-    if (container.secretEnv !== "all") {
-      container.secretEnv.forEach((key, index) => {
-        if (!secrets.has(key)) issues.error([...at, "secretEnv", index], `${key} is not in the env file ${envFile}`);
-      });
-    }
+    checkSecretEnv(container, secrets, absent, envFile, [...at, "secretEnv"], issues);
     if (container.probe !== undefined) {
       checkProbeCredentials(container, container.probe, [...at, "probe"], secrets, envFile, issues);
     }
   }
+}
+
+/**
+ * `absent`: required keys the env file lacks, already reported: a glob that would match one of
+ * them (DD_* without DD_API_KEY) is not reported again as matching nothing.
+ */
+function checkSecretEnv(container: ContainerSpec, secrets: Secrets, absent: readonly string[], envFile: string, at: FieldPath, issues: Issues): void {
+  if (container.secretEnv === "all") return;
+  const { secretEnv } = container;
+  const unmatched = new Set(unmatchedGlobs(secretEnv, secrets.keys()));
+  secretEnv.forEach((pattern, index) => {
+    const here = [...at, index];
+    if (unmatched.has(pattern)) {
+      if (!absent.some((key) => matchesPattern(pattern, key))) issues.warn(here, `${pattern} matches no key of the env file ${envFile}: the container receives none`);
+    } else if (isExclusion(pattern) || isGlob(pattern)) {
+      return;
+    } else if (!secrets.has(pattern)) {
+      issues.error(here, `${pattern} is not in the env file ${envFile}`);
+    } else if (!receivesKey(secretEnv, pattern)) {
+      issues.error(here, `${pattern} is also left out by a ! pattern of this list`);
+    }
+  });
 }
 
 function checkProbeCredentials(
@@ -111,7 +133,7 @@ function checkProbeCredentials(
       `${key} is not in the env file ${envFile}: the probe sends no credentials, and a server that takes its ` +
         `password from ${key} runs WITHOUT authentication, open to anyone who can reach port ${probe.port}`,
     );
-  } else if (container.secretEnv !== "all" && !container.secretEnv.includes(key)) {
+  } else if (!receivesKey(container.secretEnv, key)) {
     issues.warn(where, `${key} is not in containers.${container.name}.secretEnv: the container does not receive its password`);
   }
 }

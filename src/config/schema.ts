@@ -26,6 +26,12 @@ const EnvKey = Type.String({
   errorMessage: "must be an environment variable name (letters, digits, _; not starting with a digit)",
 });
 
+/** A key, a glob over keys (`*` = any run of characters), either after `!` to leave keys out. */
+const SecretEnvPattern = Type.String({
+  pattern: "^!?[A-Za-z_*][A-Za-z0-9_*]*$",
+  errorMessage: "must be an env-file key (letters, digits, _), a pattern with * (DD_*), or ! before either to leave keys out",
+});
+
 const Port = Type.Integer({ minimum: 1, maximum: 65535, errorMessage: "must be a port number between 1 and 65535" });
 
 /** "HOST:CONTAINER" or "HOST:CONTAINER/udp" (the range of each number is checked when it is parsed). */
@@ -183,8 +189,11 @@ export const ContainerSchema = Type.Object(
       NamedMap(ENV_KEY_PATTERN, "environment variable names are letters, digits and _ (not starting with a digit)",
         Type.String({ errorMessage: "must be a string: quote numbers and booleans in YAML (\"true\", \"6380\")" })),
     ),
+    /** Env-file keys this container receives: keys, globs (DD_*), exclusions (!DD_*); see domain/secret-env.ts. */
     secretEnv: Type.Optional(
-      Type.Union([Type.Literal("all"), Type.Array(EnvKey)], { errorMessage: 'must be "all" or a list of keys of the env file' }),
+      Type.Union([Type.Literal("all"), Type.Array(SecretEnvPattern)], {
+        errorMessage: 'must be a list of env-file keys and patterns (KEY, DD_*, !DD_*), or "all"',
+      }),
     ),
     /** Keys the container cannot work without: a warning (not an error) when the env file lacks one. */
     requiredSecrets: Type.Optional(Type.Array(RequiredSecretSchema)),

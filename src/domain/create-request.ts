@@ -1,7 +1,8 @@
 // The runtime-neutral description of what podwarden asks Podman to create. It is rendered
 // from the spec alone (pure), hashed for drift detection, and translated to libpod JSON
 // by runtime/. Secret VALUES never appear here: only a secret's name, which carries a
-// hash of its content so that a changed value changes the spec hash.
+// keyed hash of its content (spec-hash.ts secretName) so that a changed value changes the
+// spec hash, while nobody without the key can test a guessed value against it.
 //
 // Why a file and not Podman's env secrets: Podman 4 copies `secret_env` values into
 // Config.Env, where `podman inspect` shows them once the container has started. A secret
@@ -56,10 +57,6 @@ export const datadogLabels = (pod: string, container: string): Record<string, st
   "com.datadoghq.tags.service": container,
   "com.datadoghq.tags.env": pod,
 });
-
-/** Keys of the env file a container receives as secrets. */
-export const secretKeysFor = (c: ContainerSpec, available: Iterable<string>): string[] =>
-  c.secretEnv === "all" ? [...available].sort() : [...c.secretEnv];
 
 export const SECRET_ENV_PATH = "/run/secrets/podwarden.env";
 export const SECRET_ENV_TARGET = "podwarden.env";

@@ -6,7 +6,7 @@
 import path from "node:path/posix";
 import type { ContainerSpec, PodSpec } from "../domain/spec.js";
 import { CLONE_ONCE, WORKSPACES_TARGET, findOpenCode } from "../domain/opencode.js";
-import { secretKeysFor } from "../domain/create-request.js";
+import { secretKeysFor } from "../domain/secret-env.js";
 import { commandOf, containerHead, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
 export interface FluxWorkspace {
@@ -25,7 +25,7 @@ export interface FluxOptions {
    * built from Dockerfile.opencode so that it holds the clone-once script.
    */
   readonly image: string;
-  /** The env file's key NAMES (never values): what `secretEnv: all` means for the memory containers. */
+  /** The env file's key NAMES (never values): what the memory containers' secretEnv patterns match. */
   readonly envKeys: readonly string[];
   readonly namespace: string;
   readonly gateway: { readonly namespace: string; readonly name: string; readonly sectionName: string };

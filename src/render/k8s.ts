@@ -52,17 +52,16 @@ export const probes = (probe: ProbeSpec | undefined): K8sObject => {
 
 /**
  * Plain env as values (sorted by name); secret env only as references to `secretName`, never
- * values: the whole Secret for `secretEnv: all`, else one reference per key. `keys`, when
- * given, replaces the container's own list (the keys the Secret is known to hold for it).
+ * values: the whole Secret for "all" (`secretEnv: all`), else one reference per key.
  */
-export const envOf = (c: ContainerSpec, secretName: string, keys?: readonly string[]): K8sObject => {
+export const envOf = (c: ContainerSpec, secretName: string, keys: readonly string[] | "all"): K8sObject => {
   const env: K8sObject[] = Object.keys(c.env)
     .sort()
     .map((name) => ({ name, value: c.env[name] }));
-  if (keys === undefined && c.secretEnv === "all") {
+  if (keys === "all") {
     return { ...(env.length ? { env } : {}), envFrom: [{ secretRef: { name: secretName } }] };
   }
-  for (const key of [...(keys ?? c.secretEnv)].sort()) env.push({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } });
+  for (const key of [...keys].sort()) env.push({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } });
   return env.length ? { env } : {};
 };
 

@@ -4,6 +4,7 @@
 // as is; a cluster accepts it. Same spec in, same bytes out.
 
 import path from "node:path/posix";
+import { secretKeysFor, unmatchedGlobs } from "../domain/secret-env.js";
 import type { ContainerSpec, MountSpec, PodSpec } from "../domain/spec.js";
 import { containerHead, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
@@ -12,6 +13,8 @@ export interface KubeOptions {
   readonly storage?: string;
   /** Storage class of the PVCs; absent = the cluster's (or Podman's) default. */
   readonly storageClass?: string;
+  /** The env file's key NAMES (never values): what the containers' secretEnv globs match. */
+  readonly envKeys?: readonly string[];
 }
 
 export const secretNameOf = (spec: PodSpec): string => `${dnsLabel(spec.name)}-env`;
@@ -59,12 +62,21 @@ export function renderKube(spec: PodSpec, opts: KubeOptions = {}): string {
     return out;
   };
 
+  const envKeys = opts.envKeys ?? [];
+  const secretKeys = (c: ContainerSpec): readonly string[] | "all" => {
+    if (c.secretEnv === "all") return "all";
+    for (const glob of unmatchedGlobs(c.secretEnv, envKeys)) {
+      notes.push(`${c.name}: secretEnv ${glob} matches no key of the env file, so nothing is referenced for it`);
+    }
+    return secretKeysFor(c, envKeys);
+  };
+
   const container = (c: ContainerSpec): K8sObject => {
     const mounts = mountsOf(c);
     return {
       ...containerHead(c),
       ...(ports.get(c.name) ? { ports: ports.get(c.name) } : {}),
-      ...envOf(c, secretName),
+      ...envOf(c, secretName, secretKeys(c)),
       ...(mounts.length ? { volumeMounts: mounts } : {}),
       ...(c.init ? {} : probes(c.probe)),
       ...securityOf(c),

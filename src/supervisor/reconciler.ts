@@ -5,7 +5,6 @@ import {
   containerCreateRequest,
   podCreateRequest,
   renderSecretFile,
-  secretKeysFor,
   type ContainerCreateRequest,
   type PodCreateRequest,
 } from "../domain/create-request.js";
@@ -29,6 +28,7 @@ import type { Observed } from "../domain/observed.js";
 import { plan, type Action, type Mode, type Plan } from "../domain/plan.js";
 import { LABELS, type PodSpec, type Secrets } from "../domain/spec.js";
 import { secretName, specHash } from "../domain/spec-hash.js";
+import { secretKeysFor } from "../domain/secret-env.js";
 import type { Clock } from "../lib/clock.js";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
@@ -39,6 +39,8 @@ import { ensureImage } from "./images.js";
 export interface ReconcilerDeps {
   readonly spec: PodSpec;
   readonly secrets: Secrets;
+  /** The key of secret names (config/naming-key.ts): the same key keeps names, and so hashes, stable. */
+  readonly namingKey: Uint8Array;
   readonly runtime: ContainerRuntime;
   readonly prober: Prober;
   readonly clock: Clock;
@@ -75,14 +77,14 @@ export interface ImagePin {
 }
 
 /** Renders every container's create request once; the spec-hash label goes on last. */
-const renderDesired = (spec: PodSpec, secrets: Secrets, pins: ReadonlyMap<string, ImagePin>): Map<string, Desired> =>
+const renderDesired = (spec: PodSpec, secrets: Secrets, pins: ReadonlyMap<string, ImagePin>, key: Uint8Array): Map<string, Desired> =>
   new Map(
     spec.containers.map((declared) => {
       const pin = pins.get(declared.name);
       const c = pin && pin.ref === declared.image ? { ...declared, image: pin.image } : declared;
       const keys = secretKeysFor(c, secrets.keys());
       const content = renderSecretFile(keys, secrets);
-      const secret = keys.length > 0 ? ([secretName(spec.name, c.name, content), content] as const) : undefined;
+      const secret = keys.length > 0 ? ([secretName(key, spec.name, c.name, content), content] as const) : undefined;
       const base = containerCreateRequest(spec, c, secret ? { secret: secret[0], keys } : undefined);
       const request = { ...base, labels: { ...base.labels, [LABELS.specHash]: specHash(base) } };
       return [c.name, { request, secret }];
@@ -110,8 +112,8 @@ export class Reconciler {
   }
 
   #render(): void {
-    const { spec, secrets } = this.#deps;
-    this.#desired = renderDesired(spec, secrets, this.#pins);
+    const { spec, secrets, namingKey } = this.#deps;
+    this.#desired = renderDesired(spec, secrets, this.#pins, namingKey);
     this.#hashes = new Map([...this.#desired].map(([n, d]) => [n, d.request.labels[LABELS.specHash]!]));
     const pod = podCreateRequest(spec);
     this.#podRequest = { ...pod, labels: { ...pod.labels, [LABELS.specHash]: specHash(pod) } };

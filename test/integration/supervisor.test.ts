@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PodmanUnavailableError } from "../../src/lib/errors.js";
+import type { Reconciler } from "../../src/supervisor/reconciler.js";
 import { Harness } from "../support/harness.js";
 import { chainSpec, container } from "../support/pod-spec.js";
 
@@ -167,6 +168,47 @@ describe("secrets", () => {
     expect(newSecret).not.toBe(oldSecret);
     expect([...h.runtime.secrets.keys()]).toEqual([newSecret]);
     expect(h.runtime.secrets.get(newSecret)).toBe("export TOKEN='second-value-2'\n");
+    expect(h.runtime.byName("app")!.id).toBe(appId);
+  });
+
+  const settle = async (r: Reconciler, h: Harness): Promise<void> => {
+    for (let i = 0; i < 50; i++) {
+      if ((await r.reconcileOnce()).settled) return;
+      h.clock.advance(10);
+    }
+    throw new Error("not settled");
+  };
+  const withSecrets = () =>
+    new Harness({
+      spec: chainSpec({ containers: [container("valkey", [], { secretEnv: ["TOKEN"] }), container("app", ["valkey"], { secretEnv: ["OTHER_*"] })] }),
+      secrets: new Map([["TOKEN", "stable-value-1"]]),
+    });
+
+  it("a restarted daemon with the same naming key adopts every container: same names, no operation", async () => {
+    const h = withSecrets();
+    await h.runUntil((r) => r.settled);
+    const ids = [...h.runtime.containers.values()].map((c) => c.id);
+    const names = [...h.runtime.secrets.keys()];
+    const mark = h.runtime.journal.length;
+    await settle(h.another(), h);
+    expect(h.runtime.journal.slice(mark)).toEqual([]);
+    expect([...h.runtime.containers.values()].map((c) => c.id)).toEqual(ids);
+    expect([...h.runtime.secrets.keys()]).toEqual(names);
+  });
+
+  it("another naming key renames the secret: only the container that has one is recreated (as after an upgrade)", async () => {
+    const h = withSecrets();
+    await h.runUntil((r) => r.settled);
+    const appId = h.runtime.byName("app")!.id;
+    const old = h.runtime.byName("valkey")!.req.secretFile!.secret;
+    const r2 = h.another({ namingKey: new Uint8Array(32).fill(9) });
+    await settle(r2, h);
+    await r2.reconcileOnce();
+    const renamed = h.runtime.byName("valkey")!.req.secretFile!.secret;
+    expect(renamed).not.toBe(old);
+    expect([...h.runtime.secrets.keys()]).toEqual([renamed]);
+    // app's OTHER_* matches no key: it has no secret, so the key does not touch it.
+    expect(h.runtime.byName("app")!.req.secretFile).toBeUndefined();
     expect(h.runtime.byName("app")!.id).toBe(appId);
   });
 });

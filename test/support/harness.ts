@@ -17,11 +17,16 @@ export interface HarnessOptions {
   /** Logical name -> ms after start when its probe begins to pass (Infinity: never). */
   readonly readyAfterMs?: Readonly<Record<string, number>>;
   readonly secrets?: Secrets;
+  /** The secret-naming key (default: a fixed test key). */
+  readonly namingKey?: Uint8Array;
   readonly backoff?: BackoffPolicy;
   readonly onEvent?: (e: SupervisorEvent) => void;
 }
 
 export const silentLogger = () => createLogger({ level: "silent" });
+
+/** The secret-naming key of test reconcilers (a daemon keeps one in its state directory). */
+export const TEST_NAMING_KEY: Uint8Array = new Uint8Array(32).fill(7);
 
 export class Harness {
   readonly clock = new FakeClock();
@@ -47,6 +52,7 @@ export class Harness {
     this.reconciler = new Reconciler({
       spec: opts.spec,
       secrets: opts.secrets ?? new Map(),
+      namingKey: opts.namingKey ?? TEST_NAMING_KEY,
       runtime: this.runtime,
       prober,
       clock: this.clock,
@@ -59,12 +65,13 @@ export class Harness {
 
   /**
    * A second supervisor over the same runtime and clock, as after a daemon restart,
-   * optionally with another spec or other secrets. Its probes pass while a container runs.
+   * optionally with another spec, other secrets or another naming key. Its probes pass while a container runs.
    */
-  another(over: { spec?: PodSpec; secrets?: Secrets } = {}): Reconciler {
+  another(over: { spec?: PodSpec; secrets?: Secrets; namingKey?: Uint8Array } = {}): Reconciler {
     return new Reconciler({
       spec: over.spec ?? this.opts.spec,
       secrets: over.secrets ?? this.opts.secrets ?? new Map(),
+      namingKey: over.namingKey ?? this.opts.namingKey ?? TEST_NAMING_KEY,
       runtime: this.runtime,
       prober: async (_c, o) => ({ ok: o.running, ms: 1, at: this.clock.now(), message: "" }),
       clock: this.clock,

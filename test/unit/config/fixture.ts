@@ -56,7 +56,7 @@ export const validConfig = (envFile: string) => ({
     },
     agent: {
       image: "localhost/agent:test",
-      secretEnv: "all",
+      secretEnv: ["DD_*"],
       dependsOn: [{ name: "web", restart: true }],
       probe: { tcp: { port: 8126 } },
     },

@@ -37,7 +37,7 @@ describe("loadConfig maps a valid file to a PodSpec", () => {
     });
     expect(spec.containers[1]?.dependsOn).toEqual([{ name: "cache", restart: false, soft: false }]);
     expect(spec.containers[2]?.dependsOn).toEqual([{ name: "web", restart: true, soft: false }]);
-    expect(spec.containers[2]?.secretEnv).toBe("all");
+    expect(spec.containers[2]?.secretEnv).toEqual(["DD_*"]);
     expect(spec.images).toEqual({});
     expect([...secrets]).toEqual([
       ["OPENCODE_SERVER_PASSWORD", "s3cret"],
@@ -165,7 +165,7 @@ describe("loadConfig maps a valid file to a PodSpec", () => {
 describe("loadConfig warns without failing", () => {
   it("when the env file is readable by group or others", async () => {
     const fx = await fixture();
-    await fx.write("secrets.env", "OPENCODE_SERVER_PASSWORD=s3cret\nCACHE_PASSWORD=c\n", 0o644);
+    await fx.write("secrets.env", "OPENCODE_SERVER_PASSWORD=s3cret\nCACHE_PASSWORD=c\nDD_API_KEY=dd\n", 0o644);
     const file = await writeConfig(fx);
     const { warnings } = await loadConfig(file);
     expect(warnings).toEqual([
@@ -174,7 +174,7 @@ describe("loadConfig warns without failing", () => {
   });
 
   it("when an http probe's password is not in the env file (the server would be open)", async () => {
-    const fx = await fixture("CACHE_PASSWORD=c\n");
+    const fx = await fixture("CACHE_PASSWORD=c\nDD_API_KEY=dd\n");
     const file = await writeConfig(fx, { "containers.web.secretEnv": [] });
     const { warnings } = await loadConfig(file);
     expect(warnings).toHaveLength(1);
@@ -183,7 +183,7 @@ describe("loadConfig warns without failing", () => {
   });
 
   it("when an http probe's password is not passed to its container, or a redis password is missing", async () => {
-    const fx = await fixture("OPENCODE_SERVER_PASSWORD=s3cret\n");
+    const fx = await fixture("OPENCODE_SERVER_PASSWORD=s3cret\nDD_API_KEY=dd\n");
     const file = await writeConfig(fx, { "containers.web.secretEnv": [] });
     const { warnings } = await loadConfig(file);
     expect(warnings).toEqual([
@@ -199,6 +199,7 @@ describe("loadConfig warns without failing", () => {
       "containers.agent.dependsOn": undefined,
       "containers.web.dependsOn": ["cache", { name: "agent", soft: true }],
       "containers.agent.requiredSecrets": [{ key: "DD_API_KEY", why: "the Agent exits at start without it" }, "OPENCODE_SERVER_PASSWORD"],
+      "containers.agent.secretEnv": ["DD_*", "OPENCODE_*"],
       "containers.cache.requiredSecrets": ["CACHE_TOKEN"],
     });
     const { spec, warnings } = await loadConfig(file);
@@ -206,7 +207,8 @@ describe("loadConfig warns without failing", () => {
       { name: "cache", restart: false, soft: false },
       { name: "agent", restart: false, soft: true },
     ]);
-    // OPENCODE_SERVER_PASSWORD is there and agent gets every key: no warning for it.
+    // OPENCODE_SERVER_PASSWORD is there and OPENCODE_* hands it to agent: no warning for it. DD_*
+    // matches nothing, but the warning for DD_API_KEY says so already.
     expect(warnings).toEqual([
       `${file}: containers.cache.requiredSecrets[0]: CACHE_TOKEN is not in the env file ${fx.envFile}: ` +
         "the container may fail without it (web waits for it)",

@@ -7,6 +7,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadConfig } from "../../../src/config/load.js";
+import { secretKeysFor } from "../../../src/domain/secret-env.js";
 import type { PodSpec } from "../../../src/domain/spec.js";
 import { REPO_CONFIG_DIR, fixture } from "./fixture.js";
 
@@ -55,7 +56,8 @@ function expectSeedPod(spec: PodSpec): void {
   expect(falkordb?.probe).toMatchObject({ kind: "redis", port: 6379 });
 
   const datadog = byName.get("datadog");
-  expect(datadog?.secretEnv).toBe("all");
+  // Least privilege: the Agent (which mounts the Podman socket) gets only its own keys.
+  expect(datadog?.secretEnv).toEqual(["DD_*"]);
   expect(datadog?.env).toMatchObject({
     DD_LOGS_ENABLED: "true",
     DD_APM_ENABLED: "true",
@@ -72,7 +74,7 @@ function expectSeedPod(spec: PodSpec): void {
   expect(datadog?.probe?.startPeriodMs).toBeGreaterThan(valkey?.probe?.startPeriodMs ?? Infinity);
 
   const opencode = byName.get("opencode");
-  expect(opencode?.secretEnv).toBe("all");
+  expect(opencode?.secretEnv).toEqual(["OPENCODE_*", "*_API_KEY", "!DD_*"]);
   expect(opencode?.mounts.map((m) => [m.source, m.target, m.readOnly, m.optional, m.create])).toEqual([
     ["/persist/containers/opencode", "/root/.local/share/opencode", false, false, true],
     ["/persist/opencode-plugins/plugin", "/root/.opencode/plugin", true, true, false],
@@ -137,7 +139,31 @@ describe("config/local.yaml", () => {
   });
 });
 
+/** An env file with keys for each container, some for nobody. */
+const FULL_ENV = [
+  "OPENCODE_SERVER_PASSWORD=s3cret",
+  "OPENCODE_SERVER_USERNAME=me",
+  "DD_API_KEY=dd",
+  "DD_SITE=datadoghq.eu",
+  "ANTHROPIC_API_KEY=sk-ant",
+  "OPENAI_API_KEY=sk-oai",
+  "GITHUB_PAT=ghp",
+  "BACKUP_PASSPHRASE=bk",
+].join("\n");
+
 describe("both shipped files", () => {
+  it.each(["opencode-memory-pod.yaml", "local.yaml"])("%s gives each container only the keys it needs", async (name) => {
+    const { spec, secrets, warnings } = await loadShipped(name, `${FULL_ENV}\n`);
+    expect(otherWarnings(warnings)).toEqual([]);
+    const keys = Object.fromEntries(spec.containers.map((c) => [c.name, secretKeysFor(c, secrets.keys())]));
+    expect(keys).toEqual({
+      valkey: [],
+      falkordb: [],
+      datadog: ["DD_API_KEY", "DD_SITE"],
+      opencode: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME"],
+    });
+  });
+
   it.each(["opencode-memory-pod.yaml", "local.yaml"])("%s without DD_API_KEY in the env file: valid, with one warning naming the key", async (name) => {
     const { warnings, fx } = await loadShipped(name, "OPENCODE_SERVER_PASSWORD=s3cret\n");
     expect(otherWarnings(warnings)).toEqual([

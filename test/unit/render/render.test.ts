@@ -121,9 +121,9 @@ const find = (objs: Obj[], kind: string, name?: string): Obj[] => objs.filter((o
 
 describe("render kube", () => {
   it("matches the golden file, validates, and is byte-identical on a second render", async () => {
-    const spec = await shippedSpec();
-    const text = renderKube(spec);
-    expect(renderKube(await shippedSpec())).toBe(text);
+    const { spec, envKeys } = await shipped();
+    const text = renderKube(spec, { envKeys });
+    expect(renderKube(await shippedSpec(), { envKeys })).toBe(text);
     await golden("kube.yaml", text);
     const objs = docs(text);
     objs.forEach(validate);
@@ -135,14 +135,40 @@ describe("render kube", () => {
   });
 
   it("translates probes: redis/tcp to tcpSocket, http with basic auth to an exec probe reading the password from env", async () => {
-    const [dep] = find(docs(renderKube(await shippedSpec())), "Deployment");
+    const { spec, envKeys } = await shipped();
+    const [dep] = find(docs(renderKube(spec, { envKeys })), "Deployment");
     const byName = new Map<string, Obj>(dep?.spec.template.spec.containers.map((c: Obj) => [c.name, c]));
     expect(byName.get("valkey")?.readinessProbe.tcpSocket).toEqual({ port: 6380 });
     expect(byName.get("datadog")?.livenessProbe.tcpSocket).toEqual({ port: 8126 });
     const cmd = byName.get("opencode")?.readinessProbe.exec.command as string[];
     expect(cmd.join(" ")).toContain("$OPENCODE_SERVER_PASSWORD");
     expect(cmd.join(" ")).toContain("http://127.0.0.1:4096/global/health");
-    expect(byName.get("opencode")?.envFrom).toEqual([{ secretRef: { name: "opencode-memory-pod-env" } }]);
+  });
+
+  it("references exactly the keys each container's secretEnv patterns match, and notes a glob that matches none", async () => {
+    const { spec, envKeys } = await shipped();
+    const [dep] = find(docs(renderKube(spec, { envKeys })), "Deployment");
+    const refs = (c: Obj): string[] => (c.env ?? []).filter((e: Obj) => e.valueFrom).map((e: Obj) => `${e.valueFrom.secretKeyRef.name}/${e.name}`);
+    const byName = new Map<string, Obj>(dep?.spec.template.spec.containers.map((c: Obj) => [c.name, c]));
+    expect(Object.fromEntries([...byName].map(([n, c]) => [n, refs(c)]))).toEqual({
+      valkey: [],
+      falkordb: [],
+      datadog: ["opencode-memory-pod-env/DD_API_KEY"],
+      opencode: ["opencode-memory-pod-env/OPENCODE_SERVER_PASSWORD"],
+    });
+    for (const c of byName.values()) expect(c.envFrom).toBeUndefined();
+    // Without the env file's key names, the globs match nothing: the header says so.
+    const blind = renderKube(spec);
+    expect(blind).toContain("# datadog: secretEnv DD_* matches no key of the env file, so nothing is referenced for it");
+    expect(blind).not.toContain("secretKeyRef");
+  });
+
+  it('"all" is still the whole Secret (envFrom)', async () => {
+    const { spec, envKeys } = await shipped();
+    const all = { ...spec, containers: spec.containers.map((c) => (c.name === "opencode" ? { ...c, secretEnv: "all" as const } : c)) };
+    const [dep] = find(docs(renderKube(all, { envKeys })), "Deployment");
+    const oc = dep?.spec.template.spec.containers.find((c: Obj) => c.name === "opencode");
+    expect(oc.envFrom).toEqual([{ secretRef: { name: "opencode-memory-pod-env" } }]);
   });
 
   it("with a workspace: the clone-once init container (token by reference), a volume per persisted directory, OpenCode in the repository", async () => {
@@ -151,7 +177,8 @@ describe("render kube", () => {
       await writeFile(path.join(dir, "secrets.env"), ENV, { mode: 0o600 });
       const config = path.join(dir, "ws.yaml");
       await writeFile(config, stringify({ extends: path.join(REPO_CONFIG_DIR, "local.yaml"), pod: { envFile: "secrets.env" }, workspace: { repo: "https://example.com/o/k8s-cluster.git", tokenKey: "GITHUB_PAT" } }));
-      const text = renderKube((await loadConfig(config)).spec);
+      const loaded = await loadConfig(config);
+      const text = renderKube(loaded.spec, { envKeys: [...loaded.secrets.keys()] });
       for (const v of SECRET_VALUES) expect(text).not.toContain(v);
       const objs = docs(text);
       objs.forEach(validate);
@@ -194,7 +221,7 @@ describe("render flux", () => {
 
   it("writes no secret value and keeps embedded shell to $VAR (Flux substitutes ${...})", async () => {
     const { spec, envKeys } = await shipped();
-    const outputs = [renderKube(spec), ...renderFlux(spec, fluxOptions(envKeys, { backup: true, withMemory: true })).values()];
+    const outputs = [renderKube(spec, { envKeys }), ...renderFlux(spec, fluxOptions(envKeys, { backup: true, withMemory: true })).values()];
     for (const text of outputs) for (const v of SECRET_VALUES) expect(text).not.toContain(v);
     for (const text of outputs) expect(text).not.toMatch(/\$\{/);
   });
