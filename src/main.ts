@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { backoffFrom } from "./domain/backoff.js";
 import type { PodSpec, Secrets } from "./domain/spec.js";
 import { loadConfig } from "./config/load.js";
-import { loadNamingKey, namingKeyDirs } from "./config/naming-key.js";
+import { loadNamingKey, namingKeyDirs, processNamingKey } from "./config/naming-key.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import { ConfigError } from "./lib/errors.js";
 import { SecretScrubber, createLogger, type Logger } from "./observability/logger.js";
@@ -108,12 +108,14 @@ export interface Daemon extends Loaded {
 /**
  * `patient`: wait for a Podman socket that is not there yet (the daemon). `onProgress`:
  * lines of progress from long work such as image builds (systemd's start timeout).
+ * `naming: "throwaway"`: for `down`, which removes every container and secret whatever their
+ * names, so a key file that is refused does not keep the pod up.
  */
-export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgress?: (line: string) => void): Promise<Daemon> => {
+export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgress?: (line: string) => void, naming: "keep" | "throwaway" = "keep"): Promise<Daemon> => {
   const loaded = await load(opts);
-  const naming = await loadNamingKey(namingKeyDirs(loaded.jobSettings.stateDir, opts.env), process.getuid?.() ?? 0);
-  for (const w of naming.warnings) loaded.logger.warn({ keyFile: naming.file }, w);
-  if (naming.created && naming.file) loaded.logger.info({ keyFile: naming.file }, "made a new secret-naming key");
+  const key = naming === "throwaway" ? processNamingKey() : await loadNamingKey(namingKeyDirs(loaded.jobSettings.stateDir, opts.env), process.getuid?.() ?? 0);
+  for (const w of key.warnings) loaded.logger.warn({ keyFile: key.file }, w);
+  if (key.created && key.file) loaded.logger.info({ keyFile: key.file }, "made a new secret-naming key");
   const metrics = new Metrics({ version: opts.version, containers: loaded.spec.containers.map((c) => c.name) });
   const timeline = new Timeline();
   const { runtime, socket } = createRuntime(opts, patient, metrics.onApiCall);
@@ -122,7 +124,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
   const reconciler = new Reconciler({
     spec: loaded.spec,
     secrets: loaded.secrets,
-    namingKey: naming.key,
+    namingKey: key.key,
     runtime,
     prober,
     clock,

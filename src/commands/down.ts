@@ -9,7 +9,7 @@ import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
 export const down = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "down");
   const limit = timeoutMs(ctx, 5 * 60_000);
-  const d = await buildDaemon(ctx.global);
+  const d = await buildDaemon(ctx.global, false, undefined, "throwaway");
   await d.runtime.ping();
   const started = performance.now();
   d.supervisor.start("down");

@@ -141,5 +141,13 @@ export async function loadNamingKey(dirs: readonly string[], uid: number): Promi
     `cannot keep the secret-naming key in ${unusable.join("; ")}: using a key for this process only, so secret names ` +
       `change whenever podwarden starts and the containers that have secrets are recreated each time; make jobs.stateDir usable`,
   );
-  return { key: randomBytes(NAMING_KEY_BYTES), file: undefined, created: true, warnings };
+  return processNamingKey(warnings);
 }
+
+/** A key kept nowhere, for this process only (nothing is read or written). */
+export const processNamingKey = (warnings: readonly string[] = []): NamingKey => ({
+  key: randomBytes(NAMING_KEY_BYTES),
+  file: undefined,
+  created: true,
+  warnings,
+});
