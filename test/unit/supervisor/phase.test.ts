@@ -22,6 +22,7 @@ const c = (over: Partial<ContainerSnapshot> = {}): ContainerSnapshot => ({
   dependsOn: [],
   softDependencyOf: [],
   lastProbe: null,
+  disk: null,
   ...over,
 });
 const snap = (containers: Record<string, ContainerSnapshot>, over: Partial<Snapshot> = {}): Snapshot => ({
