@@ -12,22 +12,8 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import {
-  LOCAL_CONFIG,
-  cleanupRun,
-  createRun,
-  ensureImages,
-  freePort,
-  inspect,
-  logIs,
-  podman,
-  resp,
-  runEnv,
-  startDaemon,
-  waitFor,
-  type Daemon,
-  type E2eRun,
-} from "../support/podman-harness.js";
+import { LOCAL_CONFIG, cleanupRun, createRun, ensureImages, freePort, type E2eRun } from "../support/podman-harness.js";
+import { inspect, logIs, podman, resp, runEnv, startDaemon, waitFor, type Daemon } from "../support/podman-harness.js";
 
 const exec = promisify(execFile);
 const FS_MIB = 24;
