@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDiskSampler } from "../../../src/probes/disk.js";
+import { createDiskSampler, type FsCalls } from "../../../src/probes/disk.js";
 
 /** What df says of the filesystem holding `path`: mount point, size and available bytes. */
 const df = (path: string) => {
@@ -33,5 +33,41 @@ describe("the disk sampler on this host's filesystems", () => {
     const got = await sample([missing, "/proc/self"], 1);
     expect(got.get(missing)).toMatchObject({ path: missing, filesystem: df(dir).filesystem });
     expect(got.get("/proc/self")).toMatchObject({ filesystem: "/proc" });
+  });
+});
+
+describe("the disk sampler when a filesystem does not answer (a hung network mount)", () => {
+  /** /ok and /hung are filesystems of their own; statfs of /hung never returns until released. */
+  const hangingFs = () => {
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((r) => (release = r));
+    const statfsCalls: string[] = [];
+    const calls: FsCalls = {
+      stat: async (p) => ({ dev: p === "/" ? 1 : p.startsWith("/hung") ? 3 : 2 }),
+      statfs: async (p) => {
+        statfsCalls.push(p);
+        if (p.startsWith("/hung")) await hung;
+        return { bavail: 10, blocks: 100, bsize: 4096 };
+      },
+    };
+    return { calls, statfsCalls, release: () => release() };
+  };
+
+  it("answers within its deadline with what did answer, keeps one call in flight per path, and asks again once it has returned", async () => {
+    const fs = hangingFs();
+    const sample = createDiskSampler(50, fs.calls);
+    const started = performance.now();
+    const first = await sample(["/ok/valkey", "/hung/opencode"], 1);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect([...first.keys()]).toEqual(["/ok/valkey"]);
+    expect(first.get("/ok/valkey")).toMatchObject({ filesystem: "/ok", freeBytes: 40960, sizeBytes: 409600, at: 1 });
+    await sample(["/ok/valkey", "/hung/opencode"], 2);
+    expect(fs.statfsCalls.filter((p) => p === "/hung/opencode")).toHaveLength(1);
+    fs.release();
+    await new Promise((r) => setTimeout(r, 10));
+    const later = await sample(["/ok/valkey", "/hung/opencode"], 3);
+    // Answering again: a new call is made, and answers in time.
+    expect(later.get("/hung/opencode")).toMatchObject({ filesystem: "/hung", at: 3 });
+    expect(fs.statfsCalls.filter((p) => p === "/hung/opencode")).toHaveLength(2);
   });
 });
