@@ -11,6 +11,8 @@ import { ConfigError } from "./lib/errors.js";
 import { SecretScrubber, createLogger, type Logger } from "./observability/logger.js";
 import { logDestination } from "./observability/destination.js";
 import { createProber } from "./probes/prober.js";
+import { createDiskSampler } from "./probes/disk.js";
+import { persistedPaths } from "./domain/disk.js";
 import { PodmanRuntime, type PodmanRuntimeOptions } from "./runtime/podman-runtime.js";
 import { buildServer } from "./http/server.js";
 import { Metrics } from "./observability/metrics.js";
@@ -116,7 +118,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
   const key = naming === "throwaway" ? processNamingKey() : await loadNamingKey(namingKeyDirs(loaded.jobSettings.stateDir, opts.env), process.getuid?.() ?? 0);
   for (const w of key.warnings) loaded.logger.warn({ keyFile: key.file }, w);
   if (key.created && key.file) loaded.logger.info({ keyFile: key.file }, "made a new secret-naming key");
-  const metrics = new Metrics({ version: opts.version, containers: loaded.spec.containers.map((c) => c.name) });
+  const metrics = new Metrics({ version: opts.version, containers: loaded.spec.containers.map((c) => c.name), persisted: [...persistedPaths(loaded.spec).keys()] });
   const timeline = new Timeline();
   const { runtime, socket } = createRuntime(opts, patient, metrics.onApiCall);
   const clock = systemClock;
@@ -139,6 +141,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
       supervisor.noteProgress();
       onProgress?.(line);
     },
+    disk: createDiskSampler(),
   });
   const supervisor = new Supervisor({ reconciler, clock, logger: loaded.logger, events: runtime, onPassDone: metrics.onPass });
   let current = loaded.spec;
@@ -156,7 +159,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
     loaded.scrubber.set([...secretValues]);
     for (const w of next.warnings) loaded.logger.warn({ config: next.spec.source }, w);
     warnings = next.warnings;
-    metrics.setContainers(next.spec.containers.map((c) => c.name));
+    metrics.setContainers(next.spec.containers.map((c) => c.name), [...persistedPaths(next.spec).keys()]);
     const result = reconciler.reconfigure({
       spec: next.spec,
       secrets: next.secrets,

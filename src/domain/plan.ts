@@ -37,6 +37,12 @@ export interface PlanInput {
   readonly held?: ReadonlySet<string>;
   /** Kept stopped (a restore swaps their data): stopped in reverse dependency order, not started. */
   readonly suspended?: ReadonlySet<string>;
+  /**
+   * Out of disk space on a persisted filesystem (domain/disk.ts): failing probes do not get it
+   * restarted (a restart frees no space and loses what it holds in memory); it stays unhealthy
+   * until it passes again. An exit is still restarted with backoff: it is down already.
+   */
+  readonly diskFull?: ReadonlySet<string>;
 }
 
 export interface Plan {
@@ -129,10 +135,13 @@ const decideUp = (
   }
   const probe = c.probe;
   if (h?.ready) {
+    const nextProbe = h.nextProbeAt !== undefined ? { wakeAt: h.nextProbeAt } : {};
     if (probe && h.consecutiveFailures >= probe.retries) {
+      // Out of disk space: stay up (see PlanInput.diskFull), look again at the next probe.
+      if (input.diskFull?.has(c.name)) return { state: "unhealthy", actions: NOTHING, ...nextProbe };
       return { state: "unhealthy", actions: [stop(c.name, o.id, "unhealthy", c.stopTimeoutS)] };
     }
-    return { state: "ready", actions: NOTHING, ...(h.nextProbeAt !== undefined ? { wakeAt: h.nextProbeAt } : {}) };
+    return { state: "ready", actions: NOTHING, ...nextProbe };
   }
   const deadline = (h?.startedAt ?? o.startedAt ?? now) + (probe?.startPeriodMs ?? 0);
   if (probe && now >= deadline) {

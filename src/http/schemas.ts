@@ -39,6 +39,20 @@ export const ContainerStatusSchema = Type.Object({
     Type.Null(),
   ]),
   lastProbe: Type.Union([ProbeSchema, Type.Null()]),
+  /** Its persisted filesystem (least free space of its persisted directories); null: none, or not sampled yet. */
+  disk: Type.Union([
+    Type.Object({
+      path: Type.String(),
+      filesystem: Type.String(),
+      freeBytes: Type.Number(),
+      sizeBytes: Type.Number(),
+      at: Type.String(),
+      /** Out of space: /status fails and liveness restarts are held off. */
+      full: Type.Boolean(),
+      reason: Nullable(Type.String()),
+    }),
+    Type.Null(),
+  ]),
 });
 
 const JobOutcomeSchema = Type.Union([

@@ -1,5 +1,6 @@
 // The /status document (application/health+json style), built from the last snapshot.
 
+import { diskNote } from "../domain/disk.js";
 import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
 import type { TimelineEntry } from "../supervisor/timeline.js";
 import type { JobsStatus } from "../jobs/jobs.js";
@@ -16,13 +17,18 @@ export const NO_JOBS: JobsStatus = {
 /** States a container passes through on its way up or down: worth a warning, not a failure. */
 const TRANSIENT: ReadonlySet<string> = new Set(["creating", "starting", "stopping"]);
 
+/** Containers out of disk space on a persisted filesystem, with the note saying so. */
+const diskNotes = (s: Snapshot): string[] =>
+  Object.entries(s.containers).flatMap(([name, c]) => (c.disk?.full ? [diskNote(name, c.disk)] : []));
+
 /**
- * fail: Podman unreachable, or a container down, unless it is a soft dependency that has given up.
+ * fail: Podman unreachable, a container out of disk space, or a container down, unless it is a
+ * soft dependency that has given up.
  * warn: ready with notes, containers on their way up, or soft dependencies down (the pod serves
  * without them).
  */
 export const overallStatus = (s: Snapshot, warnings: readonly string[]): StatusDocument["status"] => {
-  if (!s.podman.reachable || s.blocked) return "fail";
+  if (!s.podman.reachable || s.blocked || diskNotes(s).length > 0) return "fail";
   const notReady = Object.entries(s.containers).filter(([, c]) => !c.ready);
   if (notReady.some(([name, c]) => !TRANSIENT.has(c.state) && !s.softDown.includes(name))) return "fail";
   return notReady.length > 0 || warnings.length > 0 ? "warn" : "pass";
@@ -39,6 +45,7 @@ export const statusDocument = (
     description: `podwarden supervising pod ${s.pod.name}`,
     notes: [
       ...(s.blocked ? [`host not ready (${s.blocked.check}): ${s.blocked.cause}; fix: ${s.blocked.fix}`] : []),
+      ...diskNotes(s),
       ...opts.warnings,
       ...softDown(s).map(([name, c]) => softDownNote(name, c)),
       ...(s.error ? [s.error] : []),
@@ -76,6 +83,7 @@ export const statusDocument = (
           previousImageId: jobs.containers[name]?.previousImageId ?? null,
           lastUpdate: jobs.containers[name]?.lastUpdate ?? null,
           lastProbe: c.lastProbe,
+          disk: c.disk,
         },
       ]),
     ),

@@ -64,6 +64,11 @@ export class Metrics {
   readonly #backupPause: Gauge;
   readonly #updates: Counter;
   readonly #rollbacks: Counter;
+  readonly #persistFree: Gauge;
+  readonly #persistSize: Gauge;
+  readonly #persistFull: Gauge;
+  /** Containers with persisted directories (they have the persist_* series). */
+  readonly #persisted = new Set<string>();
   readonly #now: () => number;
   /** The last exposition and when it was rendered. */
   #rendered: { readonly text: string; readonly at: number } | undefined;
@@ -72,7 +77,13 @@ export class Metrics {
   /** What the gauges were last set from (see update). */
   #fromSnapshot = "";
 
-  constructor(opts: { readonly version: string; readonly containers: readonly string[]; readonly now?: () => number }) {
+  constructor(opts: {
+    readonly version: string;
+    readonly containers: readonly string[];
+    /** The containers with persisted directories (default none). */
+    readonly persisted?: readonly string[];
+    readonly now?: () => number;
+  }) {
     this.#now = opts.now ?? (() => performance.now());
     const r = [this.registry];
     const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name: P + name, help, labelNames, registers: r });
@@ -112,6 +123,13 @@ export class Metrics {
     this.#backupPause = gauge("backup_pause_seconds", "How long the last backup kept the container paused (0 when it was not paused).", ["container"]);
     this.#updates = counter("image_updates_total", "Image update attempts by result (updated, rolled-back, up-to-date, failed, skipped).", ["container", "result"]);
     this.#rollbacks = counter("image_rollbacks_total", "Updates rolled back to the previous image because the new one did not stay ready.", ["container"]);
+    this.#persistFree = gauge(
+      "persist_free_bytes",
+      "Bytes free (for unprivileged writers, as df shows) on the filesystem holding the container's persisted directories (the fullest one); NaN until sampled.",
+      ["container"],
+    );
+    this.#persistSize = gauge("persist_size_bytes", "Size of the filesystem holding the container's persisted directories (the fullest one); NaN until sampled.", ["container"]);
+    this.#persistFull = gauge("persist_full", "1 while the container is out of disk space (filesystem full, or it says it cannot write its data), else 0.", ["container"]);
     collectDefaultMetrics({ register: this.registry, prefix: P, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // prom-client names three gauges `_total`, which Prometheus reserves for counters
     // (promtool rejects them); the handle and request counts are in process_* anyway.
@@ -136,13 +154,20 @@ export class Metrics {
     this.#eventsUp.set(0);
     this.#lastPass.set(0);
     for (const s of POD_STATES) this.#podState.set({ state: s }, s === "absent" ? 1 : 0);
-    this.setContainers(opts.containers);
+    this.setContainers(opts.containers, opts.persisted);
   }
 
   /** Makes the series of these containers exist (at zero); call again after a reload. */
-  setContainers(names: readonly string[]): void {
+  setContainers(names: readonly string[], persisted: readonly string[] = []): void {
     this.#changed = true;
     this.#podContainers.set(names.length);
+    for (const container of persisted) {
+      if (this.#persisted.has(container)) continue;
+      this.#persisted.add(container);
+      this.#persistFree.set({ container }, Number.NaN);
+      this.#persistSize.set({ container }, Number.NaN);
+      this.#persistFull.set({ container }, 0);
+    }
     for (const container of names) {
       if (this.#containers.has(container)) continue;
       this.#containers.add(container);
@@ -211,7 +236,7 @@ export class Metrics {
     const from = JSON.stringify([
       s.podman,
       s.pod,
-      Object.entries(s.containers).map(([n, c]) => [n, c.state, c.health, c.ready, c.lastExitCode, c.running, c.startedAt, c.backoffSeconds, c.id, c.image, c.imageId]),
+      Object.entries(s.containers).map(([n, c]) => [n, c.state, c.health, c.ready, c.lastExitCode, c.running, c.startedAt, c.backoffSeconds, c.id, c.image, c.imageId, c.disk?.freeBytes, c.disk?.full]),
     ]);
     if (from === this.#fromSnapshot) return;
     this.#fromSnapshot = from;
@@ -230,6 +255,11 @@ export class Metrics {
       this.#startedAt.set({ container }, c.running ? epochS(c.startedAt) : 0);
       this.#backoff.set({ container }, c.backoffSeconds);
       this.#containerInfo.set({ container, id: c.id ?? "", image: c.image, image_id: c.imageId ?? "" }, 1);
+      if (c.disk && this.#persisted.has(container)) {
+        this.#persistFree.set({ container }, c.disk.freeBytes);
+        this.#persistSize.set({ container }, c.disk.sizeBytes);
+        this.#persistFull.set({ container }, c.disk.full ? 1 : 0);
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 // One short line that says where the pod is: systemd's STATUS=, and the log on change.
 
+import { formatBytes } from "../domain/disk.js";
 import { startOrder } from "../domain/graph.js";
 import type { PodSpec } from "../domain/spec.js";
 import type { Snapshot } from "./snapshot.js";
@@ -12,6 +13,8 @@ export const phaseText = (spec: PodSpec, s: Snapshot): string => {
     return running > 0 ? `stopping (${running} running)` : "stopped";
   }
   if (s.blocked) return `blocked: ${s.blocked.cause}: ${s.blocked.fix}`;
+  const full = Object.entries(s.containers).flatMap(([name, c]) => (c.disk?.full ? [`${name} out of disk space on ${c.disk.filesystem} (${formatBytes(c.disk.freeBytes)} free)`] : []));
+  if (full.length > 0) return `${full.join(", ")}: not restarted, free space`;
   if (s.pod.containersReady === total) return `ready ${total}/${total}`;
   const soft = s.softDown.map((name) => `${name} down`);
   if (s.serving && soft.length > 0) return `ready ${s.pod.containersReady}/${total} (${soft.join(", ")}: soft ${soft.length > 1 ? "dependencies" : "dependency"})`;

@@ -22,6 +22,7 @@ import {
   type ContainerHistory,
   type StopReason,
 } from "../domain/history.js";
+import { diskNote, diskVerdicts, fullContainers, persistedPaths, type DiskVerdict, type FsSample } from "../domain/disk.js";
 import type { SupervisorEvent } from "../domain/events.js";
 import { isLegalTransition } from "../domain/lifecycle.js";
 import type { Observed } from "../domain/observed.js";
@@ -32,6 +33,7 @@ import { secretKeysFor } from "../domain/secret-env.js";
 import type { Clock } from "../lib/clock.js";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
+import type { DiskSampler } from "../probes/disk.js";
 import type { Prober } from "../probes/prober.js";
 import type { ContainerRuntime } from "../runtime/port.js";
 import { ensureImage } from "./images.js";
@@ -51,7 +53,12 @@ export interface ReconcilerDeps {
   readonly onEvent?: (e: SupervisorEvent) => void;
   /** A line of progress from long work inside a pass (pulling, building an image). */
   readonly onProgress?: (line: string) => void;
+  /** Free space of the persisted directories' filesystems (none: no disk verdicts). */
+  readonly disk?: DiskSampler;
 }
+
+/** Passes sample the persisted filesystems at most this often. */
+export const DISK_SAMPLE_MS = 1_000;
 
 export interface PassResult {
   readonly mode: Mode;
@@ -105,6 +112,9 @@ export class Reconciler {
   #pins = new Map<string, ImagePin>();
   readonly #held = new Set<string>();
   readonly #suspended = new Set<string>();
+  #diskSamples: ReadonlyMap<string, FsSample> = new Map();
+  #diskSampledAt = Number.NEGATIVE_INFINITY;
+  #disk: ReadonlyMap<string, DiskVerdict> = new Map();
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -191,6 +201,10 @@ export class Reconciler {
   get hashes(): ReadonlyMap<string, string> {
     return this.#hashes;
   }
+  /** Each container's persisted filesystem as of the last pass (containers with persisted directories). */
+  get disk(): ReadonlyMap<string, DiskVerdict> {
+    return this.#disk;
+  }
 
   async reconcileOnce(signal?: AbortSignal): Promise<PassResult> {
     const { spec, runtime, clock } = this.#deps;
@@ -219,6 +233,7 @@ export class Reconciler {
     }
     this.#adoptDependencies();
     if (this.#mode === "up") await this.#probeDue(observed);
+    await this.#judgeDisk();
     const mode = this.#mode;
     const p = plan({
       spec,
@@ -230,6 +245,7 @@ export class Reconciler {
       mode,
       held: this.#held,
       suspended: this.#suspended,
+      diskFull: fullContainers(this.#disk),
     });
     this.#recordStates(p);
     this.#lastPlan = p;
@@ -297,6 +313,25 @@ export class Reconciler {
         }
       }),
     );
+  }
+
+  /** Samples the persisted filesystems (at most every DISK_SAMPLE_MS) and logs each container turning full or not. */
+  async #judgeDisk(): Promise<void> {
+    const { disk, spec, clock, logger } = this.#deps;
+    if (!disk) return;
+    const now = clock.now();
+    if (now - this.#diskSampledAt >= DISK_SAMPLE_MS) {
+      this.#diskSampledAt = now;
+      this.#diskSamples = await disk([...persistedPaths(spec).values()].flat(), now);
+    }
+    const before = this.#disk;
+    this.#disk = diskVerdicts(spec, this.#diskSamples, this.#history);
+    for (const [name, v] of this.#disk) {
+      if (v.full === (before.get(name)?.full ?? false)) continue;
+      const fields = { container: name, path: v.path, filesystem: v.filesystem, freeBytes: v.freeBytes, sizeBytes: v.sizeBytes };
+      if (v.full) logger.error({ ...fields, reason: v.reason }, diskNote(name, v));
+      else logger.info(fields, "persisted filesystem writable again: liveness restarts resume");
+    }
   }
 
   #recordStates(p: Plan): void {

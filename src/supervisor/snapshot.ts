@@ -1,5 +1,6 @@
 // The status snapshot: built from the last pass only, so readers never call Podman.
 
+import type { DiskVerdict } from "../domain/disk.js";
 import type { ContainerHistory } from "../domain/history.js";
 import { hostProblemIn, type HostProblem } from "../domain/host-problems.js";
 import type { ContainerState } from "../domain/lifecycle.js";
@@ -34,6 +35,20 @@ export interface ContainerSnapshot {
    */
   readonly softDependencyOf: readonly string[];
   readonly lastProbe: { readonly ok: boolean; readonly ms: number; readonly at: string; readonly message: string } | null;
+  /** Its persisted filesystem (the one with least free space), null when it has no persisted directory or none was sampled yet. */
+  readonly disk: DiskSnapshot | null;
+}
+
+export interface DiskSnapshot {
+  readonly path: string;
+  readonly filesystem: string;
+  readonly freeBytes: number;
+  readonly sizeBytes: number;
+  /** When it was sampled (ISO). */
+  readonly at: string;
+  /** Out of space (see domain/disk.ts): /status fails and liveness restarts are held off. */
+  readonly full: boolean;
+  readonly reason: string | null;
 }
 
 export interface Snapshot {
@@ -87,6 +102,8 @@ export interface SnapshotInput {
   readonly now: number;
   /** What the host checks block on (undefined: nothing). */
   readonly hostProblem?: HostProblem | undefined;
+  /** Each container's persisted filesystem (see Reconciler.disk). */
+  readonly disk?: ReadonlyMap<string, DiskVerdict>;
 }
 
 const healthOf = (hasProbe: boolean, running: boolean, h: ContainerHistory | undefined): Health => {
@@ -108,6 +125,7 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
     const isReady = c.init ? state === "ready" : o?.running === true && h?.ready === true;
     if (isReady) ready += 1;
     const next = h?.nextAttemptAt;
+    const disk = input.disk?.get(c.name);
     containers[c.name] = {
       state,
       health: c.init ? "none" : healthOf(c.probe !== undefined, o?.running === true, h),
@@ -126,6 +144,7 @@ export const buildSnapshot = (input: SnapshotInput): Snapshot => {
       dependsOn: c.dependsOn.map((d) => d.name),
       softDependencyOf: soft.get(c.name) ?? [],
       lastProbe: h?.lastProbe ? { ...h.lastProbe, at: iso(h.lastProbe.at)! } : null,
+      disk: disk ? { ...disk, at: iso(disk.at)! } : null,
     };
   }
   const isReady = (n: string): boolean => containers[n]?.ready === true;

@@ -166,6 +166,7 @@ export class Supervisor {
       lastPassAt: this.#lastPassAt,
       now: this.#deps.clock.now(),
       hostProblem: this.#hostProblem,
+      disk: r.disk,
     });
   }
 

@@ -7,6 +7,7 @@ import type { SupervisorEvent } from "../../src/domain/events.js";
 import type { ProbeResult } from "../../src/domain/history.js";
 import type { PodSpec, Secrets } from "../../src/domain/spec.js";
 import { createLogger } from "../../src/observability/logger.js";
+import type { DiskSampler } from "../../src/probes/disk.js";
 import type { Prober } from "../../src/probes/prober.js";
 import { Reconciler, type PassResult } from "../../src/supervisor/reconciler.js";
 import { FakeClock } from "./fake-clock.js";
@@ -21,6 +22,8 @@ export interface HarnessOptions {
   readonly namingKey?: Uint8Array;
   readonly backoff?: BackoffPolicy;
   readonly onEvent?: (e: SupervisorEvent) => void;
+  /** Samples the persisted filesystems (default: none are sampled). */
+  readonly disk?: DiskSampler;
 }
 
 export const silentLogger = () => createLogger({ level: "silent" });
@@ -35,6 +38,8 @@ export class Harness {
   readonly readyAfterMs: Record<string, number>;
   /** Containers whose probe fails while they are in this set (hung, unhealthy). */
   readonly failing = new Set<string>();
+  /** Containers whose probe fails with this message while they are in the map. */
+  readonly failWith = new Map<string, string>();
   /** Every probe result, in order, with the container's name. */
   readonly probes: (ProbeResult & { name: string })[] = [];
 
@@ -44,8 +49,8 @@ export class Harness {
     const prober: Prober = async (c, o) => {
       const after = this.readyAfterMs[c.name] ?? 0;
       const now = this.clock.now();
-      const ok = o.running && o.startedAt !== null && now - o.startedAt >= after && !this.failing.has(c.name);
-      const r = { ok, ms: 1, at: now, message: ok ? "ok" : "not yet" };
+      const ok = o.running && o.startedAt !== null && now - o.startedAt >= after && !this.failing.has(c.name) && !this.failWith.has(c.name);
+      const r = { ok, ms: 1, at: now, message: ok ? "ok" : (this.failWith.get(c.name) ?? "not yet") };
       this.probes.push({ ...r, name: c.name });
       return r;
     };
@@ -60,6 +65,7 @@ export class Harness {
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       random: () => 0.5,
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+      ...(opts.disk ? { disk: opts.disk } : {}),
     });
   }
 

@@ -22,6 +22,7 @@ const container = (over: Partial<StatusDocument["containers"][string]> = {}): St
   previousImageId: null,
   lastUpdate: null,
   lastProbe: null,
+  disk: null,
   ...over,
 });
 

@@ -31,3 +31,23 @@ describe("Metrics exposition reuse", () => {
     expect(cpuLine(await m.text())).not.toBe(cpuLine(first));
   });
 });
+
+describe("persisted filesystem gauges", () => {
+  it("exist from the start for the containers with persisted directories (free and size NaN until sampled, full 0), and for no other", async () => {
+    const m = new Metrics({ version: "1", containers: ["valkey", "datadog"], persisted: ["valkey"] });
+    const text = await m.text();
+    expect(text).toContain("# TYPE podwarden_persist_free_bytes gauge");
+    // prom-client writes NaN as "Nan", which Prometheus and promtool read as NaN (case-insensitive).
+    expect(text).toMatch(/^podwarden_persist_free_bytes\{container="valkey"\} nan$/im);
+    expect(text).toMatch(/^podwarden_persist_size_bytes\{container="valkey"\} nan$/im);
+    expect(text).toContain('podwarden_persist_full{container="valkey"} 0');
+    expect(text).not.toMatch(/^podwarden_persist_\w+\{container="datadog"\}/m);
+  });
+
+  it("a reload that adds a persisted directory adds its series", async () => {
+    const m = new Metrics({ version: "1", containers: ["valkey"], persisted: [] });
+    expect(await m.text()).not.toContain('podwarden_persist_full{container="valkey"}');
+    m.setContainers(["valkey"], ["valkey"]);
+    expect(await m.text()).toContain('podwarden_persist_full{container="valkey"} 0');
+  });
+});

@@ -22,6 +22,7 @@ const c = (over: Partial<ContainerSnapshot> = {}): ContainerSnapshot => ({
   dependsOn: [],
   softDependencyOf: [],
   lastProbe: null,
+  disk: null,
   ...over,
 });
 const snap = (containers: Record<string, ContainerSnapshot>, over: Partial<Snapshot> = {}): Snapshot => ({
@@ -55,6 +56,12 @@ describe("phaseText", () => {
     // Still on its first try, with its dependent waiting: not serving yet, the usual progress text.
     [{ valkey: c(), falkordb: c(), datadog: c({ state: "starting", ready: false, softDependencyOf: ["opencode"] }), opencode: c({ state: "pending", ready: false }) }, { serving: false }, "starting datadog (3/4)"],
     [{ valkey: c(), falkordb: c({ running: false }), datadog: c({ running: false }), opencode: c({ running: false }) }, { mode: "down" as const }, "stopping (1 running)"],
+    // Out of disk space: said first, even while its probe still passes, and that it is not restarted.
+    [
+      { valkey: c({ state: "unhealthy", disk: { path: "/srv/p/valkey", filesystem: "/srv/p", freeBytes: 0, sizeBytes: 1 << 30, at: "2026-01-01T00:00:00.000Z", full: true, reason: "filesystem full" } }), falkordb: c(), datadog: c(), opencode: c() },
+      {},
+      "valkey out of disk space on /srv/p (0 B free): not restarted, free space",
+    ],
   ])("%#: %s", (containers, over, text) => {
     expect(phaseText(spec, snap(containers, over))).toBe(text);
   });
