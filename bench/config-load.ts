@@ -1,7 +1,7 @@
 // Time and peak memory of loading the biggest configs the bounds allow (src/config/limits.ts): not a
-// test, figures only. Each shape loads in a child process of its own so its peak RSS is its own.
-//   npx tsx bench/config-load.ts            every shape, one line each
-//   npx tsx bench/config-load.ts <shape>    one shape (what the parent runs)
+// test, figures only. The parent writes each shape's file; a child process of its own loads it, so
+// its peak RSS is the loader's (plus node and tsx).
+//   npx tsx bench/config-load.ts
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -77,32 +77,32 @@ const SHAPES: Record<string, (envPath: string) => string> = {
 
 const vmHwmKiB = (): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
 
-async function runShape(name: string): Promise<void> {
+/** In the child: load `file` once, print the figures. */
+async function load(shape: string, file: string): Promise<void> {
+  const before = vmHwmKiB();
+  const started = performance.now();
+  const outcome = await loadConfig(file).then(
+    (c) => `loaded: ${c.spec.containers.length} containers, ${c.secrets.size} env keys`,
+    (err: unknown) => `${(err as { issues?: unknown[] }).issues?.length ?? "?"} config errors`,
+  );
+  const ms = performance.now() - started;
+  const bytes = readFileSync(file).length;
+  console.log(JSON.stringify({ shape, configBytes: bytes, ms: Math.round(ms), peakRssMiB: +(vmHwmKiB() / 1024).toFixed(1), rssBeforeLoadMiB: +(before / 1024).toFixed(1), outcome }));
+}
+
+if (process.argv[2] !== undefined) await load(process.argv[2], process.argv[3] ?? "");
+else {
+  const self = fileURLToPath(import.meta.url);
   const dir = mkdtempSync(path.join(tmpdir(), "podwarden-bench-config-"));
   try {
     const envPath = path.join(dir, "bench.env");
     writeFileSync(envPath, envFile(), { mode: 0o600 });
-    const text = SHAPES[name]!(envPath);
-    const file = path.join(dir, "pod.yaml");
-    writeFileSync(file, text);
-    const before = vmHwmKiB();
-    const started = performance.now();
-    const outcome = await loadConfig(file).then(
-      (c) => `loaded, ${c.spec.containers.length} containers, ${c.secrets.size} env keys`,
-      (err: unknown) => `${(err as { issues?: unknown[] }).issues?.length ?? "?"} config errors`,
-    );
-    const ms = performance.now() - started;
-    console.log(JSON.stringify({ shape: name, configBytes: Buffer.byteLength(text), ms: Math.round(ms), peakRssMiB: +(vmHwmKiB() / 1024).toFixed(1), rssBeforeMiB: +(before / 1024).toFixed(1), outcome }));
+    for (const [name, make] of Object.entries(SHAPES)) {
+      const file = path.join(dir, `${name}.yaml`);
+      writeFileSync(file, make(envPath));
+      process.stdout.write(execFileSync(process.execPath, ["--import", "tsx", self, name, file], { encoding: "utf8" }));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const only = process.argv[2];
-if (only !== undefined) await runShape(only);
-else {
-  const self = fileURLToPath(import.meta.url);
-  for (const name of Object.keys(SHAPES)) {
-    process.stdout.write(execFileSync(process.execPath, ["--import", "tsx", self, name], { encoding: "utf8" }));
   }
 }

@@ -34,7 +34,7 @@ export interface ParsedEnv {
 
 const QUOTES = new Set(["'", '"', "`"]);
 /** A key is shown in a message only when it looks like a name (not like a pasted value). */
-const SHOWABLE_KEY = /^[\x21-\x7e]{1,64}$/;
+const SHOWABLE_KEY = /^[\x20-\x7e]{1,64}$/;
 
 export const describeKey = (key: string): string => (SHOWABLE_KEY.test(key) ? JSON.stringify(key) : "(not shown)");
 

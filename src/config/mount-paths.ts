@@ -10,7 +10,7 @@ import { SECRET_ENV_PATH } from "../domain/create-request.js";
  */
 const KERNEL_ROOTS = ["/proc", "/sys", "/dev"];
 
-const CONTROL = /[\x00-\x1f\x7f]/;
+const hasControl = (p: string): boolean => [...p].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
 
 const within = (p: string, root: string): boolean => p === root || p.startsWith(`${root}/`);
 
@@ -18,7 +18,7 @@ const hasDotDot = (p: string): boolean => p.split("/").includes("..");
 
 /** `target` as written (absolute, the schema checked that). */
 export function targetProblem(target: string): string | undefined {
-  if (CONTROL.test(target)) return "has a control character in it";
+  if (hasControl(target)) return "has a control character in it";
   if (hasDotDot(target)) return `must not contain ".." (write the directory it means: ${path.posix.resolve(target)})`;
   const resolved = path.posix.resolve(target);
   if (resolved === "/") return "cannot be / (a mount over the container's root hides its whole file system)";
@@ -30,7 +30,7 @@ export function targetProblem(target: string): string | undefined {
 
 /** `source` as written: absolute (a host path) or relative (under pod.persistRoot, checked elsewhere). */
 export function sourceProblem(source: string): string | undefined {
-  if (CONTROL.test(source)) return "has a control character in it";
+  if (hasControl(source)) return "has a control character in it";
   // A relative source is checked against pod.persistRoot where it is resolved.
   if (!path.isAbsolute(source)) return undefined;
   if (hasDotDot(source)) return `must not contain ".." (name the directory itself: ${path.posix.resolve(source)})`;
