@@ -33,10 +33,13 @@ export interface ParsedEnv {
 }
 
 const QUOTES = new Set(["'", '"', "`"]);
-/** A key is shown in a message only when it looks like a name (not like a pasted value). */
-const SHOWABLE_KEY = /^[\x20-\x7e]{1,64}$/;
+/**
+ * A key is shown in a message only when it looks like a name someone meant (letters, digits, _ . -
+ * and spaces, at most 64), not like a pasted value that happens to hold a "=".
+ */
+const SHOWABLE_KEY = /^[A-Za-z0-9_. -]{1,64}$/;
 
-export const describeKey = (key: string): string => (SHOWABLE_KEY.test(key) ? JSON.stringify(key) : "(not shown)");
+export const describeKey = (key: string): string => (SHOWABLE_KEY.test(key) ? JSON.stringify(key) : "(not shown: it may be part of a value)");
 
 /** One pass over the text, a cursor at the start of a line; linear in its length (no backtracking regex). */
 export function parseEnv(text: string): ParsedEnv {

@@ -67,7 +67,7 @@ describe("parseEnv: the env file grammar", () => {
 
   it("a long key that looks like a pasted value is not shown either", () => {
     const { problems } = parseEnv(`${"x".repeat(80)} y=1`);
-    expect(problems[0]?.message).toMatch(/key \(not shown\)/);
+    expect(problems[0]?.message).toMatch(/key \(not shown/);
   });
 
   it("reports every bad line of a file, not only the first", () => {
