@@ -89,20 +89,12 @@ describe("bounds of the config", () => {
 describe("mounts, images and names", () => {
   it("refuses mount targets and sources that cannot work", async () => {
     const fx = await fixture();
-    const mounts = [
-      { source: "a", target: "/" },
-      { source: "b", target: "/data/../.." },
-      { source: "c", target: "/proc" },
-      { source: "d", target: "/sys/fs/cgroup" },
-      { source: "e", target: "/dev" },
-      { source: "f", target: "/run/secrets/podwarden.env" },
-      { source: "g", target: "/data" },
-      { source: "h", target: "/data/" },
-      { source: "/", target: "/i" },
-      { source: "/proc/1", target: "/j" },
-      { source: "/srv/../etc", target: "/k" },
-      { source: "l", target: "/l\nx" },
+    // [source, target]
+    const pairs = [
+      ["a", "/"], ["b", "/data/../.."], ["c", "/proc"], ["d", "/sys/fs/cgroup"], ["e", "/dev"], ["f", "/run/secrets/podwarden.env"],
+      ["g", "/data"], ["h", "/data/"], ["/", "/i"], ["/proc/1", "/j"], ["/srv/../etc", "/k"], ["l", "/l\nx"],
     ];
+    const mounts = pairs.map(([source, target]) => ({ source, target }));
     const file = await writeConfig(fx, { "containers.cache.mounts": mounts });
     const error = await loadError(file);
     const at = (i: number, field: string, message: RegExp): void => expectIssue(error, file, `containers.cache.mounts[${i}].${field}`, message);
