@@ -2,9 +2,11 @@
 // container ready, except soft dependencies that are down, each named in a warning (the pod
 // keeps running). Exits 1 naming what is not ready on timeout.
 
+import { describePortHolders } from "../doctor/checks.js";
+import { nodeHostFacts } from "../doctor/host-facts.js";
 import { blockingError, blockingErrors, formatCheck } from "../doctor/report.js";
 import { buildDaemon, checkHost, type Daemon } from "../main.js";
-import { EXIT, PodwardenError } from "../lib/errors.js";
+import { EXIT, HostNotReadyError, PodwardenError } from "../lib/errors.js";
 import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
 import type { CommandContext } from "./index.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
@@ -54,6 +56,28 @@ const checkFirst = async (d: Daemon, ctx: CommandContext): Promise<void> => {
   d.logger.debug({ ms: Math.round(performance.now() - started) }, "host checks passed");
 };
 
+/**
+ * A host port taken after the checks passed (Podman's error names it when the pod's infra container
+ * cannot start) is not waited out: rejects at once, naming the process that holds the port.
+ */
+const portTaken = (d: Daemon, ctx: CommandContext, signal: AbortSignal): Promise<never> =>
+  new Promise((_, reject) => {
+    const off = d.supervisor.onPass(() => {
+      const p = d.supervisor.snapshot().blocked;
+      if (p?.port === undefined) return;
+      const port = p.port;
+      off();
+      void describePortHolders(nodeHostFacts(ctx.global.env), port).then((who) =>
+        reject(
+          new HostNotReadyError(
+            `${p.cause}, held by ${who}: ${p.check} cannot start; stop that process, or publish another host port (pod.ports: "HOST:CONTAINER")`,
+          ),
+        ),
+      );
+    });
+    signal.addEventListener("abort", off, { once: true });
+  });
+
 export const up = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "up");
   const limit = timeoutMs(ctx, 15 * 60_000);
@@ -63,13 +87,19 @@ export const up = async (ctx: CommandContext): Promise<number> => {
   d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");
   const started = performance.now();
   d.supervisor.start("up");
+  const done = new AbortController();
   try {
-    await withInterrupt((signal) => d.supervisor.waitUntilSettled(limit, signal, "serving"));
+    await withInterrupt((signal) =>
+      Promise.race([d.supervisor.waitUntilSettled(limit, AbortSignal.any([signal, done.signal]), "serving"), portTaken(d, ctx, done.signal)]),
+    );
   } catch (err) {
     await d.supervisor.stop();
+    if (err instanceof HostNotReadyError) throw err;
     const s = d.supervisor.snapshot();
     if (ctx.json) printJson(ctx, { ...summarize(s, Math.round(performance.now() - started)), error: (err as Error).message });
     throw new PodwardenError((err as PodwardenError).code ?? "E_TIMEOUT", `${(err as Error).message}: ${describeNotReady(s) || s.error || "unknown"}`);
+  } finally {
+    done.abort();
   }
   await d.supervisor.stop();
   const elapsed = Math.round(performance.now() - started);

@@ -43,7 +43,7 @@ export async function buildSpec(doc: Readonly<Record<string, unknown>>, source: 
     stopTimeoutMs: defaults.stopTimeoutMs,
     publishedPorts: ports && new Set(ports.filter((p) => p.protocol === "tcp").map((p) => p.container)),
     persistRoot: nonEmptyString(pod.persistRoot),
-    containerNames: keysOf(doc.containers),
+    containerNames: new Set(keysOf(doc.containers)),
   });
   const images = await buildImages(validEntries(ImageSchema, doc.images), keysOf(doc.images), issues);
 
@@ -71,7 +71,7 @@ const exists = (file: string): Promise<boolean> => access(file).then(
 );
 
 function buildContainers(doc: Readonly<Record<string, unknown>>, ctx: ContainerContext): ContainerSpec[] {
-  if (isPlainObject(doc.containers) && ctx.containerNames.length === 0) {
+  if (isPlainObject(doc.containers) && ctx.containerNames.size === 0) {
     ctx.issues.error(["containers"], "must define at least one container");
   }
   const sections = [...validEntries(ContainerSchema, doc.containers)];

@@ -4,7 +4,10 @@
 import path from "node:path";
 import { handsOutEverything, isExclusion } from "../domain/secret-env.js";
 import type { ContainerSpec, DependencyEdge, MountSpec, RequiredSecret, UpdateSpec } from "../domain/spec.js";
+import { parseImageRef } from "../domain/image-ref.js";
 import { parseDuration } from "./durations.js";
+import { sourceProblem, targetProblem } from "./mount-paths.js";
+import { show } from "./schema-errors.js";
 import { checkSchedule } from "./jobs.js";
 import type { FieldPath } from "./field-path.js";
 import { compact } from "./freeze.js";
@@ -13,7 +16,7 @@ import { JOBS_DEFAULTS, type ContainerSection, type DependencySection, type Moun
 
 export interface ContainerContext extends ProbeContext {
   /** Every key of `containers`, valid or not, so a typo elsewhere does not look like an unknown dependency. */
-  readonly containerNames: readonly string[];
+  readonly containerNames: ReadonlySet<string>;
   /** Absolute; undefined when pod.persistRoot is itself invalid. */
   readonly persistRoot: string | undefined;
   readonly stopTimeoutMs: number;
@@ -21,6 +24,8 @@ export interface ContainerContext extends ProbeContext {
 
 export function buildContainer(name: string, section: ContainerSection, ctx: ContainerContext): ContainerSpec {
   const at: FieldPath = ["containers", name];
+  const imageBad = parseImageRef(section.image);
+  if (typeof imageBad === "string") ctx.issues.error([...at, "image"], `${show(section.image)} is not an image reference: ${imageBad}`);
   const probe = section.probe && buildProbe(section.probe, [...at, "probe"], ctx);
   const stopMs =
     section.stopTimeout === undefined ? ctx.stopTimeoutMs : stopTimeout(section.stopTimeout, [...at, "stopTimeout"], ctx.issues);
@@ -79,10 +84,14 @@ function buildMounts(sections: readonly MountSection[], at: FieldPath, ctx: Cont
     }
     const target = path.posix.resolve(mount.target);
     const earlier = targets.get(target);
-    if (earlier === undefined) targets.set(target, index);
+    const targetBad = targetProblem(mount.target);
+    if (targetBad !== undefined) ctx.issues.error([...here, "target"], targetBad);
+    else if (earlier === undefined) targets.set(target, index);
     else ctx.issues.error([...here, "target"], `${target} is already the target of ${formatIndex(at, earlier)}`);
+    const sourceBad = sourceProblem(mount.source);
+    if (sourceBad !== undefined) ctx.issues.error([...here, "source"], sourceBad);
     return {
-      source: mountSource(mount.source, [...here, "source"], ctx),
+      source: sourceBad === undefined ? mountSource(mount.source, [...here, "source"], ctx) : mount.source,
       target,
       readOnly: mount.readOnly ?? false,
       optional: mount.optional ?? false,
@@ -123,8 +132,8 @@ function buildDependencies(sections: readonly DependencySection[], at: FieldPath
       );
     }
     const earlier = seen.get(edge.name);
-    if (!ctx.containerNames.includes(edge.name)) {
-      const known = ctx.containerNames.join(", ");
+    if (!ctx.containerNames.has(edge.name)) {
+      const known = [...ctx.containerNames].join(", ");
       ctx.issues.error([...at, index], `unknown container ${JSON.stringify(edge.name)} (containers: ${known})`);
     } else if (earlier !== undefined) {
       ctx.issues.error([...at, index], `${JSON.stringify(edge.name)} is already listed at ${formatIndex(at, earlier)}`);

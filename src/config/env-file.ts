@@ -1,38 +1,58 @@
-// The env file: KEY=VALUE secrets, parsed with dotenv.parse (never dotenv.config: nothing touches
-// process.env), and the checks of the config against its keys.
+// The env file: KEY=VALUE secrets, parsed strictly (env-parse.ts; nothing touches process.env), its
+// bounds, and the checks of the config against its keys.
 
-import { open } from "node:fs/promises";
-import { parse } from "dotenv";
-import { isExclusion, isGlob, matchesPattern, receivesKey, unmatchedGlobs } from "../domain/secret-env.js";
+import { isExclusion, isGlob, matchesPattern, receivesKey, secretKeysFor, unmatchedGlobs } from "../domain/secret-env.js";
+import { renderSecretFile } from "../domain/create-request.js";
 import { softOnlyDependencies } from "../domain/serving.js";
 import type { ContainerSpec, ProbeSpec, RequiredSecret, Secrets } from "../domain/spec.js";
 import type { FieldPath } from "./field-path.js";
 import type { Issues } from "./issues.js";
-import { describeFsError } from "./fs-error.js";
+import { describeKey, parseEnv } from "./env-parse.js";
+import { LIMITS } from "./limits.js";
+import { readBounded } from "./read-bounded.js";
 
 const AT: FieldPath = ["pod", "envFile"];
 
-/** The secrets in `file`, or undefined (and an error at pod.envFile) when it cannot be read. */
+/**
+ * The secrets in `file`, or undefined (and an error at pod.envFile) when it cannot be read. Every
+ * problem of its lines is an error at `line N` of the file: a bad line, a key that is no shell
+ * name, a key set twice, a value too long; the values themselves are never in a message.
+ */
 export async function readEnvFile(file: string, issues: Issues): Promise<Secrets | undefined> {
-  let content: Buffer;
-  let mode: number;
-  try {
-    const handle = await open(file, "r");
-    try {
-      mode = (await handle.stat()).mode;
-      content = await handle.readFile();
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    issues.error(AT, `cannot read env file ${file}: ${describeFsError(err)}`);
+  const read = await readBounded(file, LIMITS.envFileBytes);
+  if ("reason" in read) {
+    issues.error(AT, `cannot read env file ${file}: ${read.reason}`);
     return undefined;
   }
+  const { content, mode } = read;
   if ((mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(4, "0");
     issues.warn(AT, `env file ${file} holds secrets but is accessible by group or others (mode ${octal}); chmod 600 it`);
   }
-  return new Map(Object.entries(parse(content)));
+  return checkedEntries(file, content.toString("utf8"), issues);
+}
+
+function checkedEntries(file: string, text: string, issues: Issues): Secrets {
+  const { entries, problems } = parseEnv(text);
+  for (const p of problems) issues.at(file, `line ${p.line}`, p.message);
+  const firstLine = new Map<string, number>();
+  const secrets = new Map<string, string>();
+  for (const { key, value, line } of entries) {
+    const earlier = firstLine.get(key);
+    if (earlier !== undefined) {
+      issues.at(file, `line ${line}`, `key ${describeKey(key)} is set twice, at line ${earlier} and line ${line}: remove one`);
+      continue;
+    }
+    if (value.length > LIMITS.envValueChars) {
+      issues.at(file, `line ${line}`, `${describeKey(key)}: the value is ${value.length} characters, more than the limit of ${LIMITS.envValueChars}`);
+    }
+    firstLine.set(key, line);
+    secrets.set(key, value);
+  }
+  if (secrets.size > LIMITS.envKeys) {
+    issues.at(file, "keys", `holds ${secrets.size} keys, more than the limit of ${LIMITS.envKeys}`);
+  }
+  return secrets;
 }
 
 /** A key of `requiredSecrets` the container will not receive. */
@@ -81,6 +101,7 @@ export function checkSecrets(containers: readonly ContainerSpec[], secrets: Secr
   const absent = missing.filter((m) => m.problem === "absent").map((m) => m.key);
   for (const container of containers) {
     const at: FieldPath = ["containers", container.name];
+    checkSecretFileSize(container, secrets, at, issues);
     checkSecretEnv(container, secrets, absent, envFile, [...at, "secretEnv"], issues);
     if (container.probe !== undefined) {
       checkProbeCredentials(container, container.probe, [...at, "probe"], secrets, envFile, issues);
@@ -108,6 +129,18 @@ function checkSecretEnv(container: ContainerSpec, secrets: Secrets, absent: read
       issues.error(here, `${pattern} is also left out by a ! pattern of this list`);
     }
   });
+}
+
+/** Podman refuses a secret of 512000 bytes or more: the container's secret file must stay below. */
+function checkSecretFileSize(container: ContainerSpec, secrets: Secrets, at: FieldPath, issues: Issues): void {
+  const keys = secretKeysFor(container, secrets.keys()).filter((k) => secrets.has(k));
+  const bytes = Buffer.byteLength(renderSecretFile(keys, secrets));
+  if (bytes > LIMITS.secretFileBytes) {
+    issues.error(
+      [...at, "secretEnv"],
+      `the ${keys.length} keys it receives make a secret file of ${bytes} bytes; Podman takes at most ${LIMITS.secretFileBytes}: give the container fewer or shorter keys`,
+    );
+  }
 }
 
 function checkProbeCredentials(

@@ -3,12 +3,14 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { ImageSpec } from "../domain/spec.js";
+import { parseImageRef } from "../domain/image-ref.js";
 import { describeCycle, findCycles } from "./cycles.js";
 import type { FieldPath } from "./field-path.js";
 import { compact } from "./freeze.js";
 import type { Issues } from "./issues.js";
 import { describeFsError } from "./fs-error.js";
 import { DEBOOTSTRAP_DEFAULTS, type ImageSection } from "./schema.js";
+import { show } from "./schema-errors.js";
 
 /**
  * `sections` holds the images that passed the schema; `allRefs` every key of `images`, so that `from`
@@ -38,6 +40,8 @@ async function buildImage(
   issues: Issues,
 ): Promise<ImageSpec> {
   const { from, build, debootstrap } = section;
+  const refBad = parseImageRef(ref);
+  if (typeof refBad === "string") issues.error(at, `${show(ref)} is not an image reference: ${refBad}`);
   if ((build === undefined) === (debootstrap === undefined)) {
     issues.error(at, `must have exactly one of build or debootstrap (found ${build === undefined ? "neither" : "both"})`);
   }

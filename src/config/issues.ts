@@ -13,6 +13,8 @@ export interface Layer {
 
 export class Issues {
   readonly #errors: ConfigIssue[] = [];
+  /** "file\0path" of every error kept, so the first-per-field rule costs no scan. */
+  readonly #seen = new Set<string>();
   readonly #warnings: string[] = [];
   /** Most derived first. */
   readonly #layers: readonly Layer[];
@@ -24,9 +26,15 @@ export class Issues {
 
   /** Records an error; only the first one per field is kept (later ones are usually its consequences). */
   error(path: FieldPath, message: string, file: string = this.fileOf(path)): void {
-    const text = formatPath(path);
-    if (this.#errors.some((issue) => issue.file === file && issue.path === text)) return;
-    this.#errors.push({ file, path: text, message });
+    this.at(file, formatPath(path), message);
+  }
+
+  /** Records an error at a location that is not a field (`line 3` of the env file); first per location. */
+  at(file: string, location: string, message: string): void {
+    const key = `${file}\0${location}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.#errors.push({ file, path: location, message });
   }
 
   warn(path: FieldPath, message: string, file: string = this.fileOf(path)): void {

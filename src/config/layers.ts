@@ -1,13 +1,13 @@
 // Reads a config file and the chain of files it `extends`, each parsed as YAML with its relative
 // paths resolved against its own directory (before merging, so a base keeps pointing at its files).
 
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseDocument } from "yaml";
+import { isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { ConfigError, type ConfigIssue } from "../lib/errors.js";
 import { isPlainObject } from "./field-path.js";
-import { describeFsError } from "./fs-error.js";
 import type { Layer } from "./issues.js";
+import { LIMITS } from "./limits.js";
+import { readBounded } from "./read-bounded.js";
 
 export interface Layers {
   /** Base first, the file given last: the order in which they are merged. */
@@ -39,6 +39,10 @@ export async function readLayers(file: string): Promise<Layers> {
     warnings.push(...parsed.warnings);
     resolveRelativePaths(parsed.doc, path.dirname(current));
     chain.push({ file: current, doc: parsed.doc });
+    if (chain.length >= LIMITS.extendsDepth && parsed.doc.extends !== undefined) {
+      issues.push({ file: current, path: "extends", message: `more than ${LIMITS.extendsDepth} files in the extends chain (the limit)` });
+      break;
+    }
 
     const next = nextLayer(current, parsed.doc.extends, chain);
     if (next === undefined) break;
@@ -75,18 +79,18 @@ function unreadable(file: string, referrer: string | undefined, reason: string):
 }
 
 async function readText(file: string): Promise<string | { reason: string }> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (err) {
-    return { reason: describeFsError(err) };
-  }
+  const read = await readBounded(file, LIMITS.configBytes);
+  return "reason" in read ? read : read.content.toString("utf8");
 }
 
 function parseYaml(file: string, text: string): Parsed {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    return { ok: false, issues: doc.errors.map((e) => ({ file, path: "", message: yamlMessage(e.message, e.linePos?.[0]) })) };
-  }
+  // The yaml package's own check of unique keys scans every earlier key of a mapping for each key:
+  // quadratic (a 1 MiB mapping took 25 s). duplicateKeys does the same check with a set.
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: false, lineCounter });
+  const errors = doc.errors.map((e) => yamlMessage(e.message, e.linePos?.[0]));
+  if (errors.length === 0) errors.push(...duplicateKeys(doc, lineCounter));
+  if (errors.length > 0) return { ok: false, issues: errors.map((message) => ({ file, path: "", message })) };
   let value: unknown;
   try {
     value = doc.toJS() ?? {};
@@ -99,6 +103,27 @@ function parseYaml(file: string, text: string): Parsed {
   }
   const warnings = doc.warnings.map((w) => `${file}: (root): ${yamlMessage(w.message, w.linePos?.[0])}`);
   return { ok: true, doc: value, warnings };
+}
+
+/** A key that repeats in its mapping (compared as the property names they become), in linear time. */
+function duplicateKeys(doc: Document, lines: LineCounter): string[] {
+  const found: string[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const name = String(pair.key.value);
+        if (!seen.has(name)) {
+          seen.add(name);
+          continue;
+        }
+        const at = pair.key.range ? lines.linePos(pair.key.range[0]) : undefined;
+        found.push(yamlMessage(`Map keys must be unique (${JSON.stringify(name.slice(0, 64))} repeats)`, at));
+      }
+    },
+  });
+  return found;
 }
 
 /**

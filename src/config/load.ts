@@ -7,8 +7,10 @@ import { httpSettings, type HttpSettings } from "./http.js";
 import { jobsSettings, type JobsSettings } from "./jobs.js";
 import { deepMerge } from "./deep-merge.js";
 import { deepFreeze } from "./freeze.js";
+import { isPlainObject } from "./field-path.js";
 import { Issues, type Layer } from "./issues.js";
 import { readLayers } from "./layers.js";
+import { LIMITS } from "./limits.js";
 import { checkSchema } from "./schema-errors.js";
 
 export interface LoadedConfig {
@@ -31,11 +33,29 @@ export async function loadConfig(file: string, options: BuildOptions = {}): Prom
   const { layers, warnings } = await readLayers(file);
   const issues = new Issues(layers);
   const doc = mergeLayers(layers);
+  checkBounds(doc, issues);
   checkSchema(doc, issues);
   const http = await httpSettings(doc.http, issues);
   const jobs = jobsSettings(doc.jobs, issues);
   const { spec, secrets } = await buildSpec(doc, topFile(layers), issues, options);
   return { spec: deepFreeze(spec), secrets, http, jobs, warnings: [...warnings, ...issues.warnings] };
+}
+
+/**
+ * The sections whose size every later check grows with. Past a bound the document is not checked
+ * further: its other problems could be many and slow to find, and the bound is the one to fix first.
+ */
+function checkBounds(doc: Readonly<Record<string, unknown>>, issues: Issues): void {
+  const bounds = [
+    ["containers", LIMITS.containers],
+    ["images", LIMITS.images],
+  ] as const;
+  for (const [section, limit] of bounds) {
+    const value = doc[section];
+    const count = isPlainObject(value) ? Object.keys(value).length : 0;
+    if (count > limit) issues.error([section], `${count} entries, more than the limit of ${limit} per pod`);
+  }
+  issues.throwIfAny();
 }
 
 /** Base first; `extends` has done its job once the files are merged. */

@@ -4,6 +4,7 @@
 import type { ProbeSpec, RestartPolicy } from "../domain/spec.js";
 import { formatDuration, parseDuration } from "./durations.js";
 import type { FieldPath } from "./field-path.js";
+import { show } from "./schema-errors.js";
 import { compact } from "./freeze.js";
 import type { Issues } from "./issues.js";
 import {
@@ -93,10 +94,22 @@ export function buildProbe(section: ProbeSection, path: FieldPath, ctx: ProbeCon
 
 type HttpSection = NonNullable<ProbeSection["http"]>;
 
+const PROBE_PATH_MAX = 2048;
+
+/** A request target the probe can send as is: "/" then printable ASCII, no fragment. */
+function probePathProblem(p: string): string | undefined {
+  if (!p.startsWith("/")) return "must start with /";
+  if (p.length > PROBE_PATH_MAX) return `must be at most ${PROBE_PATH_MAX} characters`;
+  if (!/^[!-~]*$/.test(p)) return "must be printable ASCII without spaces (percent-encode the rest)";
+  if (p.includes("#")) return "must not have a #fragment (it is never sent)";
+  return undefined;
+}
+
 function httpProbe(http: HttpSection, path: FieldPath, ctx: ProbeContext) {
   checkPublished(http.port, [...path, "port"], ctx);
   const probePath = http.path ?? "/";
-  if (!probePath.startsWith("/")) ctx.issues.error([...path, "path"], `must start with / (got ${JSON.stringify(probePath)})`);
+  const pathBad = probePathProblem(probePath);
+  if (pathBad !== undefined) ctx.issues.error([...path, "path"], `${pathBad} (got ${show(probePath)})`);
   const auth =
     http.auth &&
     compact({

@@ -3,7 +3,7 @@
 
 import type { TSchema } from "@sinclair/typebox";
 import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
-import { fromPointer } from "./field-path.js";
+import { fromPointer, isPlainObject } from "./field-path.js";
 import type { Issues } from "./issues.js";
 import { ConfigFileSchema } from "./schema.js";
 
@@ -14,16 +14,49 @@ interface Problem {
 
 /** Reports every structural problem of `doc`, at most one per field. */
 export function checkSchema(doc: unknown, issues: Issues): void {
-  for (const problem of explain(Value.Errors(ConfigFileSchema, doc))) {
+  for (const problem of explain(Value.Errors(ConfigFileSchema, doc), doc)) {
     issues.error(fromPointer(problem.pointer, doc), problem.message);
   }
 }
 
-function* explain(errors: Iterable<ValueError>): Iterable<Problem> {
+function* explain(errors: Iterable<ValueError>, doc: unknown): Iterable<Problem> {
   for (const error of errors) {
-    if (error.type === ValueErrorType.Union) yield* explainUnion(error);
+    if (error.type === ValueErrorType.Union) yield* explainUnion(error, doc);
+    else if (error.type === ValueErrorType.ObjectAdditionalProperties && isPlainObject(error.schema.patternProperties)) yield* explainRecordKeys(error, doc);
     else yield { pointer: error.path, message: describe(error) };
   }
+}
+
+/**
+ * TypeBox stops at the first key of a map (Record) that fails the key pattern and never looks inside
+ * such entries. Every bad key is reported here, with what is wrong inside its value, so that all bad
+ * names come out in one run.
+ */
+function* explainRecordKeys(error: ValueError, doc: unknown): Iterable<Problem> {
+  const parent = error.path.slice(0, error.path.lastIndexOf("/"));
+  const record = valueAt(doc, parent);
+  const [pattern, valueSchema] = Object.entries(error.schema.patternProperties as Record<string, TSchema>)[0] ?? [];
+  if (!isPlainObject(record) || pattern === undefined || valueSchema === undefined) {
+    yield { pointer: error.path, message: describe(error) };
+    return;
+  }
+  const keyPattern = new RegExp(pattern);
+  for (const [key, value] of Object.entries(record)) {
+    if (keyPattern.test(key)) continue;
+    const pointer = `${parent}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+    yield { pointer, message: describe({ ...error, path: pointer, value }) };
+    for (const inner of explain(Value.Errors(valueSchema, value), value)) yield { ...inner, pointer: pointer + inner.pointer };
+  }
+}
+
+/** The value at an RFC 6901 pointer, or undefined. */
+function valueAt(root: unknown, pointer: string): unknown {
+  let node = root;
+  for (const raw of pointer === "" ? [] : pointer.slice(1).split("/")) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    node = isPlainObject(node) || Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
+  }
+  return node;
 }
 
 /**
@@ -31,7 +64,7 @@ function* explain(errors: Iterable<ValueError>): Iterable<Problem> {
  * where `{ name, restart }` is allowed), that alternative's errors are the useful ones; errors about the
  * value itself keep the union's own message, which lists every accepted form.
  */
-function* explainUnion(error: ValueError): Iterable<Problem> {
+function* explainUnion(error: ValueError, doc: unknown): Iterable<Problem> {
   const variants = (error.schema.anyOf ?? []) as TSchema[];
   const matching = variants.flatMap((variant, index) => (accepts(variant, error.value) ? [index] : []));
   const only = matching.length === 1 ? error.errors[matching[0] ?? 0] : undefined;
@@ -39,7 +72,7 @@ function* explainUnion(error: ValueError): Iterable<Problem> {
     yield { pointer: error.path, message: describe(error) };
     return;
   }
-  for (const inner of explain(only)) {
+  for (const inner of explain(only, doc)) {
     yield inner.pointer === error.path && typeof error.schema.errorMessage === "string"
       ? { pointer: error.path, message: describe(error) }
       : inner;

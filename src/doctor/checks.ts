@@ -8,7 +8,7 @@ import { classifyHostError } from "../domain/host-problems.js";
 import type { PodSpec } from "../domain/spec.js";
 import { ConfigError, errorMessage } from "../lib/errors.js";
 import type { ContainerRuntime } from "../runtime/port.js";
-import type { HostFacts, PortHolder } from "./host-facts.js";
+import type { HostFacts, PortHolder, PortQuery } from "./host-facts.js";
 import { portKey } from "./host-facts.js";
 import type { Check } from "./report.js";
 
@@ -187,6 +187,15 @@ const persistRootChecks = async (spec: PodSpec, facts: HostFacts): Promise<Check
 };
 
 const describeHolder = (h: PortHolder): string => (h.pid === undefined ? "a process podwarden cannot see" : `pid ${h.pid} (${h.argv.join(" ").slice(0, 120) || "?"})`);
+
+/**
+ * Who holds `port` now, for a message: "pid 1234 (python3 -m http.server 4096)", or what is known
+ * when nobody visible does.
+ */
+export const describePortHolders = async (facts: HostFacts, port: PortQuery): Promise<string> => {
+  const held = (await facts.portHolders([port])).get(portKey(port)) ?? [];
+  return held.length === 0 ? "a process that no longer holds it, or one outside this host's view" : held.map(describeHolder).join(", ");
+};
 
 /** Our pod's conmon holds its published ports while it runs (`conmon ... -n <pod id[:12]>-infra`). */
 const isConmon = (h: PortHolder): boolean => /(^|\/)conmon$/.test(h.argv[0] ?? "");

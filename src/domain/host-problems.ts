@@ -12,6 +12,13 @@ export interface HostCause {
   readonly why: string;
   /** What to do, short enough for a status line. */
   readonly fix: string;
+  /** The host port at fault, when the cause is a taken port and Podman named it. */
+  readonly port?: HostPort;
+}
+
+export interface HostPort {
+  readonly port: number;
+  readonly protocol: "tcp" | "udp";
 }
 
 interface Rule {
@@ -120,13 +127,18 @@ const RULES: readonly Rule[] = [
     }),
   },
   {
-    match: /address already in use/i,
-    make: () => ({
-      id: "port-in-use",
-      cause: "a published host port is taken",
-      why: "another process listens on one of pod.ports",
-      fix: "stop that process or change pod.ports (podwarden doctor names the process)",
-    }),
+    // Podman 4.3: "cannot listen on the TCP port: listen tcp4 :4096: bind: address already in use".
+    match: /(?:listen (tcp|udp)\d?\s+\S*?:(\d+)\b[^\n]*?)?address already in use/i,
+    make: (m) => {
+      const port = m[2] === undefined ? undefined : { port: Number(m[2]), protocol: m[1]?.toLowerCase() === "udp" ? ("udp" as const) : ("tcp" as const) };
+      return {
+        id: "port-in-use",
+        cause: port ? `host port ${port.port}${port.protocol === "udp" ? "/udp" : ""} is taken` : "a published host port is taken",
+        why: "another process listens on one of pod.ports",
+        fix: "stop that process or change pod.ports (podwarden doctor names the process)",
+        ...(port ? { port } : {}),
+      };
+    },
   },
 ];
 
@@ -147,7 +159,11 @@ export interface HostProblem {
   readonly check: string;
   readonly cause: string;
   readonly fix: string;
+  /** The host port at fault (a taken port), for a caller that can name the process holding it. */
+  readonly port?: HostPort;
 }
+
+const problemOf = (check: string, c: HostCause): HostProblem => ({ check, cause: c.cause, fix: c.fix, ...(c.port ? { port: c.port } : {}) });
 
 /**
  * The known host problem among the last pass's error and the failures of containers that are
@@ -158,10 +174,10 @@ export const hostProblemIn = (
   failures: Iterable<readonly [container: string, reason: string | null | undefined]>,
 ): HostProblem | undefined => {
   const fromPass = passError ? classifyHostError(passError) : undefined;
-  if (fromPass) return { check: "pod", cause: fromPass.cause, fix: fromPass.fix };
+  if (fromPass) return problemOf("pod", fromPass);
   for (const [container, reason] of failures) {
     const c = reason ? classifyHostError(reason) : undefined;
-    if (c) return { check: container, cause: c.cause, fix: c.fix };
+    if (c) return problemOf(container, c);
   }
   return undefined;
 };

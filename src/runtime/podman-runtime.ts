@@ -90,6 +90,7 @@ interface PodInspect {
   Name: string;
   State: string;
   Labels?: Record<string, string> | null;
+  InfraContainerID?: string;
 }
 
 interface InfoJson {
@@ -448,7 +449,33 @@ export class PodmanRuntime implements ContainerRuntime {
   }
 
   async startContainer(id: string): Promise<void> {
-    await this.#call("container.start", () => this.#docker.getContainer(id).start().then(() => undefined, ignoreStatus(304)));
+    try {
+      await this.#call("container.start", () => this.#docker.getContainer(id).start().then(() => undefined, ignoreStatus(304)));
+    } catch (err) {
+      // Podman 4.3 starts a pod's infra container first and, when that fails (a published host port
+      // taken), says only "starting some containers: internal libpod error". Starting the infra
+      // container itself gives the reason ("cannot listen on the TCP port: listen tcp4 :4096: bind:
+      // address already in use").
+      if (!(err instanceof PodmanApiError) || !/internal libpod error/.test(err.message)) throw err;
+      const reason = await this.#infraStartFailure(id);
+      if (reason === undefined) throw err;
+      throw new PodmanApiError("container.start", `the pod's infra container does not start: ${reason}`, err.status, err);
+    }
+  }
+
+  /** Why the infra container of `id`'s pod does not start, or undefined (it starts, or there is none). */
+  async #infraStartFailure(id: string): Promise<string | undefined> {
+    try {
+      const c = await this.#libpod.dial<{ Pod?: string }>("container.inspect", { method: "GET", path: `${LIBPOD}/containers/${encodeURIComponent(id)}/json`, ok: [200] });
+      if (!c.Pod) return undefined;
+      const pod = await this.#libpod.dial<PodInspect>("pod.inspect", { method: "GET", path: `${LIBPOD}/pods/${encodeURIComponent(c.Pod)}/json`, ok: [200] });
+      if (!pod.InfraContainerID) return undefined;
+      await this.#libpod.dial("container.start", { method: "POST", path: `${LIBPOD}/containers/${encodeURIComponent(pod.InfraContainerID)}/start`, ok: [204, 304] });
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof PodmanApiError) || err.operation !== "container.start") return undefined;
+      return err.message.replace(/^container\.start: /, "");
+    }
   }
 
   async stopContainer(id: string, timeoutS: number): Promise<void> {

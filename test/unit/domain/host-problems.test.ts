@@ -30,6 +30,20 @@ describe("classifyHostError", () => {
     expect(c?.cause.length).toBeLessThan(70);
   });
 
+  it("names the taken host port (Podman 4.3's words when the infra container cannot start)", () => {
+    const seen = "container.start: the pod's infra container does not start: cannot listen on the TCP port: listen tcp4 :47613: bind: address already in use";
+    expect(classifyHostError(seen)).toMatchObject({ id: "port-in-use", cause: "host port 47613 is taken", port: { port: 47613, protocol: "tcp" } });
+    expect(classifyHostError("listen udp4 127.0.0.1:5353: bind: address already in use")).toMatchObject({ cause: "host port 5353/udp is taken", port: { port: 5353, protocol: "udp" } });
+    expect(classifyHostError("bind: address already in use")).toMatchObject({ cause: "a published host port is taken" });
+    expect(classifyHostError("bind: address already in use")?.port).toBeUndefined();
+    expect(hostProblemIn(null, [["valkey", seen]])).toEqual({
+      check: "valkey",
+      cause: "host port 47613 is taken",
+      fix: expect.stringContaining("pod.ports") as string,
+      port: { port: 47613, protocol: "tcp" },
+    });
+  });
+
   it("names the missing piece in the cause", () => {
     expect(classifyHostError('failed to find plugin "portmap" in path [/usr/lib/cni]')?.cause).toBe("CNI plugin portmap missing");
     expect(classifyHostError('default OCI runtime "crun" not found')?.cause).toBe("OCI runtime crun missing");
