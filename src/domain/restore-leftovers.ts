@@ -14,6 +14,10 @@
 //     replaced-T directories are deleted once the pod is ready, as the restore itself would have.
 // The only copy of data that was live before the restore (replaced-T) is never deleted unless
 // the pod came up ready on the restored data. Tags are handled newest first (undo order).
+// States no crash of this version can leave (S, replaced-T and restore-T of the same S all
+// present; or S already given back by a newer tag's rollback) mean something else wrote S
+// since (an older podwarden restarted on the leftovers): replaced-T is then kept and logged
+// for the operator, and S is left alone.
 
 export type LeftoverKind = "restore" | "replaced";
 
@@ -37,22 +41,28 @@ export interface PersistedDirState {
 export type LeftoverAction =
   | { readonly do: "remove"; readonly container: string; readonly path: string; readonly why: string }
   | { readonly do: "rename"; readonly container: string; readonly from: string; readonly to: string; readonly why: string }
-  | { readonly do: "remove-when-ready"; readonly container: string; readonly path: string; readonly why: string };
+  | { readonly do: "remove-when-ready"; readonly container: string; readonly path: string; readonly why: string }
+  | { readonly do: "keep"; readonly container: string; readonly path: string; readonly why: string };
 
 export const planLeftovers = (dirs: readonly PersistedDirState[]): LeftoverAction[] => {
   const tags = [...new Set(dirs.flatMap((d) => d.leftovers.map((l) => l.tag)))].sort((a, b) => b.length - a.length || (a < b ? 1 : a > b ? -1 : 0));
   const actions: LeftoverAction[] = [];
   const exists = new Map(dirs.map((d) => [d.source, d.exists]));
+  const givenBack = new Set<string>();
   for (const tag of tags) {
     const has = (d: PersistedDirState, kind: LeftoverKind): boolean => d.leftovers.some((l) => l.tag === tag && l.kind === kind);
     const unfinished = dirs.some((d) => has(d, "restore"));
     for (const d of dirs) {
       const { container, source } = d;
       if (unfinished) {
-        if (has(d, "replaced")) {
+        const replaced = leftoverName(source, "replaced", tag);
+        if (has(d, "replaced") && exists.get(source) && (givenBack.has(source) || has(d, "restore"))) {
+          actions.push({ do: "keep", container, path: replaced, why: `restore ${tag} was cut off, but ${source} was written since: the data from before that restore is left in ${replaced} for you` });
+        } else if (has(d, "replaced")) {
           if (exists.get(source)) actions.push({ do: "remove", container, path: source, why: `restore ${tag} was cut off mid-swap: its copy goes (the archive still has it)` });
-          actions.push({ do: "rename", container, from: leftoverName(source, "replaced", tag), to: source, why: `restore ${tag} was cut off mid-swap: the data from before it goes back` });
+          actions.push({ do: "rename", container, from: replaced, to: source, why: `restore ${tag} was cut off mid-swap: the data from before it goes back` });
           exists.set(source, true);
+          givenBack.add(source);
         }
         if (has(d, "restore")) actions.push({ do: "remove", container, path: leftoverName(source, "restore", tag), why: `restore ${tag} was cut off before its swap: its unpacked copy goes` });
       } else if (has(d, "replaced")) {

@@ -57,6 +57,10 @@ export const recoverRestores = async (spec: PodSpec, backupDir: string | undefin
   const held = new Set<string>();
   for (const a of planLeftovers(await survey(spec))) {
     if (held.has(a.container)) continue;
+    if (a.do === "keep") {
+      logger.error({ container: a.container, path: a.path }, a.why);
+      continue;
+    }
     if (a.do === "remove-when-ready") {
       logger.warn({ container: a.container, path: a.path }, a.why);
       whenReady.push(a.path);
