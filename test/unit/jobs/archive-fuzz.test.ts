@@ -23,7 +23,7 @@ const root = (): string => join(stage, "0");
 
 const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
 const h = (path: string, type: TarHeader["type"], size = 0, linkTarget = ""): TarHeader => ({ path, type, size, mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, linkTarget });
-const entry = (header: TarHeader, body = Buffer.alloc(0)): Buffer => Buffer.concat([encodeHeader(header), body, entryPadding(body.length)]);
+const entry = (header: TarHeader, body: Buffer = Buffer.alloc(0)): Buffer => Buffer.concat([encodeHeader(header), body, entryPadding(body.length)]);
 const file = (path: string, content: string): Buffer => entry(h(path, "file", Buffer.byteLength(content)), Buffer.from(content));
 
 interface Listed {
@@ -271,7 +271,10 @@ describe("seeded random damage to a good archive", () => {
       let t = Buffer.from(tar);
       switch (rand(5)) {
         case 0: // flip a few bytes
-          for (let k = 0; k <= rand(4); k++) t[rand(t.length)] ^= 1 << rand(8);
+          for (let k = 0; k <= rand(4); k++) {
+            const at = rand(t.length);
+            t[at] = t[at]! ^ (1 << rand(8));
+          }
           break;
         case 1: // cut short
           t = t.subarray(0, rand(t.length));
