@@ -4,15 +4,15 @@
 // a typed error (PodwardenError, code E_RESTORE) or restores a tree, and never writes outside
 // the directory it unpacks into.
 
-import { createHash } from "node:crypto";
 import { lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyTree, describeTree, packArchive, readArchive, treeWriter } from "../../../src/jobs/archive.js";
-import { ArchiveError, END_OF_ARCHIVE, encodeHeader, entryPadding, type TarHeader } from "../../../src/jobs/tar.js";
+import { ArchiveError, END_OF_ARCHIVE } from "../../../src/jobs/tar.js";
 import { PodwardenError } from "../../../src/lib/errors.js";
+import { entry, header, sha, withManifest, type Listed } from "../../support/archive-craft.js";
 
 const FUZZ_CASES = 400;
 
@@ -21,23 +21,12 @@ let outside: string;
 let stage: string;
 const root = (): string => join(stage, "0");
 
-const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
-const h = (path: string, type: TarHeader["type"], size = 0, linkTarget = ""): TarHeader => ({ path, type, size, mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, linkTarget });
-const entry = (header: TarHeader, body: Buffer = Buffer.alloc(0)): Buffer => Buffer.concat([encodeHeader(header), body, entryPadding(body.length)]);
+const h = header;
 const file = (path: string, content: string): Buffer => entry(h(path, "file", Buffer.byteLength(content)), Buffer.from(content));
-
-interface Listed {
-  path: string;
-  type: string;
-  size?: number;
-  sha256?: string;
-  target?: string;
-}
 
 const mount = (over: Record<string, string> = {}) => ({ container: "c", source: "/srv/c", target: "/data", path: "data/c/0", ...over });
 const manifestOf = (entries: Listed[], over: Record<string, unknown> = {}): Buffer =>
   Buffer.from(JSON.stringify({ format: 2, pod: "p", createdAt: "x", mounts: [mount()], entries, bytes: entries.reduce((n, e) => n + (e.size ?? 0), 0), ...over }));
-const withManifest = (manifest: Buffer, ...parts: Buffer[]): Buffer => Buffer.concat([entry(h("manifest.json", "file", manifest.length), manifest), ...parts, END_OF_ARCHIVE]);
 const ROOT: Listed = { path: "data/c/0", type: "dir" };
 const listedFile = (path: string, content: string): Listed => ({ path, type: "file", size: Buffer.byteLength(content), sha256: sha(content) });
 
