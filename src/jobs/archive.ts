@@ -252,11 +252,15 @@ export interface ReadOptions {
   readonly sink?: ArchiveSink;
 }
 
+/** Directory headers a format-1 archive may hold beyond its listed files (it did not list directories). */
+const FORMAT1_DIRS_MAX = 100_000;
+
 /** Everything after the manifest may take at most this: each entry's headers and its content, padded. */
-const budgetAfterManifest = (manifest: Manifest): number => {
+const budgetAfterManifest = (manifest: Manifest, implicitDirs: boolean): number => {
   const perEntry = 2 * BLOCK + PAX_MAX_BYTES;
   const data = manifest.entries.reduce((n, e) => n + (e.type === "file" ? Math.ceil(e.size / BLOCK) * BLOCK : 0), 0);
-  return (manifest.entries.length + structuralDirs(manifest.mounts).size) * perEntry + data + END_OF_ARCHIVE.length;
+  const unlisted = implicitDirs ? FORMAT1_DIRS_MAX * perEntry : 0;
+  return (manifest.entries.length + structuralDirs(manifest.mounts).size) * perEntry + unlisted + data + END_OF_ARCHIVE.length;
 };
 
 const readManifest = async (r: ByteReader, maxBytes: number) => {
@@ -340,7 +344,7 @@ export const readArchive = async (file: string, opts: ReadOptions): Promise<Mani
     const r = new ByteReader(gunzip, 2 * (BLOCK + PAX_MAX_BYTES) + MANIFEST_MAX_BYTES);
     const { manifest, implicitDirs } = await readManifest(r, opts.maxBytes);
     opts.fits?.(manifest);
-    r.budget = r.taken + budgetAfterManifest(manifest);
+    r.budget = r.taken + budgetAfterManifest(manifest, implicitDirs);
     await readEntries(r, manifest, implicitDirs, opts.sink);
     return manifest;
   } catch (err) {

@@ -6,9 +6,13 @@
 // case is in the assertion message.
 
 import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { chmod, lchown, link, lstat, lutimes, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import tarFs from "tar-fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest, ManifestMount } from "../../../src/domain/backup.js";
 import { copyTree, describeTree, packArchive, readArchive, treeWriter } from "../../../src/jobs/archive.js";
@@ -142,4 +146,28 @@ describe("archive round trip (property)", () => {
     }
     console.log(`archive round trip: ${CASES} trees, ${entries} generated entries, all restored identical`);
   }, 300_000);
+});
+
+describe("archives of the first format (written by podwarden 0.1 with tar-fs)", () => {
+  it("still restore: files checked against the manifest, directories implied", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pw-format1-"));
+    try {
+      const data = join(dir, "staging/data/app/0");
+      await mkdir(join(data, "sub/empty"), { recursive: true });
+      await writeFile(join(data, "dump.rdb"), "rdb");
+      await writeFile(join(data, "sub/x y"), "x");
+      const files = [
+        { path: "data/app/0/dump.rdb", size: 3, sha256: createHash("sha256").update("rdb").digest("hex") },
+        { path: "data/app/0/sub/x y", size: 1, sha256: createHash("sha256").update("x").digest("hex") },
+      ];
+      const mounts = [{ container: "app", source: "/srv/app", target: "/data", path: "data/app/0" }];
+      await writeFile(join(dir, "staging/manifest.json"), JSON.stringify({ format: 1, pod: "p", createdAt: "x", finishedAt: "x", containers: {}, mounts, files, bytes: 4 }));
+      await pipeline(tarFs.pack(join(dir, "staging"), { entries: ["manifest.json", "data"] }), createGzip(), createWriteStream(join(dir, "old.tar.gz")));
+      const m = await readArchive(join(dir, "old.tar.gz"), { maxBytes: 100, sink: treeWriter(new Map([["data/app/0", join(dir, "out")]])) });
+      expect(m.entries).toEqual(files.map((f) => ({ ...f, type: "file" })));
+      expect(await observe(join(dir, "out"))).toEqual(await observe(data));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
