@@ -117,23 +117,35 @@ export const restoreArchive = async (archive: string, deps: RestoreDeps, signal:
   const stopBudget = pod.spec().containers.filter((c) => names.includes(c.name)).reduce((ms, c) => ms + c.stopTimeoutS * 1000, 0) + 60_000;
   const readyBudget = Math.max(...pod.spec().containers.map((c) => c.probe?.startPeriodMs ?? 0)) + stopBudget;
   const downAt = clock.now();
-  const swapped: ManifestMount[] = [];
+  // Per mount, how far the swap got: its data moved aside (if it had any), then the copy put in place.
+  const done: { m: ManifestMount; movedAside: boolean; inPlace: boolean }[] = [];
   pod.suspend(names);
   try {
     logger.info({ restored, stopping: names }, "stopping the containers whose data is restored, and what depends on them");
     await pod.waitFor(`${names.join(", ")} stopped`, allStopped(names), stopBudget, signal);
     for (const m of manifest.mounts) {
-      await rename(m.source, aside(m)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== "ENOENT") throw err;
-      });
+      const step = { m, movedAside: false, inPlace: false };
+      done.push(step);
+      step.movedAside = await rename(m.source, aside(m)).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOENT") return false;
+          throw err;
+        },
+      );
       await rename(staged(m), m.source);
-      swapped.push(m);
+      step.inPlace = true;
     }
   } catch (err) {
-    // Put back whatever was swapped; nothing of the current data is lost.
-    for (const m of swapped.reverse()) {
-      await rename(m.source, staged(m)).catch(() => undefined);
-      await rename(aside(m), m.source).catch(() => undefined);
+    // Put back whatever was swapped; nothing of the current data is lost. What cannot be put
+    // back stays under its leftover name, which the next start recognises (restore-leftovers.ts).
+    for (const { m, movedAside, inPlace } of done.reverse()) {
+      try {
+        if (inPlace) await rename(m.source, staged(m));
+        if (movedAside) await rename(aside(m), m.source);
+      } catch (undo) {
+        logger.error({ source: m.source, err: errorMessage(undo) }, "cannot put the data back after a failed swap: the next start will");
+      }
     }
     for (const m of manifest.mounts) await rm(staged(m), { recursive: true, force: true });
     pod.resume(names);
