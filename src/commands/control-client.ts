@@ -3,7 +3,7 @@
 
 import { request } from "node:http";
 import { loadConfig } from "../config/load.js";
-import { EXIT, PodwardenError, type ErrorCode } from "../lib/errors.js";
+import { EXIT, PodwardenError, errorMessage, type ErrorCode } from "../lib/errors.js";
 import type { CommandContext } from "./index.js";
 import { controlSocketPath } from "./pidfile.js";
 
@@ -21,8 +21,9 @@ const call = (socketPath: string, method: "GET" | "POST", path: string, body?: u
       res.on("end", () => {
         try {
           resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) });
-        } catch (err) {
-          reject(err);
+        } catch {
+          // A daemon that died mid-answer leaves a cut-off body: the same as a lost connection.
+          reject(Object.assign(new Error("the answer was cut off"), { code: "ECONNRESET" }));
         }
       });
       res.on("error", reject);
@@ -44,7 +45,16 @@ export const askDaemon = async <T>(ctx: CommandContext, method: "GET" | "POST", 
       throw new PodwardenError("E_PODMAN_UNAVAILABLE", `no running daemon for pod ${spec.name} (no control socket at ${socket}): start it (systemctl start opencode-memory-pod, or podwarden run)`, { exitCode: EXIT.podmanUnavailable });
     }
     if (code === "EACCES") throw new PodwardenError("E_USAGE", `${socket}: permission denied (the control socket is root's: use sudo)`, { exitCode: EXIT.failure });
-    throw err;
+    if (code === "ECONNRESET" || code === "EPIPE") {
+      // The daemon went away mid-request (killed, crashed, restarted). Same exit code as no daemon:
+      // nothing answers now. A restore cut short is rolled back or finished when it starts again.
+      throw new PodwardenError(
+        "E_NO_DAEMON",
+        `the daemon of pod ${spec.name} went away before it answered ${method} ${path} (connection lost): see its log (journalctl -u opencode-memory-pod); a restore cut short is rolled back or finished when it starts again`,
+        { exitCode: EXIT.podmanUnavailable, cause: err },
+      );
+    }
+    throw new PodwardenError("E_NO_DAEMON", `cannot talk to the daemon of pod ${spec.name} at ${socket}: ${errorMessage(err)}`, { cause: err });
   }
   if (answer.status >= 400) {
     const e = answer.json as { error?: string; code?: string };

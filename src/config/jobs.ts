@@ -8,6 +8,7 @@ import type { ContainerSpec, ImageSpec } from "../domain/spec.js";
 import { scheduleError } from "../jobs/cron.js";
 import { parseDuration } from "./durations.js";
 import { isPlainObject, type FieldPath } from "./field-path.js";
+import { parseSize } from "./sizes.js";
 import type { Issues } from "./issues.js";
 import { JOBS_DEFAULTS, JobsSchema } from "./schema.js";
 
@@ -17,6 +18,8 @@ export interface BackupSettings {
   readonly dir: string;
   readonly keep: number;
   readonly maxAgeMs: number | undefined;
+  /** Most bytes of file content one archive may hold (backup fails above it, restore refuses). */
+  readonly maxBytes: number;
 }
 
 export interface JobsSettings {
@@ -41,7 +44,13 @@ export function jobsSettings(section: unknown, issues: Issues): JobsSettings {
   if (!b) return { stateDir, backup: undefined };
   return {
     stateDir,
-    backup: { schedule: b.schedule, dir: b.dir, keep: b.keep ?? JOBS_DEFAULTS.keep, maxAgeMs: b.maxAge === undefined ? undefined : parseDuration(b.maxAge) },
+    backup: {
+      schedule: b.schedule,
+      dir: b.dir,
+      keep: b.keep ?? JOBS_DEFAULTS.keep,
+      maxAgeMs: b.maxAge === undefined ? undefined : parseDuration(b.maxAge),
+      maxBytes: parseSize(b.maxSize ?? JOBS_DEFAULTS.maxSize),
+    },
   };
 }
 

@@ -8,6 +8,7 @@
 
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { DURATION_HINT, DURATION_PATTERN } from "./durations.js";
+import { SIZE_HINT, SIZE_PATTERN } from "./sizes.js";
 import { WorkspaceSchema } from "./workspace.js";
 
 const strict = { additionalProperties: false } as const;
@@ -239,6 +240,8 @@ export const JobsSchema = Type.Object(
           keep: Type.Optional(Type.Integer({ minimum: 1, errorMessage: "must be an integer of at least 1" })),
           /** Archives older than this are deleted after a successful run (the newest is always kept). */
           maxAge: Type.Optional(Duration),
+          /** Most file content one archive may hold ("32GiB"): a backup over it fails, a restore over it is refused unread. */
+          maxSize: Type.Optional(Type.String({ pattern: SIZE_PATTERN, errorMessage: `must be ${SIZE_HINT}` })),
         },
         strict,
       ),
@@ -316,7 +319,7 @@ export const BUILTIN_DEFAULTS = {
   restart: { initialDelay: "1s", maxDelay: "2m", resetAfter: "10m" },
 } as const;
 
-export const JOBS_DEFAULTS = { stateDir: "/var/lib/podwarden", keep: 7, updateWindow: "2m" } as const;
+export const JOBS_DEFAULTS = { stateDir: "/var/lib/podwarden", keep: 7, updateWindow: "2m", maxSize: "32GiB" } as const;
 
 export const HTTP_DEFAULTS = { enabled: true, host: "127.0.0.1", port: 9090 } as const;
 

@@ -5,15 +5,27 @@ import { startOrder } from "./graph.js";
 import type { ContainerSpec, PodSpec } from "./spec.js";
 
 export const MANIFEST_NAME = "manifest.json";
-export const MANIFEST_FORMAT = 1;
+/** 1: regular files only (links were left out); 2: every entry, links with their targets. */
+export const MANIFEST_FORMAT = 2;
 const SUFFIX = ".tar.gz";
 
+/** A regular file of a format-1 manifest (path inside the archive: data/<container>/<n>/...). */
 export interface ManifestFile {
-  /** Path inside the archive (data/<container>/<n>/...). */
   readonly path: string;
   readonly size: number;
   readonly sha256: string;
 }
+
+/**
+ * One entry of a format-2 manifest: every directory, file and link under a mount's directory,
+ * the mount's directory itself included. A symlink's target is data, kept byte for byte
+ * (absolute or relative); a hard link's target is the archive path of a file listed before it.
+ */
+export type ManifestEntry =
+  | { readonly path: string; readonly type: "dir" }
+  | { readonly path: string; readonly type: "file"; readonly size: number; readonly sha256: string }
+  | { readonly path: string; readonly type: "symlink"; readonly target: string }
+  | { readonly path: string; readonly type: "link"; readonly target: string };
 
 export interface ManifestMount {
   readonly container: string;
@@ -42,7 +54,8 @@ export interface Manifest {
   readonly finishedAt: string;
   readonly containers: Readonly<Record<string, ManifestContainer>>;
   readonly mounts: readonly ManifestMount[];
-  readonly files: readonly ManifestFile[];
+  readonly entries: readonly ManifestEntry[];
+  /** Bytes of regular-file content in the archive. */
   readonly bytes: number;
 }
 

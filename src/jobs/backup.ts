@@ -3,11 +3,10 @@
 // are copied), the copies are checksummed into a manifest and packed into one archive, and
 // retention runs only after that archive is complete.
 
-import { lstat, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   MANIFEST_FORMAT,
-  MANIFEST_NAME,
   archiveName,
   archiveTime,
   backupPlan,
@@ -24,7 +23,7 @@ import { PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { hostPortFor } from "../probes/prober.js";
 import type { ContainerRuntime } from "../runtime/port.js";
-import { copyTree, hashTree, packArchive } from "./archive.js";
+import { copyTree, describeTree, packArchive } from "./archive.js";
 import type { PodHandle } from "./pod-handle.js";
 import { redisSave } from "./redis-save.js";
 
@@ -68,6 +67,10 @@ export class Backups {
     return this.#d.settings.dir;
   }
 
+  get maxBytes(): number {
+    return this.#d.settings.maxBytes;
+  }
+
   /** This pod's archives, newest first. */
   async list(): Promise<ArchiveInfo[]> {
     const pod = this.#d.pod.spec().name;
@@ -108,7 +111,9 @@ export class Backups {
         const copy = async (): Promise<void> => {
           for (const [i, m] of persistedMounts(c).entries()) {
             const path = `data/${c.name}/${i}`;
-            await copyTree(m.source, join(staging, path));
+            await mkdir(join(staging, "data", c.name), { recursive: true });
+            const skipped = await copyTree(m.source, join(staging, path));
+            if (skipped.length > 0) logger.warn({ container: c.name, skipped }, "not data (sockets, FIFOs, devices): left out of the backup");
             mounts.push({ container: c.name, source: m.source, target: m.target, path });
           }
         };
@@ -121,7 +126,13 @@ export class Backups {
         logger.info({ container: c.name, quiesce, ms: pausedMs[c.name] ?? saveMs[c.name] }, quiesce === "pause" ? "copied while paused" : "copied after save");
         containers[c.name] = { image: o.image, imageId: o.imageId || null, specHash: o.specHash ?? null, quiesce, pausedMs: pausedMs[c.name] ?? null };
       }
-      const files = await hashTree(join(staging, "data"), staging);
+      const items = await describeTree(staging, mounts);
+      const entries = items.map((i) => i.entry);
+      const files = entries.filter((e) => e.type === "file");
+      const total = files.reduce((n, f) => n + f.size, 0);
+      if (total > this.#d.settings.maxBytes) {
+        throw new PodwardenError("E_BACKUP", `the persisted data holds ${total} bytes, more than jobs.backup.maxSize (${this.#d.settings.maxBytes} bytes), which a restore would refuse: raise it in ${spec.source}`);
+      }
       const manifest: Manifest = {
         format: MANIFEST_FORMAT,
         pod: spec.name,
@@ -130,11 +141,10 @@ export class Backups {
         finishedAt: new Date(clock.now()).toISOString(),
         containers,
         mounts,
-        files,
-        bytes: files.reduce((n, f) => n + f.size, 0),
+        entries,
+        bytes: total,
       };
-      await writeFile(join(staging, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
-      const bytes = await packArchive(staging, ["data"], file);
+      const bytes = await packArchive(manifest, items, file);
       const deleted = await this.#retain(spec.name);
       const result = { archive: file, bytes, ms: clock.now() - started, files: files.length, pausedMs, saveMs, deleted };
       logger.info({ archive: file, bytes, files: files.length, ms: result.ms, pausedMs, saveMs, deleted }, "backup written");

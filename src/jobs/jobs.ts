@@ -4,13 +4,15 @@
 
 import type { JobsSettings } from "../config/jobs.js";
 import type { Clock } from "../lib/clock.js";
-import { PodwardenError } from "../lib/errors.js";
+import { rm } from "node:fs/promises";
+import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime, Progress } from "../runtime/port.js";
 import { podReady } from "../supervisor/snapshot.js";
 import { Backups, type ArchiveInfo, type BackupResult } from "./backup.js";
 import type { PodHandle } from "./pod-handle.js";
 import { restoreArchive, type RestoreResult } from "./restore.js";
+import { recoverRestores } from "./restore-leftovers.js";
 import { JobLock, JobRunner, type JobOutcome } from "./runner.js";
 import { Scheduler, type ScheduledJob } from "./scheduler.js";
 import { StateStore, type UpdateRecord } from "./state.js";
@@ -41,6 +43,9 @@ export interface JobsStatus {
   readonly containers: Readonly<Record<string, { readonly pinnedImage: string | null; readonly previousImageId: string | null; readonly lastUpdate: UpdateRecord | null }>>;
 }
 
+/** How long a daemon start waits for the pod to become ready on data restored before a crash. */
+const RECOVERY_WAIT_MS = 24 * 3_600_000;
+
 const notReady = (pod: PodHandle) => (): string | undefined => {
   const s = pod.snapshot();
   return podReady(s) ? undefined : `the pod is not ready (${s.pod.containersReady} of ${s.pod.containersTotal} containers ready)`;
@@ -55,6 +60,7 @@ export class Jobs {
   readonly #restoreRunner: JobRunner<string, RestoreResult>;
   readonly #updateRunner: JobRunner<string | undefined, UpdateOutcome[]>;
   #scheduler: Scheduler | undefined;
+  readonly #stopping = new AbortController();
 
   constructor(deps: JobsDeps) {
     this.#d = deps;
@@ -79,7 +85,7 @@ export class Jobs {
       return r;
     }, { ...base, precondition: notReady(pod) });
     // A restore is what a broken pod may need most: it does not wait for readiness.
-    this.#restoreRunner = new JobRunner("restore", (archive: string, signal) => restoreArchive(archive, { pod, clock, logger: log, workDir: this.#requireBackups().dir }, signal), base);
+    this.#restoreRunner = new JobRunner("restore", (archive: string, signal) => restoreArchive(archive, { pod, clock, logger: log, maxBytes: this.#requireBackups().maxBytes }, signal), base);
     this.#updateRunner = new JobRunner("update", (only: string | undefined, signal) => this.#updates.run(only, signal), { ...base, precondition: notReady(pod) });
   }
 
@@ -88,8 +94,13 @@ export class Jobs {
     return this.#backups;
   }
 
-  /** Loads the state file (image pins apply before the first pass) and starts the schedules. */
+  /**
+   * Rolls back or finishes a restore cut short (before the first pass: no container starts on
+   * half-swapped data), loads the state file (image pins apply before the first pass) and
+   * starts the schedules.
+   */
   async start(): Promise<void> {
+    await this.#recover();
     const state = await this.#state.load();
     for (const [name, pin] of Object.entries(state.pins)) this.#d.pod.pinImage(name, pin);
     const scheduled: ScheduledJob[] = [];
@@ -102,7 +113,24 @@ export class Jobs {
     this.#scheduler.start();
   }
 
+  async #recover(): Promise<void> {
+    const { pod, logger } = this.#d;
+    const log = logger.child({ component: "jobs" });
+    const { whenReady, held } = await recoverRestores(pod.spec(), this.#backups?.dir, log);
+    if (held.length > 0) pod.suspend(held);
+    if (whenReady.length === 0) return;
+    // The restored data is in place; the data it replaced goes once the pod is ready on it, as the restore itself would have done.
+    void pod.waitFor("the pod ready after a restore cut short", podReady, RECOVERY_WAIT_MS, this.#stopping.signal).then(
+      async () => {
+        for (const path of whenReady) await rm(path, { recursive: true, force: true });
+        log.info({ deleted: whenReady }, "the pod is ready on the restored data: the replaced data is deleted");
+      },
+      (err: unknown) => log.warn({ kept: whenReady, err: errorMessage(err) }, "the pod did not become ready on the restored data: the replaced data is kept"),
+    );
+  }
+
   async stop(): Promise<void> {
+    this.#stopping.abort();
     await this.#scheduler?.stop();
     await Promise.all([this.#backupRunner.stop(), this.#restoreRunner.stop(), this.#updateRunner.stop()]);
   }

@@ -1,18 +1,21 @@
-// Restore: unpack and verify the whole archive before anything is touched, copy each
-// directory next to where it goes, stop the affected containers (reverse order), swap the
+// Restore: read the whole archive and check every entry of it before anything is touched,
+// unpack each mount's directory next to where it goes (same file system, so the swap is a
+// rename) while the pod still runs, stop the affected containers (reverse order), swap the
 // directories, start them again (in order) and only once the pod is ready delete the data
-// that was replaced. A restore that does not become ready keeps the replaced data aside.
+// that was replaced. A restore that does not become ready keeps the replaced data aside; one
+// cut short by a crash is rolled back or finished at the next start (restore-leftovers.ts).
 
-import { access, rename, rm } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { mkdir, rename, rm, stat, statfs } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { Manifest, ManifestMount } from "../domain/backup.js";
 import { persistedMounts } from "../domain/backup.js";
 import { stopOrder, transitiveDependentsOf } from "../domain/graph.js";
+import { leftoverName } from "../domain/restore-leftovers.js";
 import type { Clock } from "../lib/clock.js";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { podReady, type Snapshot } from "../supervisor/snapshot.js";
-import { copyTree, unpackArchive, verifyUnpacked } from "./archive.js";
+import { readArchive, treeWriter } from "./archive.js";
 import type { PodHandle } from "./pod-handle.js";
 
 export interface RestoreResult {
@@ -33,11 +36,9 @@ export interface RestoreDeps {
   readonly pod: PodHandle;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Where the archive is unpacked and checked (the backup directory). */
-  readonly workDir: string;
+  /** Most bytes of file content an archive may hold (jobs.backup.maxSize). */
+  readonly maxBytes: number;
 }
-
-const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
 
 const allStopped = (names: readonly string[]) => (s: Snapshot): boolean => names.every((n) => s.containers[n]?.running === false);
 
@@ -51,31 +52,54 @@ const checkFits = (manifest: Manifest, pod: PodHandle, archive: string): void =>
     const c = spec.containers.find((x) => x.name === m.container);
     if (!c) throw new PodwardenError("E_RESTORE", `${archive}: container ${m.container} is not in the pod any more (config ${spec.source})`);
     if (!persistedMounts(c).some((x) => x.source === m.source)) {
-      throw new PodwardenError("E_RESTORE", `${archive}: ${m.source} is no longer a persisted directory of ${m.container} (config ${spec.source})`);
+      throw new PodwardenError("E_RESTORE", `${archive}: ${m.source} is not a persisted directory of ${m.container} (config ${spec.source})`);
     }
   }
 };
 
-/** Unpacks, verifies and checks the archive, then copies each directory next to its place (same file system, so the swap is a rename) while the pod still runs. */
-const prepare = async (archive: string, unpacked: string, staged: (m: ManifestMount) => string, pod: PodHandle, logger: Logger): Promise<Manifest> => {
-  let manifest: Manifest | undefined;
+/** Each file system the restore writes to must have room for the unpacked copy beside the current data. */
+const checkSpace = async (manifest: Manifest): Promise<void> => {
+  const need = new Map<number, { dir: string; bytes: number }>();
+  for (const m of manifest.mounts) {
+    const dir = dirname(m.source);
+    await mkdir(dir, { recursive: true });
+    const dev = (await stat(dir)).dev;
+    const bytes = manifest.entries.reduce((n, e) => n + (e.type === "file" && (e.path === m.path || e.path.startsWith(`${m.path}/`)) ? e.size : 0), 0);
+    need.set(dev, { dir, bytes: (need.get(dev)?.bytes ?? 0) + bytes });
+  }
+  for (const { dir, bytes } of need.values()) {
+    const fs = await statfs(dir);
+    const free = fs.bavail * fs.bsize;
+    if (free < bytes) throw new PodwardenError("E_RESTORE", `not enough free space on the file system of ${dir} to unpack beside the current data: ${bytes} bytes needed, ${free} free`);
+  }
+};
+
+/**
+ * Reads and checks the whole archive (nothing written), then reads it again unpacking each
+ * mount's directory beside its place; the second read checks everything again and must find
+ * the same manifest (an archive changed in between is refused).
+ */
+const prepare = async (archive: string, staged: (m: ManifestMount) => string, deps: RestoreDeps): Promise<Manifest> => {
+  const { pod, logger, maxBytes } = deps;
+  logger.info({ archive }, "verifying the archive");
+  const manifest = await readArchive(archive, { maxBytes, fits: (m) => checkFits(m, pod, archive) });
+  await checkSpace(manifest);
+  const same = JSON.stringify(manifest);
+  const roots = new Map(manifest.mounts.map((m) => [m.path, staged(m)]));
   try {
-    logger.info({ archive }, "unpacking and verifying");
-    await unpackArchive(archive, unpacked).catch((err: unknown) => {
-      throw new PodwardenError("E_RESTORE", `${archive}: cannot unpack: ${errorMessage(err)}`);
+    for (const m of manifest.mounts) await rm(staged(m), { recursive: true, force: true });
+    logger.info({ archive, into: [...roots.values()] }, "unpacking beside the current data");
+    await readArchive(archive, {
+      maxBytes,
+      fits: (m) => {
+        if (JSON.stringify(m) !== same) throw new PodwardenError("E_RESTORE", `${archive} changed while it was restored`);
+      },
+      sink: treeWriter(roots),
     });
-    manifest = await verifyUnpacked(unpacked, archive);
-    checkFits(manifest, pod, archive);
-    for (const m of manifest.mounts) {
-      await rm(staged(m), { recursive: true, force: true });
-      await copyTree(join(unpacked, m.path), staged(m));
-    }
     return manifest;
   } catch (err) {
-    for (const m of manifest?.mounts ?? []) await rm(staged(m), { recursive: true, force: true });
+    for (const m of manifest.mounts) await rm(staged(m), { recursive: true, force: true });
     throw err;
-  } finally {
-    await rm(unpacked, { recursive: true, force: true });
   }
 };
 
@@ -83,11 +107,9 @@ export const restoreArchive = async (archive: string, deps: RestoreDeps, signal:
   const { pod, clock, logger } = deps;
   const started = clock.now();
   const tag = `${started}`;
-  const unpacked = join(deps.workDir, `.restore-${basename(archive)}-${tag}`);
-  const staged = (m: ManifestMount): string => `${m.source}.podwarden-restore-${tag}`;
-  const aside = (m: ManifestMount): string => `${m.source}.podwarden-replaced-${tag}`;
-  if (!(await exists(archive))) throw new PodwardenError("E_RESTORE", `${archive}: no such file`);
-  const manifest = await prepare(archive, unpacked, staged, pod, logger);
+  const staged = (m: ManifestMount): string => leftoverName(m.source, "restore", tag);
+  const aside = (m: ManifestMount): string => leftoverName(m.source, "replaced", tag);
+  const manifest = await prepare(archive, staged, deps);
   const restored = [...new Set(manifest.mounts.map((m) => m.container))];
   // Whatever depends on restored data restarts after it, in order, so nothing runs against the old data.
   const containers = pod.spec().containers;
@@ -95,21 +117,35 @@ export const restoreArchive = async (archive: string, deps: RestoreDeps, signal:
   const stopBudget = pod.spec().containers.filter((c) => names.includes(c.name)).reduce((ms, c) => ms + c.stopTimeoutS * 1000, 0) + 60_000;
   const readyBudget = Math.max(...pod.spec().containers.map((c) => c.probe?.startPeriodMs ?? 0)) + stopBudget;
   const downAt = clock.now();
-  const swapped: ManifestMount[] = [];
+  // Per mount, how far the swap got: its data moved aside (if it had any), then the copy put in place.
+  const done: { m: ManifestMount; movedAside: boolean; inPlace: boolean }[] = [];
   pod.suspend(names);
   try {
     logger.info({ restored, stopping: names }, "stopping the containers whose data is restored, and what depends on them");
     await pod.waitFor(`${names.join(", ")} stopped`, allStopped(names), stopBudget, signal);
     for (const m of manifest.mounts) {
-      if (await exists(m.source)) await rename(m.source, aside(m));
+      const step = { m, movedAside: false, inPlace: false };
+      done.push(step);
+      step.movedAside = await rename(m.source, aside(m)).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOENT") return false;
+          throw err;
+        },
+      );
       await rename(staged(m), m.source);
-      swapped.push(m);
+      step.inPlace = true;
     }
   } catch (err) {
-    // Put back whatever was swapped; nothing of the current data is lost.
-    for (const m of swapped.reverse()) {
-      await rename(m.source, staged(m)).catch(() => undefined);
-      await rename(aside(m), m.source).catch(() => undefined);
+    // Put back whatever was swapped; nothing of the current data is lost. What cannot be put
+    // back stays under its leftover name, which the next start recognises (restore-leftovers.ts).
+    for (const { m, movedAside, inPlace } of done.reverse()) {
+      try {
+        if (inPlace) await rename(m.source, staged(m));
+        if (movedAside) await rename(aside(m), m.source);
+      } catch (undo) {
+        logger.error({ source: m.source, err: errorMessage(undo) }, "cannot put the data back after a failed swap: the next start will");
+      }
     }
     for (const m of manifest.mounts) await rm(staged(m), { recursive: true, force: true });
     pod.resume(names);
@@ -129,7 +165,7 @@ export const restoreArchive = async (archive: string, deps: RestoreDeps, signal:
     createdAt: manifest.createdAt,
     containers: restored,
     restarted: names,
-    files: manifest.files.length,
+    files: manifest.entries.filter((e) => e.type === "file").length,
     bytes: manifest.bytes,
     downtimeMs: clock.now() - downAt,
     ms: clock.now() - started,

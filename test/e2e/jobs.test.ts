@@ -168,9 +168,9 @@ describe("scheduled care on real Podman", () => {
       figures.push(`backup while writing: ${b.ms} ms, ${b.bytes} bytes, ${b.files} files; OpenCode paused ${b.pausedMs.opencode} ms; saves ${JSON.stringify(b.saveMs)}; ${writes} transactions meanwhile`);
       // Each server's data file is in it, not just its directory: FalkorDB's snapshot included,
       // which a mount beside the image's data path (the seed's /data) would leave out.
-      const manifest = JSON.parse(await promisify(execFile)("tar", ["-xzOf", archive, "manifest.json"]).then((o) => o.stdout)) as { files: { path: string; size: number }[] };
+      const manifest = JSON.parse(await promisify(execFile)("tar", ["-xzOf", archive, "manifest.json"]).then((o) => o.stdout)) as { entries: { path: string; type: string; size?: number }[] };
       for (const [c, file] of [["valkey", "dump.rdb"], ["falkordb", "dump.rdb"], ["opencode", "opencode.db"]] as const) {
-        const entry = manifest.files.find((f) => f.path.startsWith(`data/${c}/`) && f.path.endsWith(`/${file}`));
+        const entry = manifest.entries.find((f) => f.type === "file" && f.path.startsWith(`data/${c}/`) && f.path.endsWith(`/${file}`));
         expect([c, file, (entry?.size ?? 0) > 0]).toEqual([c, file, true]);
       }
 

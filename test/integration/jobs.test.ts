@@ -194,7 +194,7 @@ describe("backups against a fake runtime and real files", () => {
   });
 
   const backups = (keep: number, maxAgeMs?: number) =>
-    new Backups({ pod: handle(), runtime, settings: { schedule: undefined, dir: join(dir, "backups"), keep, maxAgeMs }, clock, logger: silentLogger() });
+    new Backups({ pod: handle(), runtime, settings: { schedule: undefined, dir: join(dir, "backups"), keep, maxAgeMs, maxBytes: 2 ** 30 }, clock, logger: silentLogger() });
 
   it("pauses the container only for the copy, hands it back, and retention keeps the newest `keep` after each success", async () => {
     const b = backups(2);

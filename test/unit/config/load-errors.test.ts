@@ -357,7 +357,7 @@ describe("loadConfig: jobs", () => {
       "containers.cache.update": { policy: "registry", schedule: "0 4 * * SUN", window: "5m" },
     });
     const loaded = await loadConfig(file);
-    expect(loaded.jobs).toEqual({ stateDir: "/var/lib/pw", backup: { dir: "/var/backups/pw", schedule: "0 3 * * *", keep: 7, maxAgeMs: 30 * 86_400_000 } });
+    expect(loaded.jobs).toEqual({ stateDir: "/var/lib/pw", backup: { dir: "/var/backups/pw", schedule: "0 3 * * *", keep: 7, maxAgeMs: 30 * 86_400_000, maxBytes: 32 * 2 ** 30 } });
     expect(loaded.spec.containers.find((c) => c.name === "cache")!.update).toEqual({ policy: "registry", schedule: "0 4 * * SUN", windowMs: 300_000 });
     expect(loaded.spec.containers.find((c) => c.name === "web")!.update).toBeUndefined();
   });
