@@ -248,7 +248,24 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   }
 };
 
+/**
+ * Whoever reads stdout stopped reading (`podwarden validate | head -1`): what is left to say
+ * has no reader, so leave at once and quietly, as a program killed by SIGPIPE would (Node
+ * ignores SIGPIPE and reports EPIPE instead). On stderr a broken pipe is ignored: the command
+ * (the daemon, above all) carries on without its log.
+ */
+export const quietOnBrokenPipe = (exit: (code: number) => void = (code) => process.exit(code)): void => {
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    exit(typeof process.exitCode === "number" ? process.exitCode : EXIT.ok);
+  });
+  process.stderr.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+  });
+};
+
 const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await import("node:fs")).realpathSync(process.argv[1]);
 if (isEntry) {
+  quietOnBrokenPipe();
   process.exitCode = await main(process.argv.slice(2));
 }
