@@ -244,7 +244,9 @@ export class Reconciler {
       await runtime.pruneSecrets(spec.name, keep);
       this.#secretsPruned = true;
     }
-    return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled, serving: p.serving };
+    // Cut short: the plan's "again at once" no longer holds; whoever aborted gives the next mode (and kicks).
+    const requeueAfterMs = signal?.aborted ? null : p.requeueAfterMs;
+    return { mode, requeueAfterMs, settled: p.settled, serving: p.serving };
   }
 
   /** Instances of `name`'s dependencies right now. */
