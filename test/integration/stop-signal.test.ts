@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 import type { ContainerCreateRequest } from "../../src/domain/create-request.js";
+import type { ContainerRuntime } from "../../src/runtime/port.js";
 import { Supervisor } from "../../src/supervisor/supervisor.js";
 import { Harness, silentLogger } from "../support/harness.js";
 import { chainSpec, container } from "../support/pod-spec.js";
@@ -84,7 +85,7 @@ describe("a stop signal during start-up", () => {
     h.runtime.images.delete("localhost/valkey:test");
     const s = setup(h);
     let pullSignal: AbortSignal | undefined;
-    h.runtime.pullImage = (_ref: string, _progress: unknown, signal?: AbortSignal) =>
+    (h.runtime as ContainerRuntime).pullImage = (_ref, _progress, signal) =>
       new Promise<void>((_resolve, reject) => {
         pullSignal = signal;
         signal?.addEventListener("abort", () => reject(new Error("pull aborted")), { once: true });
