@@ -59,9 +59,10 @@ const OPTION_HELP: Readonly<Record<string, string>> = {
   version: "  -V, --version         print the version",
 };
 
-const EXIT_HELP = `Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update,
-the daemon) unavailable, 72 host not ready (doctor, up), 75 busy or pod not ready
-(try again), 78 bad config.
+const EXIT_HELP = `Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update/reload,
+the daemon) unavailable, 72 host not ready (doctor, up), 73 another podwarden holds the
+pod (run, up, down: a daemon supervises it, or an up/down is at work; the message names
+it), 75 busy or pod not ready (try again), 78 bad config.
 `;
 
 const HELP = `podwarden — supervises the opencode-memory-pod Podman pod
