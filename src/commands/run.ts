@@ -62,9 +62,9 @@ const listenControl = async (d: Daemon, log: Logger, path: string): Promise<void
     await mkdir(dirname(path), { recursive: true, mode: 0o755 });
     await d.control.listen({ path });
     await chmod(path, 0o600);
-    log.info({ socket: path }, "control socket ready (podwarden backup, restore, update)");
+    log.info({ socket: path }, "control socket ready (podwarden backup, restore, update, reload)");
   } catch (err) {
-    log.error({ socket: path, err: errorMessage(err) }, "cannot open the control socket: backup, restore and update from the CLI are off");
+    log.error({ socket: path, err: errorMessage(err) }, "cannot open the control socket: backup, restore and update from the CLI are off; reload falls back to SIGHUP");
   }
 };
 
