@@ -1,4 +1,5 @@
-// A pod of N small containers from the local Valkey image, each depending on the one before, for
+// A pod of N small containers from the local Valkey image, each depending on the one before
+// (or, `independent`, all started in one pass), for
 // the e2e tests of locking and stopping: each waits `delayS` seconds before its server listens
 // (a slow start), is probed by an exec probe (valkey-cli ping: no published port needed) and
 // has a short stop timeout. The run's config (createRun) extends this file.
@@ -11,7 +12,10 @@ export const VALKEY_IMAGE = "localhost/podwarden-valkey:local";
 export const chainNames = (n: number): string[] => Array.from({ length: n }, (_, i) => `s${String(i + 1).padStart(2, "0")}`);
 
 /** Writes the base config into `dir`; returns its path. */
-export const writeValkeyChain = async (dir: string, opts: { readonly count: number; readonly delayS: number; readonly stopTimeoutS: number }): Promise<string> => {
+export const writeValkeyChain = async (
+  dir: string,
+  opts: { readonly count: number; readonly delayS: number; readonly stopTimeoutS: number; readonly independent?: boolean },
+): Promise<string> => {
   const names = chainNames(opts.count);
   const lines = [
     "pod:",
@@ -30,7 +34,7 @@ export const writeValkeyChain = async (dir: string, opts: { readonly count: numb
         `    command: [sh, -c, ${JSON.stringify(script)}]`,
         `    probe: { exec: [valkey-cli, -p, "${port}", ping], startInterval: 200ms, startPeriod: 60s }`,
         `    stopTimeout: ${opts.stopTimeoutS}s`,
-        ...(i > 0 ? [`    dependsOn: [${names[i - 1]}]`] : []),
+        ...(i > 0 && !opts.independent ? [`    dependsOn: [${names[i - 1]}]`] : []),
       ];
     }),
   ];
