@@ -186,6 +186,7 @@ describe("SIGTERM during start-up", () => {
     expect(r.after.filter((e) => e.msg === "stopping").map((e) => e.container)).toEqual(["s04", "s03", "s02", "s01"]);
     expect(r.log.some(logIs("pod stopped and removed"))).toBe(true);
     expect([r.podLeft, r.containersLeft]).toEqual([false, []]);
+    if (r.created.length !== 4) console.log(`Podman reported create events ${r.created.join(", ")}; the daemon created ${r.log.filter(logIs("creating container")).map((e) => e.container).join(", ")}`);
     console.log(`SIGTERM during start-up, chain (4 of 10 started, stop timeout ${STOP_TIMEOUT_S} s each, sum ${4 * STOP_TIMEOUT_S} s): exit after ${Math.round(r.ms)} ms`);
   }, 300_000);
 
