@@ -13,10 +13,11 @@ import { chainSpec, container } from "../support/pod-spec.js";
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `c${String(i + 1).padStart(2, "0")}`);
 
-/** Lets the background loop run: macrotask turns, with the fake clock moving a little each time. */
+/** Lets the background loop run: timer turns, with the fake clock moving a little each time. */
 const until = async (h: Harness, done: () => boolean, what: string): Promise<void> => {
   for (let i = 0; i < 2000 && !done(); i++) {
-    await new Promise((r) => setImmediate(r));
+    // Real time passes too (at least 1 ms a turn): run.ts goes down a few ms after the signal.
+    await new Promise((r) => setTimeout(r, 1));
     h.clock.advance(50);
   }
   if (!done()) throw new Error(`not ${what}; journal: ${h.runtime.journal.map((j) => `${j.op} ${j.name}`).join(", ")}`);
