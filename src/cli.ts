@@ -59,9 +59,10 @@ const OPTION_HELP: Readonly<Record<string, string>> = {
   version: "  -V, --version         print the version",
 };
 
-const EXIT_HELP = `Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update,
-the daemon) unavailable, 72 host not ready (doctor, up), 75 busy or pod not ready
-(try again), 78 bad config.
+const EXIT_HELP = `Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update/reload,
+the daemon) unavailable, 72 host not ready (doctor, up), 73 another podwarden holds the
+pod (run, up, down: a daemon supervises it, or an up/down is at work; the message names
+it), 75 busy or pod not ready (try again), 78 bad config.
 `;
 
 const HELP = `podwarden — supervises the opencode-memory-pod Podman pod
@@ -248,7 +249,24 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   }
 };
 
+/**
+ * Whoever reads stdout stopped reading (`podwarden validate | head -1`): what is left to say
+ * has no reader, so leave at once and quietly, as a program killed by SIGPIPE would (Node
+ * ignores SIGPIPE and reports EPIPE instead). On stderr a broken pipe is ignored: the command
+ * (the daemon, above all) carries on without its log.
+ */
+export const quietOnBrokenPipe = (exit: (code: number) => void = (code) => process.exit(code)): void => {
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    exit(typeof process.exitCode === "number" ? process.exitCode : EXIT.ok);
+  });
+  process.stderr.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+  });
+};
+
 const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await import("node:fs")).realpathSync(process.argv[1]);
 if (isEntry) {
+  quietOnBrokenPipe();
   process.exitCode = await main(process.argv.slice(2));
 }

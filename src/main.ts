@@ -2,12 +2,13 @@
 // Nothing else constructs runtimes, loggers or supervisors.
 
 import { existsSync } from "node:fs";
+import { realpath } from "node:fs/promises";
 import { backoffFrom } from "./domain/backoff.js";
 import type { PodSpec, Secrets } from "./domain/spec.js";
 import { loadConfig } from "./config/load.js";
 import { loadNamingKey, namingKeyDirs, processNamingKey } from "./config/naming-key.js";
 import { systemClock, type Clock } from "./lib/clock.js";
-import { ConfigError } from "./lib/errors.js";
+import { ConfigError, UsageError, errorMessage, issueLines } from "./lib/errors.js";
 import { SecretScrubber, createLogger, type Logger } from "./observability/logger.js";
 import { logDestination } from "./observability/destination.js";
 import { createProber } from "./probes/prober.js";
@@ -97,8 +98,13 @@ export interface Daemon extends Loaded {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly timeline: Timeline;
-  /** Re-reads the config file; a bad one throws ConfigError and changes nothing. */
+  /**
+   * Re-reads the config file (SIGHUP, `podwarden reload` through the control socket, POST
+   * /reload with the token); a bad one throws ConfigError and changes nothing. Logs the outcome.
+   */
   reload(): Promise<ReloadResult>;
+  /** Calls `listener` after every reload, applied or rejected; returns the unsubscribe function. */
+  onReload(listener: () => void): () => void;
   /** The HTTP app (not listening), or undefined when http.enabled is false. */
   readonly server: FastifyLikeServer | undefined;
   /** Backups, restores and image updates (started by `run`). */
@@ -147,7 +153,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
   let current = loaded.spec;
   let warnings = loaded.warnings;
   const secretValues = new Set(loaded.secrets.values());
-  const reload = async (): Promise<ReloadResult> => {
+  const apply = async (): Promise<ReloadResult> => {
     const next = await loadConfig(opts.config);
     if (next.spec.name !== current.name) {
       throw new ConfigError([
@@ -169,6 +175,34 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
     supervisor.kick();
     return result;
   };
+  const reloadListeners = new Set<() => void>();
+  const reloadLog = loaded.logger.child({ component: "daemon" });
+  const reload = async (): Promise<ReloadResult> => {
+    reloadLog.info({ config: opts.config }, "reloading the config");
+    try {
+      const r = await apply();
+      reloadLog.info({ changed: r.changed, podChanged: r.podChanged }, r.changed.length || r.podChanged ? "config reloaded" : "config reloaded: nothing changed");
+      return r;
+    } catch (err) {
+      const issues = err instanceof ConfigError ? issueLines(err.issues) : [errorMessage(err)];
+      reloadLog.error({ issues }, "config reload rejected; the pod is left as it is");
+      throw err;
+    } finally {
+      for (const l of reloadListeners) l();
+    }
+  };
+  const onReload = (listener: () => void): (() => void) => {
+    reloadListeners.add(listener);
+    return () => reloadListeners.delete(listener);
+  };
+  /** `podwarden reload -c FILE` names the file it checked: the daemon re-reads its own, which must be that one. */
+  const reloadFile = async (config: string | undefined): Promise<ReloadResult> => {
+    const real = (p: string): Promise<string> => realpath(p).catch(() => p);
+    if (config !== undefined && (await real(config)) !== (await real(current.source))) {
+      throw new UsageError(`the daemon of pod ${current.name} runs with ${current.source} and reloads that file: edit it (it may extend ${config}), or restart the daemon with --config ${config}`);
+    }
+    return reload();
+  };
   const jobs = new Jobs({
     pod: podHandle(reconciler, supervisor, clock),
     runtime,
@@ -184,6 +218,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
     restore: (archive) => jobs.restore(archive),
     checkUpdates: (container) => jobs.checkUpdates(container),
     update: (container) => jobs.update(container),
+    reload: (config) => reloadFile(config),
   });
   const server = loaded.http.enabled
     ? buildServer({
@@ -198,7 +233,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
         ...(loaded.http.token ? { control: { token: loaded.http.token, reload } } : {}),
       })
     : undefined;
-  return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload, metrics, timeline, server, jobs, control };
+  return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload, onReload, metrics, timeline, server, jobs, control };
 };
 
 /**

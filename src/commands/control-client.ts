@@ -12,7 +12,8 @@ export const EXIT_TEMPFAIL = 75;
 
 const EXIT_FOR: Readonly<Record<string, number>> = { E_USAGE: EXIT.usage, E_CONFIG: EXIT.badConfig, E_BUSY: EXIT_TEMPFAIL, E_NOT_READY: EXIT_TEMPFAIL };
 
-const call = (socketPath: string, method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; json: unknown }> =>
+/** One request on a control socket: the status and JSON answer, or the socket's error (ENOENT, ECONNREFUSED, EACCES...). */
+export const callDaemon = (socketPath: string, method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; json: unknown }> =>
   new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request({ socketPath, method, path, headers: payload ? { "content-type": "application/json" } : {} }, (res) => {
@@ -38,7 +39,7 @@ export const askDaemon = async <T>(ctx: CommandContext, method: "GET" | "POST", 
   const socket = controlSocketPath(ctx.global.env, spec.name);
   let answer: { status: number; json: unknown };
   try {
-    answer = await call(socket, method, path, body);
+    answer = await callDaemon(socket, method, path, body);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ECONNREFUSED") {
@@ -56,6 +57,11 @@ export const askDaemon = async <T>(ctx: CommandContext, method: "GET" | "POST", 
     }
     throw new PodwardenError("E_NO_DAEMON", `cannot talk to the daemon of pod ${spec.name} at ${socket}: ${errorMessage(err)}`, { cause: err });
   }
+  return answerOf<T>(answer);
+};
+
+/** The daemon's answer, or its error as a PodwardenError carrying the exit code of its error code. */
+export const answerOf = <T>(answer: { status: number; json: unknown }): T => {
   if (answer.status >= 400) {
     const e = answer.json as { error?: string; code?: string };
     const code = (e.code ?? "E_INTERNAL") as ErrorCode;

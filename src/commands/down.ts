@@ -5,18 +5,25 @@ import { buildDaemon } from "../main.js";
 import { EXIT } from "../lib/errors.js";
 import type { CommandContext } from "./index.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
+import { acquirePodLock } from "./pod-lock.js";
 
 export const down = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "down");
   const limit = timeoutMs(ctx, 5 * 60_000);
   const d = await buildDaemon(ctx.global, false, undefined, "throwaway");
-  await d.runtime.ping();
+  // Refused (exit 73) while a `run` daemon supervises the pod (it would bring it back), or another `up` or `down` works on it.
+  const lock = await acquirePodLock({ env: ctx.global.env, pod: d.spec.name, command: "down", config: d.spec.source });
   const started = performance.now();
-  d.supervisor.start("down");
   try {
-    await withInterrupt((signal) => d.supervisor.waitUntilSettled(limit, signal));
+    await d.runtime.ping();
+    d.supervisor.start("down");
+    try {
+      await withInterrupt((signal) => d.supervisor.waitUntilSettled(limit, signal));
+    } finally {
+      await d.supervisor.stop();
+    }
   } finally {
-    await d.supervisor.stop();
+    await lock.release();
   }
   const elapsed = Math.round(performance.now() - started);
   if (ctx.json) printJson(ctx, { ok: true, pod: d.spec.name, elapsedMs: elapsed });

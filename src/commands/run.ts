@@ -1,11 +1,12 @@
-// podwarden run: the foreground daemon. Brings the pod up and keeps reconciling, serves
-// HTTP, talks to systemd; SIGHUP reloads the config; on SIGTERM or SIGINT it stops the
-// containers in reverse order, removes the pod and exits 0, unless `podwarden restart-daemon`
-// marked it for a handover (keep-pod.ts): then it leaves the pod running and exits 0.
+// podwarden run: the foreground daemon. Holds the pod's lock (one daemon per pod), brings the
+// pod up and keeps reconciling, serves HTTP, talks to systemd; SIGHUP reloads the config; on
+// SIGTERM or SIGINT, at any moment (start-up included: no create or start is issued after it),
+// it stops the containers in reverse order, removes the pod and exits 0, unless `podwarden
+// restart-daemon` marked it for a handover (keep-pod.ts): then it leaves the pod running and exits 0.
 
 import { HostGate } from "../doctor/gate.js";
 import { buildDaemon, checkHost, type Daemon } from "../main.js";
-import { ConfigError, EXIT, errorMessage, issueLines } from "../lib/errors.js";
+import { EXIT, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { bridgeToSystemd, type SystemdBridge } from "../systemd/bridge.js";
 import { createNotifier } from "../systemd/sd-notify.js";
@@ -15,6 +16,7 @@ import { controlSocketPath, pidfilePath, removePidfile, writePidfile } from "./p
 import type { CommandContext } from "./index.js";
 import { noArgs } from "./shared.js";
 import { handoverDecision, keepPodPath, readMarker, removeMarker } from "./keep-pod.js";
+import { acquirePodLock } from "./pod-lock.js";
 
 /** Enough for every container's stop timeout in sequence, plus slack. */
 const shutdownBudgetMs = (stopTimeoutsS: readonly number[]): number => stopTimeoutsS.reduce((a, b) => a + b, 0) * 1000 + 30_000;
@@ -37,18 +39,9 @@ const logReadiness = (d: Daemon, log: Logger): void => {
   });
 };
 
-/** SIGHUP (or `podwarden reload`): apply a changed config; a bad one changes nothing. */
-const reloadOnHup = (d: Daemon, log: Logger, config: string, then: () => void): void => {
-  process.on("SIGHUP", () => {
-    log.info({ config }, "reloading the config");
-    d.reload().finally(then).then(
-      (r) => log.info({ changed: r.changed, podChanged: r.podChanged }, r.changed.length || r.podChanged ? "config reloaded" : "config reloaded: nothing changed"),
-      (err: unknown) => {
-        const issues = err instanceof ConfigError ? issueLines(err.issues) : [errorMessage(err)];
-        log.error({ issues }, "config reload rejected; the pod is left as it is");
-      },
-    );
-  });
+/** SIGHUP: apply a changed config (the daemon logs the outcome); a bad one changes nothing. */
+const reloadOnHup = (d: Daemon): void => {
+  process.on("SIGHUP", () => void d.reload().catch(() => undefined));
 };
 
 const listen = async (d: Daemon, log: Logger): Promise<void> => {
@@ -69,9 +62,9 @@ const listenControl = async (d: Daemon, log: Logger, path: string): Promise<void
     await mkdir(dirname(path), { recursive: true, mode: 0o755 });
     await d.control.listen({ path });
     await chmod(path, 0o600);
-    log.info({ socket: path }, "control socket ready (podwarden backup, restore, update)");
+    log.info({ socket: path }, "control socket ready (podwarden backup, restore, update, reload)");
   } catch (err) {
-    log.error({ socket: path, err: errorMessage(err) }, "cannot open the control socket: backup, restore and update from the CLI are off");
+    log.error({ socket: path, err: errorMessage(err) }, "cannot open the control socket: backup, restore and update from the CLI are off; reload falls back to SIGHUP");
   }
 };
 
@@ -118,58 +111,100 @@ const logProcessTrouble = (log: Logger): void => {
   process.on("unhandledRejection", crash("unhandled promise rejection: exiting"));
 };
 
-const nextStopSignal = (): Promise<NodeJS.Signals> =>
-  new Promise((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+/**
+ * SIGTERM and SIGINT, caught from the daemon's first moment: the first one ends the start-up
+ * wherever it is (what is listed in `onSignal` runs at once, in the handler) and starts the
+ * shutdown; a later one goes to `onSecond` (by default: exit 1 at once).
+ */
+class StopSignals {
+  requested: NodeJS.Signals | undefined;
+  readonly first: Promise<NodeJS.Signals>;
+  readonly #now: (() => void)[] = [];
+  #again: () => void = () => process.exit(EXIT.failure);
+
+  constructor() {
+    let resolve!: (s: NodeJS.Signals) => void;
+    this.first = new Promise((r) => (resolve = r));
+    const on = (signal: NodeJS.Signals) => (): void => {
+      if (this.requested) return this.#again();
+      this.requested = signal;
+      for (const f of this.#now) f();
+      resolve(signal);
+    };
+    process.on("SIGTERM", on("SIGTERM"));
+    process.on("SIGINT", on("SIGINT"));
+  }
+
+  /** Runs `f` in the first signal's handler (now, if it already came). */
+  onSignal(f: () => void): void {
+    this.#now.push(f);
+    if (this.requested) f();
+  }
+
+  onSecond(f: () => void): void {
+    this.#again = f;
+  }
+}
 
 export const run = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "run");
+  const stop = new StopSignals();
   // The systemd bridge needs the daemon, and the daemon reports build progress to the bridge.
   const late: { bridge?: SystemdBridge } = {};
   // Patient: if Podman is not there yet, the loop keeps trying; the daemon never exits for it.
   const d = await buildDaemon(ctx.global, true, (line) => late.bridge?.progress(line));
   const log = d.logger.child({ component: "daemon" });
+  // One daemon per pod: a second one is refused here (exit 73, naming the holder), before it
+  // touches the pod, the pid file or the control socket. Exiting, however, releases it.
+  const lock = await acquirePodLock({ env: ctx.global.env, pod: d.spec.name, command: "run", config: d.spec.source });
+  // From the stop signal on, the pass in flight issues no more creates or starts, nor does any
+  // pass after it, until the shutdown (or a handover) decides what happens next.
+  stop.onSignal(() => d.supervisor.quiesce());
   logProcessTrouble(log);
   // doctor's checks before the pod is touched: what retrying cannot fix holds the start (see doctor/gate.ts).
   const gate = new HostGate({ check: () => checkHost(d, ctx.global), supervisor: d.supervisor, clock: d.clock, logger: log, source: () => d.reconciler.spec.source });
+  // From the stop signal on, the gate opens no more (the pod is not started).
+  stop.onSignal(() => void gate.close());
   await gate.firstCheck();
   const notifier = createNotifier(ctx.global.env, d.logger.child({ component: "systemd" }));
   const bridge = bridgeToSystemd({ notifier, supervisor: d.supervisor, spec: () => d.reconciler.spec, mode: () => d.reconciler.mode, logger: log });
   late.bridge = bridge;
   log.info({ version: ctx.version, pod: d.spec.name, socket: d.socket, config: d.spec.source, systemd: notifier.transport }, "podwarden starting");
   logReadiness(d, log);
-  reloadOnHup(d, log, ctx.global.config, () => gate.recheck());
+  // A reload (SIGHUP, the control socket) is also the moment to look at the host again.
+  d.onReload(() => gate.recheck());
+  reloadOnHup(d);
   const pidfile = pidfilePath(ctx.global.env, d.spec.name);
   await writePidfile(pidfile, d.spec.source).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
   // Image pins from earlier updates apply before the first pass, so adoption keeps those containers.
   await d.jobs.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, "jobs not started: no scheduled backups or updates"));
-  gate.begin();
+  // Stopped during the start-up: the pod is not started at all.
+  if (!stop.requested) gate.begin();
   await listen(d, log);
   const socket = controlSocketPath(ctx.global.env, d.spec.name);
   await listenControl(d, log, socket);
 
-  const signal = await nextStopSignal();
+  const signal = await stop.first;
   const handover = await takeKeepPodMarker(keepPodPath(ctx.global.env, d.spec.name), log);
   if (handover) log.info({ signal }, "handing over: leaving the pod running for the next daemon");
   else log.info({ signal }, "shutting down: stopping containers in reverse order");
-  await bridge.stopping(handover ? "handing over: the pod keeps running" : undefined);
   // A second signal while stopping leaves at once; the containers keep whatever state they reached.
-  const again = (): void => {
+  stop.onSecond(() => {
     log.warn("second signal: exiting without finishing the shutdown");
     process.exit(EXIT.failure);
-  };
-  process.once("SIGTERM", again);
-  process.once("SIGINT", again);
+  });
+  await gate.close();
+  // The reverse-order stop begins now, before the jobs and sockets are closed.
+  if (!handover) d.supervisor.start("down");
+  await bridge.stopping(handover ? "handing over: the pod keeps running" : undefined);
   await d.jobs.stop();
   await d.control.close();
   await rm(socket, { force: true });
-  await gate.close();
   const code = handover ? EXIT.ok : await stopPod(d, log);
   await d.supervisor.stop();
   await d.server?.close();
   await bridge.close();
   await removePidfile(pidfile);
+  await lock.release();
   return code;
 };

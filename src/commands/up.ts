@@ -10,6 +10,7 @@ import { EXIT, HostNotReadyError, PodwardenError } from "../lib/errors.js";
 import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
 import type { CommandContext } from "./index.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
+import { acquirePodLock } from "./pod-lock.js";
 
 const describeNotReady = (s: Snapshot): string =>
   Object.entries(s.containers)
@@ -82,6 +83,16 @@ export const up = async (ctx: CommandContext): Promise<number> => {
   noArgs(ctx, "up");
   const limit = timeoutMs(ctx, 15 * 60_000);
   const d = await buildDaemon(ctx.global);
+  // Refused (exit 73) while a `run` daemon supervises the pod, or another `up` or `down` works on it.
+  const lock = await acquirePodLock({ env: ctx.global.env, pod: d.spec.name, command: "up", config: d.spec.source });
+  try {
+    return await bringUp(ctx, d, limit);
+  } finally {
+    await lock.release();
+  }
+};
+
+const bringUp = async (ctx: CommandContext, d: Daemon, limit: number): Promise<number> => {
   const podman = await d.runtime.ping();
   await checkFirst(d, ctx);
   d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");

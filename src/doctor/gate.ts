@@ -95,7 +95,10 @@ export class HostGate {
       this.#stop.signal.removeEventListener("abort", stop);
       if (this.#stop.signal.aborted) return;
       try {
-        this.#apply(await this.#deps.check());
+        const checks = await this.#deps.check();
+        // Closed while the checks ran (a stop signal): the pod is not started any more.
+        if (this.#stop.signal.aborted) return;
+        this.#apply(checks);
       } catch (err) {
         this.#deps.logger.error({ err: (err as Error).message }, "host checks failed to run; trying again");
       }

@@ -12,6 +12,8 @@ export interface ControlDeps {
   restore(archive: string): Promise<unknown>;
   checkUpdates(container?: string): Promise<unknown>;
   update(container?: string): Promise<unknown>;
+  /** Re-read the config; `config`: the file the caller checked (refused when the daemon runs with another). */
+  reload(config?: string): Promise<unknown>;
 }
 
 /** HTTP status for an error code: the CLI turns the code back into its exit code. */
@@ -29,6 +31,7 @@ const answer = async (reply: FastifyReply, work: () => Promise<unknown>): Promis
 };
 
 const ContainerQuery = Type.Object({ container: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
+const ReloadBody = Type.Object({ config: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
 const RestoreBody = Type.Object({ archive: Type.String({ minLength: 1 }) }, { additionalProperties: false });
 
 export const buildControlServer = (deps: ControlDeps): FastifyInstance => {
@@ -44,6 +47,9 @@ export const buildControlServer = (deps: ControlDeps): FastifyInstance => {
   );
   app.post<{ Querystring: { container?: string } }>("/updates", { schema: { querystring: ContainerQuery, response: errors } }, (req, reply) =>
     answer(reply, () => deps.update(req.query.container)),
+  );
+  app.post<{ Body: { config?: string } }>("/reload", { schema: { body: ReloadBody, response: errors } }, (req, reply) =>
+    answer(reply, () => deps.reload(req.body?.config)),
   );
   return app;
 };

@@ -7,6 +7,12 @@ export const EXIT = {
   podmanUnavailable: 69,
   /** The host is not ready for Podman (EX_OSFILE): a missing binary, a path that cannot work. Retrying will not help. */
   host: 72,
+  /**
+   * Another podwarden (a `run` daemon, an `up` or a `down`) holds this pod's lock (EX_CANTCREAT:
+   * the lock cannot be had). Not 75: that one means "busy for a moment, try again", and scripts
+   * retry it; a daemon that supervises the pod stays until someone stops it.
+   */
+  locked: 73,
   badConfig: 78,
 } as const;
 
@@ -23,6 +29,7 @@ export type ErrorCode =
   | "E_ABORTED"
   | "E_NOT_READY"
   | "E_BUSY"
+  | "E_LOCKED"
   | "E_BACKUP"
   | "E_RESTORE"
   | "E_UPDATE"

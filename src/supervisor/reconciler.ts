@@ -249,18 +249,22 @@ export class Reconciler {
     });
     this.#recordStates(p);
     this.#lastPlan = p;
+    // An aborted signal (a stop signal, a change of mode) ends the acting between actions:
+    // nothing more is created or started for a plan that no longer holds.
     for (const action of p.actions) {
       if (signal?.aborted) break;
       await this.#act(action, signal);
     }
     if (p.actions.length > 0) this.#secretsPruned = false;
-    else if (mode === "up" && p.settled && !this.#secretsPruned) {
+    else if (mode === "up" && p.settled && !this.#secretsPruned && !signal?.aborted) {
       // Every container now runs with the desired secret names: older ones are unused.
       const keep = new Set([...this.#desired.values()].flatMap((d) => (d.secret ? [d.secret[0]] : [])));
       await runtime.pruneSecrets(spec.name, keep);
       this.#secretsPruned = true;
     }
-    return { mode, requeueAfterMs: p.requeueAfterMs, settled: p.settled, serving: p.serving };
+    // Cut short: the plan's "again at once" no longer holds; whoever aborted gives the next mode (and kicks).
+    const requeueAfterMs = signal?.aborted ? null : p.requeueAfterMs;
+    return { mode, requeueAfterMs, settled: p.settled, serving: p.serving };
   }
 
   /** Instances of `name`'s dependencies right now. */
@@ -403,12 +407,17 @@ export class Reconciler {
       };
       await ensureImage(desired.request.image, spec.images, runtime, progress, signal);
       if (desired.secret) await runtime.ensureSecret(...desired.secret);
+      if (signal?.aborted) return;
       logger.info({ container: name, image: desired.request.image }, "creating container");
       id = await runtime.createContainer(desired.request);
     } catch (err) {
+      // A build or pull cut short by the stop is no failure of the container.
+      if (signal?.aborted) return;
       this.#startFailed(name, "create failed", err, (h) => h);
       return;
     }
+    // Created while the stop came: left unstarted (removed with the pod).
+    if (signal?.aborted) return;
     await this.#start(name, id);
   }
 

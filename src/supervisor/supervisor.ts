@@ -36,11 +36,17 @@ export class Supervisor {
   #lastResult: PassResult | undefined;
   #lastError: Error | undefined;
   #lastPassAt: number | undefined;
+  /**
+   * Aborted when the pass in flight must stop acting: the mode changed (its plan is for the
+   * other mode), quiesce() (a stop signal), or stop(). Renewed when a mode is given again.
+   */
+  #actions = new AbortController();
 
   constructor(deps: SupervisorDeps) {
     this.#deps = deps;
     this.#loop = new ReconcileLoop({
-      pass: (signal) => deps.reconciler.reconcileOnce(signal),
+      // The loop's own signal ends the loop; this one ends the acting (stop() aborts both).
+      pass: () => deps.reconciler.reconcileOnce(this.#actions.signal),
       clock: deps.clock,
       logger: deps.logger.child({ component: "loop" }),
       idleMs: deps.idleMs ?? 10_000,
@@ -76,7 +82,7 @@ export class Supervisor {
   }
 
   start(mode: Mode): void {
-    this.#deps.reconciler.mode = mode;
+    this.#enter(mode);
     if (this.#running) return this.kick();
     this.#controller = new AbortController();
     const signal = this.#controller.signal;
@@ -84,8 +90,25 @@ export class Supervisor {
   }
 
   setMode(mode: Mode): void {
-    this.#deps.reconciler.mode = mode;
+    this.#enter(mode);
     this.kick();
+  }
+
+  /** A new mode cancels what the pass in flight still meant to do for the old one (creates and starts while going down). */
+  #enter(mode: Mode): void {
+    if (mode !== this.#deps.reconciler.mode || this.#actions.signal.aborted) {
+      this.#actions.abort();
+      this.#actions = new AbortController();
+    }
+    this.#deps.reconciler.mode = mode;
+  }
+
+  /**
+   * Stop acting at once (a stop signal came): the pass in flight issues no further create,
+   * start or stop, and later passes only observe, until start() or setMode() gives a mode again.
+   */
+  quiesce(): void {
+    this.#actions.abort();
   }
 
   kick(): void {
@@ -95,6 +118,7 @@ export class Supervisor {
   /** Stops the loop (not the pod) and waits for the pass in flight to finish. */
   async stop(): Promise<void> {
     this.#controller?.abort();
+    this.#actions.abort();
     await this.#running;
     this.#running = undefined;
   }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { handOver, restartRoute, type HandoverDeps } from "../../../src/commands/handover.js";
 import { keepPodPath, readMarker } from "../../../src/commands/keep-pod.js";
+import { startTicks } from "../../../src/commands/pidfile.js";
 import { unitOption } from "../../../src/commands/restart-daemon.js";
 import { serviceName, serviceOfCgroup, unitConfig, type SystemctlResult } from "../../../src/systemd/systemctl.js";
 
@@ -75,10 +76,13 @@ describe("handOver with stand-in daemons", () => {
     const script = takesMarker
       ? `process.on("SIGTERM", () => { require("fs").rmSync(${JSON.stringify(marker)}, { force: true }); process.exit(0); }); console.log("up"); setInterval(() => {}, 1000);`
       : `console.log("up"); setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    // Its argv looks like the daemon's (…/cli.js run): a pid file is believed only for `podwarden run`.
+    const entry = join(dir, "cli.js");
+    await writeFile(entry, script);
+    const child = spawn(process.execPath, [entry, "run"], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(child);
     await new Promise((r) => child.stdout!.once("data", r));
-    await writeFile(join(dir, "pod.pid"), `${child.pid}\n/etc/podwarden/pod.yaml\n`);
+    await writeFile(join(dir, "pod.pid"), `${child.pid}\n/etc/podwarden/pod.yaml\n${await startTicks(child.pid!)}\n`);
     return child;
   };
   const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
@@ -174,5 +178,20 @@ describe("handOver with stand-in daemons", () => {
     await writeFile(join(dir, "pod.pid"), `${dead.pid}\n/x\n`);
     await expect(handOver(deps(fakeSystemctl(() => undefined).run))).rejects.toMatchObject({ exitCode: 69 });
     expect(await readMarker(keepPodPath(env, "pod"))).toEqual({ kind: "absent" });
+  });
+
+  it("a pid file naming a live process that is not podwarden run, or was started at another time, names no daemon: nothing is signalled", async () => {
+    const other = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"]);
+    children.push(other);
+    const kill: HandoverDeps["kill"] = () => {
+      throw new Error("signalled");
+    };
+    await writeFile(join(dir, "pod.pid"), `${other.pid}\n/x\n`);
+    await expect(handOver(deps(fakeSystemctl(() => undefined).run, { kill }))).rejects.toMatchObject({ code: "E_NO_DAEMON", exitCode: 69 });
+    const d = await daemon(true);
+    await writeFile(join(dir, "pod.pid"), `${d.pid}\n/x\n${(await startTicks(d.pid!))! + 1}\n`);
+    await expect(handOver(deps(fakeSystemctl(() => undefined).run, { kill }))).rejects.toMatchObject({ code: "E_NO_DAEMON" });
+    expect(await readMarker(keepPodPath(env, "pod"))).toEqual({ kind: "absent" });
+    expect(d.exitCode).toBeNull();
   });
 });

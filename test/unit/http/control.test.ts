@@ -8,10 +8,27 @@ const deps = (over: Partial<ControlDeps> = {}): ControlDeps => ({
   restore: async (archive) => ({ archive }),
   checkUpdates: async (container) => [{ container: container ?? "all" }],
   update: async () => [],
+  reload: async (config) => ({ changed: config ? [config] : [], podChanged: false }),
   ...over,
 });
 
 describe("control socket routes", () => {
+  it("reload: passes the file the CLI checked and answers with what changed; a refused config is a 400 with E_CONFIG", async () => {
+    const ok = buildControlServer(deps());
+    const r = await ok.inject({ method: "POST", url: "/reload", payload: { config: "/etc/p.yaml" } });
+    expect([r.statusCode, r.json()]).toEqual([200, { changed: ["/etc/p.yaml"], podChanged: false }]);
+    expect((await ok.inject({ method: "POST", url: "/reload", payload: { config: "" } })).statusCode).toBe(400);
+    const bad = buildControlServer(
+      deps({
+        reload: async () => {
+          throw new PodwardenError("E_CONFIG", "invalid configuration (1 problem)");
+        },
+      }),
+    );
+    const refused = await bad.inject({ method: "POST", url: "/reload", payload: {} });
+    expect([refused.statusCode, refused.json()]).toEqual([400, { error: "invalid configuration (1 problem)", code: "E_CONFIG" }]);
+  });
+
   it("answers with the job's result", async () => {
     const app = buildControlServer(deps());
     const r = await app.inject({ method: "POST", url: "/restore", payload: { archive: "/b/x.tar.gz" } });
