@@ -14,17 +14,11 @@ import { parseEnv } from "../../../src/config/env-parse.js";
 import { loadConfig, type LoadedConfig } from "../../../src/config/load.js";
 import { ConfigError } from "../../../src/lib/errors.js";
 import { fixture, type Fixture } from "./fixture.js";
+import { mulberry32 } from "../../support/prng.js";
 
 /** mulberry32: a tiny deterministic generator. */
 const rng = (seed: number) => {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (n: number): number => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
   const chance = (p: number): boolean => next() < p;

@@ -16,20 +16,14 @@ import tarFs from "tar-fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest, ManifestMount } from "../../../src/domain/backup.js";
 import { copyTree, describeTree, packArchive, readArchive, treeWriter } from "../../../src/jobs/archive.js";
+import { mulberry32 } from "../../support/prng.js";
 
 const CASES = 200;
 const isRoot = process.getuid?.() === 0;
 
 /** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
 const prng = (seed: number) => {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)]!;
   return { next, int, pick };
