@@ -425,7 +425,9 @@ describe("reload: a changed config applied to the running pod, an invalid one re
     const from = d.mark();
     const r = await cli(["reload", "-c", current(p.run)], 60_000, { env: runEnv(p.run) });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`pid ${d.pid}`);
+    // Through the daemon's control socket, which answers with what it applied.
+    expect(r.stdout).toContain(`the daemon of pod ${p.run.pod} reloaded`);
+    expect(r.stdout).toContain("recreating datadog");
     const reloaded = await d.waitForLog("the reload", (e) => e.msg.startsWith("config reloaded"), { from, timeoutMs: 30_000 });
     expect([reloaded.msg, reloaded.changed, reloaded.podChanged]).toEqual(["config reloaded", ["datadog"], false]);
     const ready = await d.waitForLog("datadog ready again", (e) => logIs("-> ready", { container: "datadog" })(e) && e.time >= reloaded.time, { from, timeoutMs: 120_000 });
