@@ -123,9 +123,6 @@ const openLockFile = async (path: string): Promise<FileHandle> => {
   return fh;
 };
 
-/** Files whose lock this process holds: kept referenced so that no garbage collection closes one. */
-const held = new Set<FileHandle>();
-
 /**
  * Takes the pod's lock for `command`, or throws PodLockedError naming the holder. Nothing else
  * is touched either way.
@@ -150,18 +147,18 @@ export const acquirePodLock = async (opts: {
     await fh.close();
     throw new PodLockedError(opts.pod, opts.command, holder);
   }
-  held.add(fh);
   const record: LockHolder = { pid: process.pid, command: opts.command, since: new Date().toISOString(), config: opts.config, startTicks: await startTicks(process.pid) };
   await fh.truncate(0);
   await fh.write(`${JSON.stringify(record)}\n`, 0);
   let released = false;
+  // The returned lock keeps `fh` referenced (release closes it), so garbage collection never
+  // closes the file, and with it the lock, while the caller holds it.
   return {
     path,
     release: async () => {
       if (released) return;
       released = true;
       await fh.truncate(0).catch(() => undefined);
-      held.delete(fh);
       await fh.close();
     },
   };
