@@ -6,6 +6,8 @@
 
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { processArgv, startTicks } from "../lib/proc.js";
+
 
 /** $RUNTIME_DIRECTORY (RuntimeDirectory=podwarden under systemd), else /run/podwarden. */
 export const runtimeDir = (env: Readonly<Record<string, string | undefined>>): string => env.RUNTIME_DIRECTORY ?? "/run/podwarden";
@@ -14,24 +16,6 @@ export const pidfilePath = (env: Readonly<Record<string, string | undefined>>, p
 
 /** The daemon's control socket (mode 0600): `backup`, `restore`, `update` and `reload` ask the daemon through it. */
 export const controlSocketPath = (env: Readonly<Record<string, string | undefined>>, pod: string): string => join(runtimeDir(env), `${pod}.sock`);
-
-/**
- * The start time of a process (field 22 of /proc/<pid>/stat, clock ticks since boot), or
- * undefined when there is no such process. The command name (field 2) may hold spaces and
- * parentheses: the fields are counted after its last ")".
- */
-export const parseStartTicks = (stat: string): number | undefined => {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[19]);
-  return Number.isSafeInteger(ticks) && ticks >= 0 ? ticks : undefined;
-};
-
-export const startTicks = async (pid: number): Promise<number | undefined> =>
-  parseStartTicks(await readFile(`/proc/${pid}/stat`, "utf8").catch(() => ""));
-
-/** A process's argv (empty when it is gone or cannot be read). */
-export const processArgv = async (pid: number): Promise<string[]> =>
-  (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0").filter((a) => a !== "");
 
 /** Whether an argv is podwarden's daemon: a podwarden entry point (dist/cli.js, the bin) running `run`. */
 export const isDaemonArgv = (argv: readonly string[]): boolean => {

@@ -19,7 +19,8 @@ import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { describeFsError } from "../config/fs-error.js";
 import { EXIT, HostNotReadyError, PodwardenError } from "../lib/errors.js";
-import { runtimeDir, startTicks } from "./pidfile.js";
+import { startTicks } from "../lib/proc.js";
+import { runtimeDir } from "./pidfile.js";
 
 export const podLockPath = (env: Readonly<Record<string, string | undefined>>, pod: string): string => join(runtimeDir(env), `${pod}.lock`);
 

@@ -6,6 +6,7 @@ import { constants } from "node:fs";
 import { access, readFile, readdir, readlink, stat, statfs } from "node:fs/promises";
 import { createServer } from "node:net";
 import { delimiter, dirname, join } from "node:path";
+import { processArgv } from "../lib/proc.js";
 
 export interface PathFacts {
   readonly exists: boolean;
@@ -90,7 +91,6 @@ const ownersOf = async (inodes: ReadonlySet<string>): Promise<Map<string, number
   return owners;
 };
 
-const argvOf = async (pid: number): Promise<string[]> => (await readText(`/proc/${pid}/cmdline`)).split("\0").filter((a) => a !== "");
 
 const isWritable = (path: string): Promise<boolean> => access(path, constants.W_OK).then(() => true, () => false);
 
@@ -142,7 +142,7 @@ export const nodeHostFacts = (env: Readonly<Record<string, string | undefined>>)
     const result = new Map<string, PortHolder[]>();
     for (const [key, inodes] of wanted) {
       const pids = [...new Set(inodes.map((i) => owners.get(i)))];
-      result.set(key, await Promise.all(pids.map(async (pid) => ({ pid, argv: pid === undefined ? [] : await argvOf(pid) }))));
+      result.set(key, await Promise.all(pids.map(async (pid) => ({ pid, argv: pid === undefined ? [] : await processArgv(pid) }))));
     }
     return result;
   },

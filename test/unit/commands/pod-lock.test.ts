@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { acquirePodLock, lockedMessage, parseHolder, podLockPath, readLockHolder, type LockHolder } from "../../../src/commands/pod-lock.js";
-import { isDaemonArgv, liveDaemon, parseStartTicks, startTicks } from "../../../src/commands/pidfile.js";
+import { isDaemonArgv, liveDaemon } from "../../../src/commands/pidfile.js";
+import { parseStartTicks, startTicks } from "../../../src/lib/proc.js";
 import { EXIT } from "../../../src/lib/errors.js";
 
 const LOCK_MODULE = fileURLToPath(new URL("../../../src/commands/pod-lock.ts", import.meta.url));
