@@ -16,11 +16,12 @@ import { createDiskSampler } from "./probes/disk.js";
 import { persistedPaths } from "./domain/disk.js";
 import { PodmanRuntime, type PodmanRuntimeOptions } from "./runtime/podman-runtime.js";
 import { buildServer } from "./http/server.js";
-import { Metrics } from "./observability/metrics.js";
+import { Metrics, startPeriodsS } from "./observability/metrics.js";
 import { Timeline } from "./supervisor/timeline.js";
 import type { HttpSettings } from "./config/http.js";
 import type { JobsSettings } from "./config/jobs.js";
 import { buildControlServer } from "./http/control.js";
+import { longestGapS } from "./jobs/cron.js";
 import { Jobs } from "./jobs/jobs.js";
 import { podHandle } from "./jobs/pod-handle.js";
 import { probePodName, runChecks } from "./doctor/checks.js";
@@ -124,7 +125,14 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
   const key = naming === "throwaway" ? processNamingKey() : await loadNamingKey(namingKeyDirs(loaded.jobSettings.stateDir, opts.env), process.getuid?.() ?? 0);
   for (const w of key.warnings) loaded.logger.warn({ keyFile: key.file }, w);
   if (key.created && key.file) loaded.logger.info({ keyFile: key.file }, "made a new secret-naming key");
-  const metrics = new Metrics({ version: opts.version, containers: loaded.spec.containers.map((c) => c.name), persisted: [...persistedPaths(loaded.spec).keys()] });
+  const backupSchedule = loaded.jobSettings.backup?.schedule;
+  const metrics = new Metrics({
+    version: opts.version,
+    containers: loaded.spec.containers.map((c) => c.name),
+    persisted: [...persistedPaths(loaded.spec).keys()],
+    startPeriodsS: startPeriodsS(loaded.spec.containers),
+    backupIntervalS: backupSchedule ? longestGapS(backupSchedule, Date.now()) : 0,
+  });
   const timeline = new Timeline();
   const { runtime, socket } = createRuntime(opts, patient, metrics.onApiCall);
   const clock = systemClock;
@@ -165,7 +173,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
     loaded.scrubber.set([...secretValues]);
     for (const w of next.warnings) loaded.logger.warn({ config: next.spec.source }, w);
     warnings = next.warnings;
-    metrics.setContainers(next.spec.containers.map((c) => c.name), [...persistedPaths(next.spec).keys()]);
+    metrics.setContainers(next.spec.containers.map((c) => c.name), [...persistedPaths(next.spec).keys()], startPeriodsS(next.spec.containers));
     const result = reconciler.reconfigure({
       spec: next.spec,
       secrets: next.secrets,

@@ -69,3 +69,27 @@ export class CronSchedule {
     return this.#task.match(probe);
   }
 }
+
+/** longestGapS looks at least this far ahead (a weekly pattern, and more)... */
+const GAP_SPAN_MS = 8 * 86_400_000;
+/** ...at two gaps at least, and at no more than this many (an every-second schedule). */
+const GAP_SAMPLES = 400;
+
+/**
+ * The longest wait between two firings of `expression` from `fromMs` on, in seconds: how
+ * stale the last run may normally get (a weekday schedule's Friday to Monday, a monthly
+ * one's month). Looks eight days ahead and at two gaps at least, at most GAP_SAMPLES firings.
+ */
+export const longestGapS = (expression: string, fromMs: number): number => {
+  const schedule = new CronSchedule(expression);
+  const first = schedule.next(fromMs);
+  let at = first;
+  let longest = 0;
+  for (let i = 0; i < GAP_SAMPLES; i++) {
+    const next = schedule.next(at);
+    longest = Math.max(longest, next - at);
+    at = next;
+    if (i >= 1 && at - first >= GAP_SPAN_MS) break;
+  }
+  return longest / 1000;
+};

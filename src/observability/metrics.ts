@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { RESTART_REASONS, reasonKind, type SupervisorEvent } from "../domain/events.js";
 import { STATES } from "../domain/lifecycle.js";
+import type { ContainerSpec } from "../domain/spec.js";
 import { API_OPERATIONS, type ApiOperation } from "../runtime/port.js";
 import { HEALTH, type Snapshot } from "../supervisor/snapshot.js";
 
@@ -14,6 +15,10 @@ const POD_STATES = ["Running", "Degraded", "Exited", "Stopped", "Created", "Paus
 const JOB_NAMES = ["backup", "restore", "update"] as const;
 const UPDATE_RESULTS = ["updated", "rolled-back", "up-to-date", "failed", "skipped"] as const;
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Each container's probe start period in seconds (0 without a probe): the container_start_period_seconds values. */
+export const startPeriodsS = (containers: readonly ContainerSpec[]): Record<string, number> =>
+  Object.fromEntries(containers.map((c) => [c.name, (c.probe?.startPeriodMs ?? 0) / 1000]));
 
 const epochS = (iso: string | null): number => (iso === null ? 0 : Date.parse(iso) / 1000);
 
@@ -67,6 +72,13 @@ export class Metrics {
   readonly #persistFree: Gauge;
   readonly #persistSize: Gauge;
   readonly #persistFull: Gauge;
+  readonly #startPeriod: Gauge;
+  readonly #notReadySince: Gauge;
+  readonly #backupInterval: Gauge;
+  /** Wall-clock time (epoch ms), for the not-ready-since timestamps. */
+  readonly #wallNow: () => number;
+  /** The not-ready-since values (seconds; 0 while ready), by container. */
+  readonly #notReadyAt = new Map<string, number>();
   /** Containers with persisted directories (they have the persist_* series). */
   readonly #persisted = new Set<string>();
   readonly #now: () => number;
@@ -82,9 +94,15 @@ export class Metrics {
     readonly containers: readonly string[];
     /** The containers with persisted directories (default none). */
     readonly persisted?: readonly string[];
+    /** Each container's probe start period in seconds (see startPeriodsS); default none. */
+    readonly startPeriodsS?: Readonly<Record<string, number>>;
+    /** The longest gap between two scheduled backups, in seconds (0: backups not scheduled). */
+    readonly backupIntervalS?: number;
     readonly now?: () => number;
+    readonly wallNow?: () => number;
   }) {
     this.#now = opts.now ?? (() => performance.now());
+    this.#wallNow = opts.wallNow ?? Date.now;
     const r = [this.registry];
     const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name: P + name, help, labelNames, registers: r });
     const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name: P + name, help, labelNames, registers: r });
@@ -130,6 +148,14 @@ export class Metrics {
     );
     this.#persistSize = gauge("persist_size_bytes", "Size of the filesystem holding the container's persisted directories (the fullest one); NaN until sampled.", ["container"]);
     this.#persistFull = gauge("persist_full", "1 while the container is out of disk space (filesystem full, or it says it cannot write its data), else 0.", ["container"]);
+    this.#startPeriod = gauge("container_start_period_seconds", "How long the container may take to pass its first probe after a start (from its probe's startPeriod; 0 without a probe).", ["container"]);
+    this.#notReadySince = gauge(
+      "container_not_ready_since_timestamp_seconds",
+      "Since when the container has not been ready (Unix time, as first seen by a scrape; 0 while it is ready).",
+      ["container"],
+    );
+    this.#backupInterval = gauge("backup_interval_seconds", "The longest gap between two runs of jobs.backup.schedule (0 when backups are not scheduled).");
+    this.#backupInterval.set(opts.backupIntervalS ?? 0);
     collectDefaultMetrics({ register: this.registry, prefix: P, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // prom-client names three gauges `_total`, which Prometheus reserves for counters
     // (promtool rejects them); the handle and request counts are in process_* anyway.
@@ -154,13 +180,14 @@ export class Metrics {
     this.#eventsUp.set(0);
     this.#lastPass.set(0);
     for (const s of POD_STATES) this.#podState.set({ state: s }, s === "absent" ? 1 : 0);
-    this.setContainers(opts.containers, opts.persisted);
+    this.setContainers(opts.containers, opts.persisted, opts.startPeriodsS);
   }
 
   /** Makes the series of these containers exist (at zero); call again after a reload. */
-  setContainers(names: readonly string[], persisted: readonly string[] = []): void {
+  setContainers(names: readonly string[], persisted: readonly string[] = [], startPeriodsS: Readonly<Record<string, number>> = {}): void {
     this.#changed = true;
     this.#podContainers.set(names.length);
+    for (const container of names) this.#startPeriod.set({ container }, startPeriodsS[container] ?? 0);
     for (const container of persisted) {
       if (this.#persisted.has(container)) continue;
       this.#persisted.add(container);
@@ -175,6 +202,7 @@ export class Metrics {
       for (const health of HEALTH) this.#health.set({ container, health }, health === "stopped" ? 1 : 0);
       for (const reason of RESTART_REASONS) this.#restarts.inc({ container, reason }, 0);
       for (const m of [this.#ready, this.#exitCode, this.#startedAt, this.#backoff]) m.set({ container }, 0);
+      this.#notReadySince.set({ container }, 0);
       for (const m of [this.#startFailures, this.#probes, this.#probeFailures]) m.inc({ container }, 0);
       this.#probeDuration.zero({ container });
       this.#backupPause.set({ container }, 0);
@@ -251,6 +279,9 @@ export class Metrics {
       for (const state of STATES) this.#state.set({ container, state }, state === c.state ? 1 : 0);
       for (const health of HEALTH) this.#health.set({ container, health }, health === c.health ? 1 : 0);
       this.#ready.set({ container }, c.ready ? 1 : 0);
+      const since = c.ready ? 0 : this.#notReadyAt.get(container) || this.#wallNow() / 1000;
+      this.#notReadyAt.set(container, since);
+      this.#notReadySince.set({ container }, since);
       this.#exitCode.set({ container }, c.lastExitCode ?? 0);
       this.#startedAt.set({ container }, c.running ? epochS(c.startedAt) : 0);
       this.#backoff.set({ container }, c.backoffSeconds);

@@ -51,3 +51,43 @@ describe("persisted filesystem gauges", () => {
     expect(await m.text()).toContain('podwarden_persist_full{container="valkey"} 0');
   });
 });
+
+describe("series the shipped alert rules compare against (monitoring/)", () => {
+  it("container_start_period_seconds from the spec, and after a reload the new values", async () => {
+    const m = new Metrics({ version: "1", containers: ["valkey", "datadog"], startPeriodsS: { valkey: 30 } });
+    let text = await m.text();
+    expect(text).toContain('podwarden_container_start_period_seconds{container="valkey"} 30');
+    expect(text).toContain('podwarden_container_start_period_seconds{container="datadog"} 0');
+    m.setContainers(["valkey", "datadog"], [], { valkey: 45, datadog: 5 });
+    text = await m.text();
+    expect(text).toContain('podwarden_container_start_period_seconds{container="valkey"} 45');
+    expect(text).toContain('podwarden_container_start_period_seconds{container="datadog"} 5');
+  });
+
+  it("backup_interval_seconds is the given gap, 0 when backups are not scheduled", async () => {
+    expect(await new Metrics({ version: "1", containers: [], backupIntervalS: 86_400 }).text()).toMatch(/^podwarden_backup_interval_seconds 86400$/m);
+    expect(await new Metrics({ version: "1", containers: [] }).text()).toMatch(/^podwarden_backup_interval_seconds 0$/m);
+  });
+
+  it("container_not_ready_since_timestamp_seconds: when a scrape first saw it not ready, kept while it stays so, 0 once ready", async () => {
+    let wall = 1_000_000;
+    const m = new Metrics({ version: "1", containers: ["valkey"], wallNow: () => wall });
+    const snap = (ready: boolean, state: "starting" | "ready" | "backing-off") =>
+      ({
+        podman: { reachable: true, events: true },
+        pod: { exists: true, state: "Running", containersReady: ready ? 1 : 0, containersTotal: 1 },
+        containers: { valkey: { state, health: ready ? "healthy" : "starting", ready, lastExitCode: null, running: true, startedAt: null, backoffSeconds: 0, id: "x", image: "i", imageId: "y", disk: null } },
+      }) as unknown as Parameters<Metrics["update"]>[0];
+    const since = async (): Promise<string | undefined> => /^podwarden_container_not_ready_since_timestamp_seconds\{container="valkey"\} (\S+)$/m.exec(await m.text())?.[1];
+    m.update(snap(false, "starting"));
+    expect(await since()).toBe("1000");
+    wall += 60_000;
+    m.update(snap(false, "backing-off"));
+    expect(await since()).toBe("1000");
+    m.update(snap(true, "ready"));
+    expect(await since()).toBe("0");
+    wall += 60_000;
+    m.update(snap(false, "backing-off"));
+    expect(await since()).toBe("1120");
+  });
+});
