@@ -45,6 +45,7 @@ const OPTION_HELP: Readonly<Record<string, string>> = {
   issuer: "      --issuer NAME     render flux: the ClusterIssuer (default letsencrypt-production)",
   backup: "      --backup          render flux: a VolSync ReplicationSource per PVC",
   "with-memory": "      --with-memory     render flux: Valkey, FalkorDB and the Agent in each workspace's pod",
+  "with-alerts": "      --with-alerts     render flux: podwarden's alert rules as a PrometheusRule (Prometheus Operator)",
   check: "      --check           update: only say which containers have a new image",
   unit: `      --unit NAME       restart-daemon: the daemon's systemd unit (default opencode-memory-pod.service);
                         --timeout: how long a signalled daemon may take to exit (default 3m)`,
@@ -131,6 +132,7 @@ const OPTIONS = {
   issuer: { type: "string" },
   backup: { type: "boolean", default: false },
   "with-memory": { type: "boolean", default: false },
+  "with-alerts": { type: "boolean", default: false },
   "log-level": { type: "string", default: "info" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
@@ -221,6 +223,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       issuer: values.issuer,
       backup: values.backup,
       withMemory: values["with-memory"],
+      withAlerts: values["with-alerts"],
     },
     service: {
       unit: values.unit,

@@ -2,7 +2,7 @@
 // GitOps tree (files under --out, or a listing with contents on stdout). The renderers
 // are pure (src/render/); this file reads the config and writes files.
 
-import { access, mkdir, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { loadConfig } from "../config/load.js";
@@ -61,6 +61,9 @@ export const memoryImageWarnings = (spec: PodSpec): string[] => {
 /** The seed's pod as shipped, for rendering on a machine without an installed config. */
 export const SHIPPED_CONFIG = fileURLToPath(new URL("../../config/opencode-memory-pod.yaml", import.meta.url));
 
+/** podwarden's Prometheus rules as shipped (monitoring/), for --with-alerts. */
+export const SHIPPED_RULES = fileURLToPath(new URL("../../monitoring/podwarden.rules.yml", import.meta.url));
+
 /** --config (or $PODWARDEN_CONFIG); else the installed config; else the shipped one, with a note. */
 const renderConfig = async (ctx: CommandContext): Promise<string> => {
   if (ctx.global.configGiven) return ctx.global.config;
@@ -110,6 +113,7 @@ export const render = async (ctx: CommandContext): Promise<number> => {
     ...(o.issuer ? { clusterIssuer: o.issuer } : {}),
     backup: o.backup,
     withMemory: o.withMemory,
+    ...(o.withAlerts ? { alertRules: { text: await readFile(SHIPPED_RULES, "utf8"), source: "monitoring/podwarden.rules.yml" } } : {}),
   });
   if (o.out === undefined) {
     for (const [file, content] of files) ctx.out.write(`### ${file}\n${content}`);

@@ -7,6 +7,7 @@ import path from "node:path/posix";
 import type { ContainerSpec, PodSpec } from "../domain/spec.js";
 import { CLONE_ONCE, WORKSPACES_TARGET, findOpenCode } from "../domain/opencode.js";
 import { secretKeysFor } from "../domain/secret-env.js";
+import { PROMETHEUS_RULE_FILE, prometheusRule } from "./prometheus-rule.js";
 import { commandOf, containerHead, dnsLabel, envOf, probes, recreateDeployment, securityOf, toYaml, type K8sObject } from "./k8s.js";
 
 export interface FluxWorkspace {
@@ -41,6 +42,8 @@ export interface FluxOptions {
   readonly root: string;
   /** The Flux GitRepository the Kustomizations read. */
   readonly sourceRef: string;
+  /** The text of monitoring/podwarden.rules.yml: adds it as a PrometheusRule (--with-alerts). */
+  readonly alertRules?: { readonly text: string; readonly source: string };
 }
 
 export const FLUX_DEFAULTS = {
@@ -167,6 +170,7 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
       },
     ]);
   }
+  if (opts.alertRules) put(PROMETHEUS_RULE_FILE, [prometheusRule(opts.alertRules.text, { namespace: ns, header, source: opts.alertRules.source })]);
   put("kustomization.yaml", [
     {
       obj: {
@@ -176,6 +180,7 @@ export function renderFlux(spec: PodSpec, opts: FluxOptions): ReadonlyMap<string
           "./namespace.yaml",
           "./certificate.yaml",
           ...(crossNamespace ? ["./referencegrant.yaml"] : []),
+          ...(opts.alertRules ? [`./${PROMETHEUS_RULE_FILE}`] : []),
           ...opts.workspaces.map((w) => `./${w.name}/ks.yaml`),
         ],
       },
