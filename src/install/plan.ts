@@ -21,9 +21,10 @@ const SHIPPED_NODE = "/usr/bin/node";
 
 /**
  * What the prefix gets from the source tree besides the production node_modules: the unit's
- * Documentation= points at README.md, the configs' image builds at ../Dockerfile.opencode.
+ * Documentation= points at README.md, the configs' image builds at ../Dockerfile.opencode,
+ * the alert rules' runbook_url at docs/alerts.md, `render flux --with-alerts` reads monitoring/.
  */
-export const PACKAGE_ENTRIES = ["dist", "package.json", "package-lock.json", "config", "systemd", "README.md", "Dockerfile.opencode"] as const;
+export const PACKAGE_ENTRIES = ["dist", "package.json", "package-lock.json", "config", "systemd", "README.md", "Dockerfile.opencode", "docs", "monitoring"] as const;
 
 export class InstallError extends PodwardenError {
   constructor(message: string, exitCode?: number) {

@@ -55,6 +55,8 @@ const makeSource = async (dir: string): Promise<void> => {
   await put(join(dir, "systemd/opencode-memory-pod.service"), UNIT_TEXT);
   await put(join(dir, "README.md"), "# readme");
   await put(join(dir, "Dockerfile.opencode"), "FROM x");
+  await put(join(dir, "docs/alerts.md"), "# runbook");
+  await put(join(dir, "monitoring/podwarden.rules.yml"), "groups: []\n");
   await put(join(dir, "src/never-copied.ts"), "");
 };
 
@@ -104,7 +106,7 @@ describe("install on a fresh root", () => {
   it("puts the package, unit, config, env file and persist root in place with their modes", async () => {
     await install();
     const prefix = "/opt/podwarden";
-    expect((await readdir(at(prefix))).sort()).toEqual(["Dockerfile.opencode", "README.md", "config", "dist", "node_modules", "package-lock.json", "package.json", "systemd"]);
+    expect((await readdir(at(prefix))).sort()).toEqual(["Dockerfile.opencode", "README.md", "config", "dist", "docs", "monitoring", "node_modules", "package-lock.json", "package.json", "systemd"]);
     expect(await text(`${prefix}/config/images/opencode/clone.sh`)).toBe("#!/bin/sh\n");
     // Production packages only, each nested one because the lock lists it, nothing else.
     expect(await text(`${prefix}/node_modules/a/index.js`)).toBe("a");
