@@ -112,7 +112,7 @@ describe("planning install", () => {
   it("a fresh machine: the package, unit, config, env file, persist root, check, then enable --now", () => {
     const steps = planInstall(opts, fresh, PASSWORD);
     expect(texts(steps)).toEqual([
-      "copy /src/podwarden -> /opt/podwarden: dist, package.json, package-lock.json, config, systemd, README.md, Dockerfile.opencode, node_modules (2 production packages)",
+      "copy /src/podwarden -> /opt/podwarden: dist, package.json, package-lock.json, config, systemd, README.md, Dockerfile.opencode, docs, monitoring, node_modules (2 production packages)",
       `write ${PATHS.unitFile} (0644): new`,
       `write ${PATHS.config} (0644): extends /opt/podwarden/config/opencode-memory-pod.yaml`,
       "mkdir /run/secrets (0700)",
@@ -141,7 +141,7 @@ describe("planning install", () => {
     const have = { ...fresh, prefixState: "podwarden" as const, installedUnit: unit, dropIns: ["override.conf"], configExists: true, envFileExists: true, envDirExists: true, persistRootExists: true };
     const same = texts(planInstall({ ...opts, variant: "local" }, have, PASSWORD));
     expect(same.slice(0, 5)).toEqual([
-      "copy /src/podwarden -> /opt/podwarden (replacing the installed version): dist, package.json, package-lock.json, config, systemd, README.md, Dockerfile.opencode, node_modules (2 production packages)",
+      "copy /src/podwarden -> /opt/podwarden (replacing the installed version): dist, package.json, package-lock.json, config, systemd, README.md, Dockerfile.opencode, docs, monitoring, node_modules (2 production packages)",
       `keep ${PATHS.unitFile}: unchanged`,
       `keep ${PATHS.dropInDir}/override.conf: a drop-in: yours, kept`,
       `keep ${PATHS.config}: exists: never overwritten`,

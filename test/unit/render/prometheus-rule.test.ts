@@ -6,7 +6,7 @@
 
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import Ajv from "ajv";
+import { Ajv, type ErrorObject } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { render } from "../../../src/commands/render.js";
@@ -34,7 +34,7 @@ const strictSchema = async (): Promise<Obj> => {
 
 const check = async (): Promise<(o: unknown) => string[]> => {
   const validate = new Ajv({ strict: false, allErrors: true }).compile(await strictSchema());
-  return (o) => (validate(o) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ""}`));
+  return (o) => (validate(o) ? [] : (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath} ${e.message ?? ""}`));
 };
 
 const options = (over: Partial<FluxOptions> = {}): FluxOptions => ({
