@@ -35,3 +35,11 @@ describe(".ci/setup-host.sh", () => {
     expect(script).toMatch(/for pkg in "\$\{packages\[@\]\}"; do/);
   });
 });
+
+describe(".ci/setup-host.sh --test", () => {
+  it("installs Debian's prometheus package: the scraper of the e2e tests and /usr/bin/promtool of the rule tests", async () => {
+    const script = await readFile(SCRIPT, "utf8");
+    const m = /^\$with_tests && packages\+=\(([^)]*)\)$/m.exec(script);
+    expect(m?.[1]?.trim().split(/\s+/)).toContain("prometheus");
+  });
+});
