@@ -15,58 +15,81 @@ export const scheduleError = (expression: string): string | undefined => {
 /** Looks up to this far ahead (Feb 29 on a Monday is rarer than that; such schedules are refused). */
 const HORIZON_MS = 5 * 366 * 86_400_000;
 
+/**
+ * When a wall-clock time that occurs twice (the hour repeated when clocks fall back) occurs again:
+ * undefined when it occurs once. `first` is its first occurrence, as the Date constructor gives it.
+ */
+const secondOccurrence = (first: Date): number | undefined => {
+  // The offset grows by the length of the change (minutes west of UTC), within hours of it.
+  const shiftMs = (new Date(first.getTime() + 3 * 3_600_000).getTimezoneOffset() - first.getTimezoneOffset()) * 60_000;
+  if (shiftMs <= 0) return undefined;
+  const again = new Date(first.getTime() + shiftMs);
+  const same = again.getDate() === first.getDate() && again.getHours() === first.getHours() && again.getMinutes() === first.getMinutes();
+  return same ? again.getTime() : undefined;
+};
+
+/**
+ * A schedule in the host's local time. Across daylight saving changes (as iCalendar and cron do):
+ * a time in the hour skipped when clocks spring forward fires once, shifted by the change
+ * (02:30 becomes 03:30); a time in the hour repeated when they fall back fires once, at its first
+ * occurrence, unless the schedule fires every hour: then it fires in both passes of that hour, so
+ * "every 15 minutes" stays every 15 minutes of real time. Day of month and day of week must both
+ * match (node-cron's rule; Vixie cron fires when either does).
+ */
 export class CronSchedule {
   readonly expression: string;
   readonly #seconds: readonly number[];
-  readonly #minutes: ReadonlySet<number>;
-  readonly #hours: ReadonlySet<number>;
-  readonly #months: ReadonlySet<number>;
-  /** node-cron's own matcher decides the day (day of month and day of week together). */
-  readonly #task: ScheduledTask;
+  readonly #minutes: readonly number[];
+  readonly #hours: readonly number[];
+  /** node-cron's own matcher decides the day (month, day of month and day of week), asked at noon. */
+  readonly #day: ScheduledTask;
 
   constructor(expression: string) {
     const error = scheduleError(expression);
     if (error) throw new RangeError(`${JSON.stringify(expression)}: ${error}`);
     this.expression = expression;
     const f = parse(expression);
-    this.#seconds = [...f.second].sort((a, b) => a - b);
-    this.#minutes = new Set(f.minute);
-    this.#hours = new Set(f.hour);
-    this.#months = new Set(f.month);
-    this.#task = createTask(expression, () => undefined);
+    const sorted = (xs: readonly number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
+    this.#seconds = sorted(f.second);
+    this.#minutes = sorted(f.minute);
+    this.#hours = sorted(f.hour);
+    // Noon exists on every day in every zone (clocks change at night): the day fields alone decide.
+    const [dayOfMonth, month, dayOfWeek] = expression.trim().split(/\s+/).slice(-3);
+    this.#day = createTask(`0 0 12 ${dayOfMonth} ${month} ${dayOfWeek}`, () => undefined);
   }
 
   /** The first time strictly after `afterMs` (epoch ms) the schedule fires. */
   next(afterMs: number): number {
-    const d = new Date(Math.floor(afterMs / 1000) * 1000 + 1000);
-    const end = afterMs + HORIZON_MS;
-    while (d.getTime() <= end) {
-      if (!this.#months.has(d.getMonth() + 1)) {
-        d.setMonth(d.getMonth() + 1, 1);
-        d.setHours(0, 0, 0, 0);
-      } else if (!this.#dayMatches(d)) {
-        d.setDate(d.getDate() + 1);
-        d.setHours(0, 0, 0, 0);
-      } else if (!this.#hours.has(d.getHours())) {
-        d.setHours(d.getHours() + 1, 0, 0, 0);
-      } else if (!this.#minutes.has(d.getMinutes())) {
-        d.setMinutes(d.getMinutes() + 1, 0, 0);
-      } else {
-        const s = this.#seconds.find((x) => x >= d.getSeconds());
-        if (s !== undefined) {
-          d.setSeconds(s, 0);
-          return d.getTime();
-        }
-        d.setMinutes(d.getMinutes() + 1, 0, 0);
-      }
+    const from = new Date(afterMs);
+    const noon = new Date(from.getFullYear(), from.getMonth(), from.getDate(), 12);
+    for (; noon.getTime() <= afterMs + HORIZON_MS; noon.setDate(noon.getDate() + 1)) {
+      if (!this.#day.match(noon)) continue;
+      const found = this.#firstOnDay(noon, afterMs);
+      if (found !== undefined) return found;
     }
     throw new RangeError(`${JSON.stringify(this.expression)} does not fire within five years`);
   }
 
-  #dayMatches(d: Date): boolean {
-    const probe = new Date(d);
-    probe.setHours([...this.#hours][0] ?? 0, [...this.#minutes][0] ?? 0, this.#seconds[0] ?? 0, 0);
-    return this.#task.match(probe);
+  /** The earliest firing after `afterMs` on the day of `noon`, if any. */
+  #firstOnDay(noon: Date, afterMs: number): number | undefined {
+    const [y, m, d] = [noon.getFullYear(), noon.getMonth(), noon.getDate()];
+    const everyHour = this.#hours.length === 24;
+    let best = Number.POSITIVE_INFINITY;
+    for (const h of this.#hours) {
+      for (const min of this.#minutes) {
+        for (const s of this.#seconds) {
+          // The Date constructor shifts a skipped time past the gap and takes a repeated one's first occurrence.
+          const first = new Date(y, m, d, h, min, s);
+          const t = first.getTime();
+          // Times that exist are in real-time order, and a skipped one lands after them: nothing later on this day is earlier.
+          const exists = first.getHours() === h && first.getMinutes() === min;
+          if (exists && t > afterMs && t >= best) return best;
+          const again = everyHour ? secondOccurrence(first) : undefined;
+          for (const x of again === undefined ? [t] : [t, again]) if (x > afterMs && x < best) best = x;
+        }
+      }
+    }
+    return Number.isFinite(best) ? best : undefined;
   }
 }
 

@@ -328,10 +328,17 @@ describe("loadConfig names the file that set a bad field", () => {
     expectIssue(error, override, "containers.web.user", /must be a string \(quote it in YAML\) \(got 1000\)/);
   });
 
-  it("does not throw for warnings", async () => {
+  it("does not throw for warnings: returns the spec, with each warning naming its file and field", async () => {
     const fx = await fixture();
-    const file = await writeConfig(fx);
-    await expect(loadConfig(file)).resolves.toBeDefined();
+    const file = await writeConfig(fx, { "http.host": "0.0.0.0" });
+    const loaded = await loadConfig(file);
+    expect(loaded.warnings).toEqual([
+      `${file}: http.host: 0.0.0.0 is not a loopback address: /status and /metrics will be reachable from the network, without authentication`,
+    ]);
+    expect(loaded.http.host).toBe("0.0.0.0");
+    expect(loaded.spec.name).toBe("testpod");
+    expect(loaded.spec.containers.map((c) => c.name)).toEqual(["cache", "web", "agent"]);
+    expect(loaded.secrets.get("CACHE_PASSWORD")).toBe("c4che");
   });
 });
 
