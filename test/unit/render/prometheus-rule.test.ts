@@ -1,11 +1,12 @@
 // `render flux --with-alerts`: monitoring/podwarden.rules.yml as a Prometheus Operator
-// PrometheusRule. No kubernetes-models package for the Prometheus Operator is installed here
-// (@kubernetes-models/prometheus-operator exists on npm), so the object is checked against
-// the CRD's own openAPIV3Schema (test/fixtures/crd/), which is what the API server applies,
-// with unknown fields refused rather than pruned (a misspelt key would otherwise vanish).
+// PrometheusRule, validated twice: with kubernetes-models' model of the CRD
+// (@kubernetes-models/prometheus-operator), and against the CRD's own openAPIV3Schema
+// (test/fixtures/crd/), which is what the API server applies, with unknown fields refused
+// rather than pruned (a misspelt key would otherwise vanish).
 
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { Ajv, type ErrorObject } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
@@ -61,6 +62,7 @@ describe("render flux with the alert rules", () => {
     const obj = docs[0]!;
     expect(obj).toMatchObject({ apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: { name: "podwarden", namespace: FLUX_DEFAULTS.namespace } });
     expect((await check())(obj)).toEqual([]);
+    expect(() => new PrometheusRule(obj as never).validate()).not.toThrow();
     expect((obj.spec as { groups: unknown }).groups).toEqual((parse(text) as { groups: unknown }).groups);
     // Flux substitutes ${VAR} in manifests: the rules' templates must hold none.
     expect(yaml).not.toContain("${");
@@ -72,6 +74,8 @@ describe("render flux with the alert rules", () => {
     expect(v({ ...base, spec: { groups: [{ name: "g", rules: [{ alert: "A", expr: "up == 0", for: "5 minutes" }] }] } }).join()).toMatch(/for must match pattern/);
     expect(v({ ...base, spec: { groups: [{ name: "g", rules: [{ alert: "A", expr: "up == 0", annotation: { summary: "s" } }] }] } }).join()).toMatch(/additional properties/);
     expect(v({ ...base, spec: { groups: [{ name: "g", rules: [{ alert: "A" }] }] } }).join()).toMatch(/must have required property 'expr'/);
+    // kubernetes-models' model of the CRD refuses the same rule without expr.
+    expect(() => new PrometheusRule({ ...base, spec: { groups: [{ name: "g", rules: [{ alert: "A" }] }] } } as never).validate()).toThrow(/expr/);
     expect(v({ ...base, spec: { groups: [{ name: "g", rules: [{ alert: "A", expr: "up == 0", for: "5m" }] }] } })).toEqual([]);
   });
 
