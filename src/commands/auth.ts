@@ -13,7 +13,7 @@ import { mergeAuthEntry, type AuthFile } from "../domain/opencode-auth.js";
 import { EXIT, PodwardenError, UsageError } from "../lib/errors.js";
 import type { CommandContext } from "./context.js";
 import type { ContextOf } from "./options.js";
-import type { AUTH } from "./auth.options.js";
+import type { AUTH } from "./declarations.js";
 import { printJson } from "./shared.js";
 
 const readJson = async (path: string, missingOk: boolean): Promise<AuthFile> => {

@@ -5,7 +5,7 @@ import type { ArchiveInfo, BackupResult } from "../jobs/backup.js";
 import { EXIT, UsageError } from "../lib/errors.js";
 import { askDaemon } from "./control-client.js";
 import type { ContextOf } from "./options.js";
-import type { BACKUP } from "./backup.options.js";
+import type { BACKUP } from "./declarations.js";
 import { printJson } from "./shared.js";
 
 const mb = (bytes: number): string => `${(bytes / 1_048_576).toFixed(1)} MB`;

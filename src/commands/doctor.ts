@@ -10,7 +10,7 @@ import { exitCodeFor, formatChecks } from "../doctor/report.js";
 import { createRuntime } from "../main.js";
 import type { ContainerRuntime } from "../runtime/port.js";
 import type { ContextOf } from "./options.js";
-import type { DOCTOR } from "./doctor.options.js";
+import type { DOCTOR } from "./declarations.js";
 import { noArgs, printJson } from "./shared.js";
 
 const loadView = async (file: string): Promise<CheckInput["config"]> => {

@@ -4,7 +4,7 @@
 import { buildDaemon } from "../main.js";
 import { EXIT } from "../lib/errors.js";
 import type { ContextOf } from "./options.js";
-import type { DOWN } from "./down.options.js";
+import type { DOWN } from "./declarations.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
 import { acquirePodLock } from "./pod-lock.js";
 

@@ -5,7 +5,7 @@ import { createRuntime, load } from "../main.js";
 import { EXIT } from "../lib/errors.js";
 import { ensureImage } from "../supervisor/images.js";
 import type { ContextOf } from "./options.js";
-import type { IMAGES } from "./images.options.js";
+import type { IMAGES } from "./declarations.js";
 import { noArgs, printJson, withInterrupt } from "./shared.js";
 
 export const images = async (ctx: ContextOf<typeof IMAGES>): Promise<number> => {

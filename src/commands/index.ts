@@ -5,22 +5,7 @@
 
 import type { CommandContext, CommandFn } from "./context.js";
 import { readOptions, type CommandDecl, type OptionTable, type OptionsOf } from "./options.js";
-import { AUTH } from "./auth.options.js";
-import { BACKUP } from "./backup.options.js";
-import { DOCTOR } from "./doctor.options.js";
-import { DOWN } from "./down.options.js";
-import { IMAGES } from "./images.options.js";
-import { INSTALL, UNINSTALL } from "./install.options.js";
-import { LOGS } from "./logs.options.js";
-import { RELOAD } from "./reload.options.js";
-import { RENDER } from "./render.options.js";
-import { RESTART_DAEMON } from "./restart-daemon.options.js";
-import { RESTORE } from "./restore.options.js";
-import { RUN } from "./run.options.js";
-import { STATUS } from "./status.options.js";
-import { UP } from "./up.options.js";
-import { UPDATE } from "./update.options.js";
-import { VALIDATE } from "./validate.options.js";
+import { AUTH, BACKUP, DOCTOR, DOWN, IMAGES, INSTALL, LOGS, RELOAD, RENDER, RESTART_DAEMON, RESTORE, RUN, STATUS, UNINSTALL, UP, UPDATE, VALIDATE } from "./declarations.js";
 
 /** A context without the command's options: the CLI builds this much, `run` adds the rest. */
 export type BaseContext = Omit<CommandContext, "options">;

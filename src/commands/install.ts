@@ -16,7 +16,7 @@ import { survey } from "../install/survey.js";
 import { handOver } from "./handover.js";
 import type { CommandContext } from "./context.js";
 import type { ContextOf } from "./options.js";
-import type { INSTALL, UNINSTALL } from "./install.options.js";
+import type { INSTALL, UNINSTALL } from "./declarations.js";
 import { noArgs, printJson, sayer } from "./shared.js";
 
 /** The package this podwarden runs from (dist/commands/ -> the package root). */

@@ -7,7 +7,7 @@ import { podmanName } from "../domain/spec.js";
 import { createRuntime } from "../main.js";
 import { EXIT, UsageError } from "../lib/errors.js";
 import type { ContextOf } from "./options.js";
-import type { LOGS } from "./logs.options.js";
+import type { LOGS } from "./declarations.js";
 import { withInterrupt } from "./shared.js";
 
 export const logs = async (ctx: ContextOf<typeof LOGS>): Promise<number> => {

@@ -1,7 +1,7 @@
 // How a command declares itself: its summary, its options (the parseArgs spec, the help line and
 // the default in one entry) and the exit codes it may end with. From the declaration come its
 // --help, the check that every option given is one it takes, and the typed `ctx.options` it
-// receives. The declarations (<command>.options.ts) are light: --help never loads a command.
+// receives. The declarations (declarations.ts) are light: --help never loads a command.
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EXIT, UsageError } from "../lib/errors.js";

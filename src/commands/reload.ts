@@ -10,7 +10,7 @@ import { EXIT, PodwardenError, UsageError } from "../lib/errors.js";
 import { load, type ReloadResult } from "../main.js";
 import type { Say } from "../lib/say.js";
 import type { ContextOf } from "./options.js";
-import type { RELOAD } from "./reload.options.js";
+import type { RELOAD } from "./declarations.js";
 import { realpath } from "node:fs/promises";
 import { answerOf, callDaemon } from "./control-client.js";
 import { controlSocketPath, liveDaemon, pidfilePath } from "./pidfile.js";

@@ -13,7 +13,7 @@ import { FLUX_DEFAULTS, imageProblem, renderFlux, type FluxWorkspace } from "../
 import { renderKube } from "../render/kube.js";
 import type { CommandContext } from "./context.js";
 import type { ContextOf } from "./options.js";
-import type { RENDER } from "./render.options.js";
+import type { RENDER } from "./declarations.js";
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 

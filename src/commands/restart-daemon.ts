@@ -9,7 +9,7 @@ import { PATHS } from "../install/plan.js";
 import { serviceName, systemctl, unitConfig } from "../systemd/systemctl.js";
 import { handOver } from "./handover.js";
 import type { ContextOf } from "./options.js";
-import type { RESTART_DAEMON } from "./restart-daemon.options.js";
+import type { RESTART_DAEMON } from "./declarations.js";
 import { noArgs, printJson, sayer, timeoutMs } from "./shared.js";
 
 export const DEFAULT_UNIT = "opencode-memory-pod.service";

@@ -6,7 +6,7 @@ import type { RestoreResult } from "../jobs/restore.js";
 import { EXIT, UsageError } from "../lib/errors.js";
 import { askDaemon } from "./control-client.js";
 import type { ContextOf } from "./options.js";
-import type { RESTORE } from "./restore.options.js";
+import type { RESTORE } from "./declarations.js";
 import { printJson } from "./shared.js";
 
 export const restore = async (ctx: ContextOf<typeof RESTORE>): Promise<number> => {

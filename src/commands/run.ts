@@ -14,7 +14,7 @@ import { chmod, mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { controlSocketPath, pidfilePath, removePidfile, writePidfile } from "./pidfile.js";
 import type { ContextOf } from "./options.js";
-import type { RUN } from "./run.options.js";
+import type { RUN } from "./declarations.js";
 import { noArgs } from "./shared.js";
 import { handoverDecision, keepPodPath, readMarker, removeMarker } from "./keep-pod.js";
 import { acquirePodLock } from "./pod-lock.js";

@@ -6,7 +6,7 @@ import { loadConfig } from "../config/load.js";
 import { EXIT, UsageError, errorMessage } from "../lib/errors.js";
 import type { StatusDocument } from "../http/schemas.js";
 import type { ContextOf } from "./options.js";
-import type { STATUS } from "./status.options.js";
+import type { STATUS } from "./declarations.js";
 import { noArgs, printJson } from "./shared.js";
 
 const COLORS: Record<string, string> = { ready: "32", healthy: "32", pass: "32", starting: "33", creating: "33", stopping: "33", warn: "33" };

@@ -10,7 +10,7 @@ import { EXIT, HostNotReadyError, PodwardenError } from "../lib/errors.js";
 import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
 import type { CommandContext } from "./context.js";
 import type { ContextOf } from "./options.js";
-import type { UP } from "./up.options.js";
+import type { UP } from "./declarations.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
 import { acquirePodLock } from "./pod-lock.js";
 

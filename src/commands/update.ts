@@ -6,7 +6,7 @@ import type { UpdateCheck, UpdateOutcome } from "../jobs/update.js";
 import { EXIT, UsageError } from "../lib/errors.js";
 import { askDaemon } from "./control-client.js";
 import type { ContextOf } from "./options.js";
-import type { UPDATE } from "./update.options.js";
+import type { UPDATE } from "./declarations.js";
 import { printJson } from "./shared.js";
 
 const short = (id: string | null): string => (id ?? "-").replace(/^sha256:/, "").slice(0, 12);

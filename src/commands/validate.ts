@@ -4,7 +4,7 @@ import { startOrder } from "../domain/graph.js";
 import { loadConfig } from "../config/load.js";
 import { EXIT } from "../lib/errors.js";
 import type { ContextOf } from "./options.js";
-import type { VALIDATE } from "./validate.options.js";
+import type { VALIDATE } from "./declarations.js";
 import { noArgs, printJson } from "./shared.js";
 
 export const validate = async (ctx: ContextOf<typeof VALIDATE>): Promise<number> => {

@@ -9,7 +9,7 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { render } from "../../../src/commands/render.js";
 import { readOptions, type ContextOf } from "../../../src/commands/options.js";
-import { RENDER } from "../../../src/commands/render.options.js";
+import { RENDER } from "../../../src/commands/declarations.js";
 import { EXIT } from "../../../src/lib/errors.js";
 import { LOCAL_CONFIG, REPO } from "../../support/podman-harness.js";
 

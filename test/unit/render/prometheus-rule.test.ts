@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { render } from "../../../src/commands/render.js";
 import { readOptions, type ContextOf } from "../../../src/commands/options.js";
-import { RENDER } from "../../../src/commands/render.options.js";
+import { RENDER } from "../../../src/commands/declarations.js";
 import { loadConfig } from "../../../src/config/load.js";
 import { FLUX_DEFAULTS, renderFlux, type FluxOptions } from "../../../src/render/flux.js";
 import { PROMETHEUS_RULE_FILE, ruleGroups } from "../../../src/render/prometheus-rule.js";
