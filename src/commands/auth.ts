@@ -11,7 +11,9 @@ import { loadConfig } from "../config/load.js";
 import { findOpenCode } from "../domain/opencode.js";
 import { mergeAuthEntry, type AuthFile } from "../domain/opencode-auth.js";
 import { EXIT, PodwardenError, UsageError } from "../lib/errors.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
+import type { ContextOf } from "./options.js";
+import type { AUTH } from "./declarations.js";
 import { printJson } from "./shared.js";
 
 const readJson = async (path: string, missingOk: boolean): Promise<AuthFile> => {
@@ -88,7 +90,7 @@ const tellOpenCode = async (url: string, password: string | undefined, username:
   }
 };
 
-export const importAuth = async (ctx: CommandContext, opts: AuthOptions): Promise<number> => {
+export const importAuth = async (ctx: CommandContext<{ readonly json: boolean }>, opts: AuthOptions): Promise<number> => {
   const source = await readJson(opts.from, false);
   const entry = source[opts.provider];
   if (entry === undefined) throw new PodwardenError("E_USAGE", `${opts.from} has no "${opts.provider}" entry (log in with OpenCode first)`, { exitCode: EXIT.failure });
@@ -112,16 +114,16 @@ export const importAuth = async (ctx: CommandContext, opts: AuthOptions): Promis
     const username = (auth?.usernameKey ? secrets.get(auth.usernameKey) : undefined) ?? auth?.defaultUsername ?? "opencode";
     live = await tellOpenCode(`http://127.0.0.1:${port}`, auth ? secrets.get(auth.passwordKey) : undefined, username, opts.provider, entry);
   }
-  if (ctx.json) printJson(ctx, { ok: true, provider: opts.provider, file: target, changed, loadedByRunningServer: live });
+  if (ctx.options.json) printJson(ctx, { ok: true, provider: opts.provider, file: target, changed, loadedByRunningServer: live });
   else if (!changed) ctx.out.write(`${target} already holds this ${opts.provider} entry: nothing changed\n`);
   else ctx.out.write(`imported ${opts.provider} into ${target} (mode 0600)${live ? "; the running OpenCode server has it now" : "; OpenCode reads it at its next start"}\n`);
   return EXIT.ok;
 };
 
-export const auth = async (ctx: CommandContext): Promise<number> => {
+export const auth = async (ctx: ContextOf<typeof AUTH>): Promise<number> => {
   const [sub, ...rest] = ctx.args;
   if (sub !== "import" || rest.length > 0) throw new UsageError("usage: podwarden auth import [--from FILE] [--provider NAME] [--doppler-secret NAME [--doppler-project P] [--doppler-config C]]");
-  const a = ctx.auth;
+  const a = ctx.options;
   const home = ctx.global.env.HOME ?? "/root";
   return importAuth(ctx, {
     from: a.from ?? join(home, ".local/share/opencode/auth.json"),

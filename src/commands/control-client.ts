@@ -4,7 +4,7 @@
 import { request } from "node:http";
 import { loadConfig } from "../config/load.js";
 import { EXIT, PodwardenError, errorMessage, type ErrorCode } from "../lib/errors.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 import { controlSocketPath } from "./pidfile.js";
 
 /** Busy or not ready: try again later (sysexits EX_TEMPFAIL). */

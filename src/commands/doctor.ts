@@ -9,7 +9,8 @@ import { nodeHostFacts } from "../doctor/host-facts.js";
 import { exitCodeFor, formatChecks } from "../doctor/report.js";
 import { createRuntime } from "../main.js";
 import type { ContainerRuntime } from "../runtime/port.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { DOCTOR } from "./declarations.js";
 import { noArgs, printJson } from "./shared.js";
 
 const loadView = async (file: string): Promise<CheckInput["config"]> => {
@@ -21,7 +22,7 @@ const loadView = async (file: string): Promise<CheckInput["config"]> => {
   }
 };
 
-export const doctor = async (ctx: CommandContext): Promise<number> => {
+export const doctor = async (ctx: ContextOf<typeof DOCTOR>): Promise<number> => {
   noArgs(ctx, "doctor");
   const started = performance.now();
   let runtime: ContainerRuntime | undefined;
@@ -44,7 +45,7 @@ export const doctor = async (ctx: CommandContext): Promise<number> => {
   });
   const code = exitCodeFor(checks);
   const ms = Math.round(performance.now() - started);
-  if (ctx.json) {
+  if (ctx.options.json) {
     printJson(ctx, { ok: code === 0, exitCode: code, ms, checks });
     return code;
   }

@@ -3,11 +3,12 @@
 
 import { buildDaemon } from "../main.js";
 import { EXIT } from "../lib/errors.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { DOWN } from "./declarations.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
 import { acquirePodLock } from "./pod-lock.js";
 
-export const down = async (ctx: CommandContext): Promise<number> => {
+export const down = async (ctx: ContextOf<typeof DOWN>): Promise<number> => {
   noArgs(ctx, "down");
   const limit = timeoutMs(ctx, 5 * 60_000);
   const d = await buildDaemon(ctx.global, false, undefined, "throwaway");
@@ -26,7 +27,7 @@ export const down = async (ctx: CommandContext): Promise<number> => {
     await lock.release();
   }
   const elapsed = Math.round(performance.now() - started);
-  if (ctx.json) printJson(ctx, { ok: true, pod: d.spec.name, elapsedMs: elapsed });
+  if (ctx.options.json) printJson(ctx, { ok: true, pod: d.spec.name, elapsedMs: elapsed });
   else ctx.out.write(`pod ${d.spec.name}: down in ${(elapsed / 1000).toFixed(1)} s (data directories kept)\n`);
   return EXIT.ok;
 };

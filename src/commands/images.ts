@@ -4,10 +4,11 @@
 import { createRuntime, load } from "../main.js";
 import { EXIT } from "../lib/errors.js";
 import { ensureImage } from "../supervisor/images.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { IMAGES } from "./declarations.js";
 import { noArgs, printJson, withInterrupt } from "./shared.js";
 
-export const images = async (ctx: CommandContext): Promise<number> => {
+export const images = async (ctx: ContextOf<typeof IMAGES>): Promise<number> => {
   noArgs(ctx, "images");
   const { spec, logger } = await load(ctx.global);
   const { runtime } = createRuntime(ctx.global);
@@ -22,7 +23,7 @@ export const images = async (ctx: CommandContext): Promise<number> => {
       logger.info({ image: ref, ms: Math.round(performance.now() - started) }, how === "present" ? "already present" : `image ${how}`);
     }
   });
-  if (ctx.json) printJson(ctx, { ok: true, images: results });
+  if (ctx.options.json) printJson(ctx, { ok: true, images: results });
   else for (const [ref, how] of Object.entries(results)) ctx.out.write(`${ref}: ${how}\n`);
   return EXIT.ok;
 };

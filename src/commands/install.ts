@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/load.js";
-import { ConfigError, EXIT, UsageError } from "../lib/errors.js";
+import { ConfigError, EXIT } from "../lib/errors.js";
 import { logDestination } from "../observability/destination.js";
 import { createLogger } from "../observability/logger.js";
 import { systemctl, unitConfig } from "../systemd/systemctl.js";
@@ -14,8 +14,10 @@ import { applySteps } from "../install/apply.js";
 import { DEFAULT_PREFIX, InstallError, PATHS, UNIT, checkedPath, planInstall, planUninstall, stepJson, type Step } from "../install/plan.js";
 import { survey } from "../install/survey.js";
 import { handOver } from "./handover.js";
-import type { CommandContext } from "./index.js";
-import { noArgs, printJson, sayer, timeoutMs } from "./shared.js";
+import type { CommandContext } from "./context.js";
+import type { ContextOf } from "./options.js";
+import type { INSTALL, UNINSTALL } from "./declarations.js";
+import { noArgs, printJson, sayer } from "./shared.js";
 
 /** The package this podwarden runs from (dist/commands/ -> the package root). */
 const packageRoot = (): string => fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
@@ -26,10 +28,12 @@ interface Setup {
   readonly say: ReturnType<typeof sayer>;
 }
 
-const setup = (ctx: CommandContext, name: string): Setup => {
+/** The options install and uninstall both take. */
+type ServiceContext = CommandContext<{ readonly prefix: string | undefined; readonly root: string | undefined; readonly dryRun: boolean; readonly json: boolean }>;
+
+const setup = (ctx: ServiceContext, name: string): Setup => {
   noArgs(ctx, name);
-  const s = ctx.service;
-  if (s.unit !== undefined) throw new UsageError(`--unit is for restart-daemon; ${name} always works on ${UNIT}`);
+  const s = ctx.options;
   const root = checkedPath("--root", s.root ?? "/", 0);
   const prefix = checkedPath("--prefix", s.prefix ?? DEFAULT_PREFIX, 2);
   if (root === "/" && !s.dryRun && (process.getuid?.() ?? 0) !== 0) {
@@ -49,21 +53,21 @@ const nodePath = (say: Setup["say"]): string => {
   }
 };
 
-const done = (ctx: CommandContext, st: Setup, steps: readonly Step[]): number => {
-  if (ctx.json) printJson(ctx, { ok: true, dryRun: ctx.service.dryRun, root: st.root, prefix: st.prefix, steps: steps.map(stepJson) });
+const done = (ctx: ServiceContext, st: Setup, steps: readonly Step[]): number => {
+  if (ctx.options.json) printJson(ctx, { ok: true, dryRun: ctx.options.dryRun, root: st.root, prefix: st.prefix, steps: steps.map(stepJson) });
   return EXIT.ok;
 };
 
-export const install = async (ctx: CommandContext): Promise<number> => {
+export const install = async (ctx: ContextOf<typeof INSTALL>): Promise<number> => {
   const st = setup(ctx, "install");
   const { say, root, prefix } = st;
   const found = await survey({ root, prefix, source: packageRoot(), node: nodePath(say), systemctl });
-  const variant = ctx.service.local ? "local" : "seed";
-  const steps = planInstall({ prefix, variant, noStart: ctx.service.noStart, rooted: root !== "/" }, found, randomBytes(18).toString("base64url"));
-  if (found.configExists && ctx.service.local) say.warn({ config: PATHS.config }, `--local changes nothing: ${PATHS.config} exists and is kept`);
+  const variant = ctx.options.local ? "local" : "seed";
+  const steps = planInstall({ prefix, variant, noStart: ctx.options.noStart, rooted: root !== "/" }, found, randomBytes(18).toString("base64url"));
+  if (found.configExists && ctx.options.local) say.warn({ config: PATHS.config }, `--local changes nothing: ${PATHS.config} exists and is kept`);
   await applySteps(steps, {
     root,
-    dryRun: ctx.service.dryRun,
+    dryRun: ctx.options.dryRun,
     say,
     systemctl,
     // A drop-in may point the unit at another config (the example does): check and hand over that one.
@@ -80,20 +84,20 @@ export const install = async (ctx: CommandContext): Promise<number> => {
     },
     handover: async (unit) => {
       const { spec } = await loadConfig((await unitConfig(systemctl, unit)) ?? PATHS.config);
-      await handOver({ env: ctx.global.env, pod: spec.name, config: spec.source, unit, systemctl, say, timeoutMs: timeoutMs(ctx, 180_000) });
+      await handOver({ env: ctx.global.env, pod: spec.name, config: spec.source, unit, systemctl, say, timeoutMs: 180_000 });
     },
   });
-  if (!ctx.service.dryRun && steps.some((s) => s.op === "write" && s.path === PATHS.envFile)) {
+  if (!ctx.options.dryRun && steps.some((s) => s.op === "write" && s.path === PATHS.envFile)) {
     say.warn({ envFile: PATHS.envFile }, `${PATHS.envFile} is on /run, which is emptied at boot: have a service write it before ${UNIT} starts, or move it (pod.envFile)`);
   }
   return done(ctx, st, steps);
 };
 
-export const uninstall = async (ctx: CommandContext): Promise<number> => {
+export const uninstall = async (ctx: ContextOf<typeof UNINSTALL>): Promise<number> => {
   const st = setup(ctx, "uninstall");
   const { say, root, prefix } = st;
   const found = await survey({ root, prefix, source: packageRoot(), node: "/usr/bin/node", systemctl }, true);
   const steps = planUninstall({ prefix }, found);
-  await applySteps(steps, { root, dryRun: ctx.service.dryRun, say, systemctl, validate: async () => undefined, handover: async () => undefined });
+  await applySteps(steps, { root, dryRun: ctx.options.dryRun, say, systemctl, validate: async () => undefined, handover: async () => undefined });
   return done(ctx, st, steps);
 };

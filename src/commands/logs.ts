@@ -6,14 +6,15 @@ import { loadConfig } from "../config/load.js";
 import { podmanName } from "../domain/spec.js";
 import { createRuntime } from "../main.js";
 import { EXIT, UsageError } from "../lib/errors.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { LOGS } from "./declarations.js";
 import { withInterrupt } from "./shared.js";
 
-export const logs = async (ctx: CommandContext): Promise<number> => {
+export const logs = async (ctx: ContextOf<typeof LOGS>): Promise<number> => {
   const [name, ...extra] = ctx.args;
   if (name === undefined) throw new UsageError("logs needs a container name (e.g. podwarden logs opencode -f)");
   if (extra.length > 0) throw new UsageError(`logs takes one container name (got ${ctx.args.join(" ")})`);
-  const { follow, since, tail } = ctx.logs;
+  const { follow, since, tail } = ctx.options;
   if (tail !== undefined && !/^\d+$/.test(tail)) throw new UsageError(`--tail takes a number of lines, not '${tail}'`);
   let sinceS: number | undefined;
   try {

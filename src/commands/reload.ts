@@ -9,7 +9,8 @@
 import { EXIT, PodwardenError, UsageError } from "../lib/errors.js";
 import { load, type ReloadResult } from "../main.js";
 import type { Say } from "../lib/say.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { RELOAD } from "./declarations.js";
 import { realpath } from "node:fs/promises";
 import { answerOf, callDaemon } from "./control-client.js";
 import { controlSocketPath, liveDaemon, pidfilePath } from "./pidfile.js";
@@ -19,7 +20,7 @@ import { noArgs, printJson, sayer } from "./shared.js";
 const NO_LISTENER = new Set(["ENOENT", "ECONNREFUSED"]);
 
 /** SIGHUP to the daemon named by the pid file, once it is verified to be that daemon; the exit code. */
-const signalDaemon = async (ctx: CommandContext, say: Say, pod: string, source: string): Promise<number> => {
+const signalDaemon = async (ctx: ContextOf<typeof RELOAD>, say: Say, pod: string, source: string): Promise<number> => {
   const path = pidfilePath(ctx.global.env, pod);
   const daemon = await liveDaemon(path);
   if (daemon === undefined) {
@@ -32,12 +33,12 @@ const signalDaemon = async (ctx: CommandContext, say: Say, pod: string, source: 
     throw new UsageError(`the daemon of pod ${pod} runs with ${daemon.config} and reloads that file: edit it (it may extend ${source}), or restart the daemon with --config ${source}`);
   }
   process.kill(daemon.pid, "SIGHUP");
-  if (ctx.json) printJson(ctx, { ok: true, pod, pid: daemon.pid, via: "signal" });
+  if (ctx.options.json) printJson(ctx, { ok: true, pod, pid: daemon.pid, via: "signal" });
   else say.info({ pod, pid: daemon.pid, config: source }, `asked the daemon of pod ${pod} (pid ${daemon.pid}) to reload ${source} (SIGHUP); its log says what changed`);
   return EXIT.ok;
 };
 
-export const reload = async (ctx: CommandContext): Promise<number> => {
+export const reload = async (ctx: ContextOf<typeof RELOAD>): Promise<number> => {
   noArgs(ctx, "reload");
   // An invalid file is reported here and never reaches the daemon (exit 78 from ConfigError).
   const { spec, logger } = await load(ctx.global);
@@ -55,7 +56,7 @@ export const reload = async (ctx: CommandContext): Promise<number> => {
   if (answer.status === 404) return signalDaemon(ctx, say, spec.name, spec.source);
   // A refused file (it changed since it was checked here, or names another config) is the daemon's error and exit code.
   const r = answerOf<ReloadResult>(answer);
-  if (ctx.json) printJson(ctx, { ok: true, pod: spec.name, via: "control socket", ...r });
+  if (ctx.options.json) printJson(ctx, { ok: true, pod: spec.name, via: "control socket", ...r });
   else {
     const what = r.changed.length > 0 || r.podChanged ? `recreating ${[...(r.podChanged ? ["the pod"] : []), ...r.changed].join(", ")}` : "nothing changed";
     say.info({ pod: spec.name, config: spec.source, changed: r.changed, podChanged: r.podChanged }, `the daemon of pod ${spec.name} reloaded ${spec.source}: ${what}`);

@@ -11,7 +11,9 @@ import { findOpenCode } from "../domain/opencode.js";
 import type { PodSpec } from "../domain/spec.js";
 import { FLUX_DEFAULTS, imageProblem, renderFlux, type FluxWorkspace } from "../render/flux.js";
 import { renderKube } from "../render/kube.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
+import type { ContextOf } from "./options.js";
+import type { RENDER } from "./declarations.js";
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
@@ -76,20 +78,20 @@ const renderConfig = async (ctx: CommandContext): Promise<string> => {
   return SHIPPED_CONFIG;
 };
 
-export const render = async (ctx: CommandContext): Promise<number> => {
+export const render = async (ctx: ContextOf<typeof RENDER>): Promise<number> => {
   const [target, ...extra] = ctx.args;
   if ((target !== "kube" && target !== "flux") || extra.length > 0) throw new UsageError("usage: podwarden render kube | podwarden render flux --domain D --workspace NAME=REPO_URL ...");
   const { spec, secrets, warnings } = await loadConfig(await renderConfig(ctx), { envFile: "optional" });
   for (const w of warnings) ctx.err.write(`warning: ${w}\n`);
-  const o = ctx.render;
+  const o = ctx.options;
   if (target === "kube") {
     // Names only: what the secretEnv globs match. The values stay in the env file.
     ctx.out.write(renderKube(spec, { envKeys: [...secrets.keys()].sort(), ...(o.storageClass ? { storageClass: o.storageClass } : {}) }));
     return EXIT.ok;
   }
   if (!o.domain || !/^[a-z0-9.-]+\.[a-z]{2,}$/.test(o.domain)) throw new UsageError("render flux needs --domain (e.g. example.com)");
-  if (o.workspaces.length === 0) throw new UsageError("render flux needs at least one --workspace NAME=REPO_URL");
-  const workspaces = o.workspaces.map(parseWorkspace);
+  if (o.workspace.length === 0) throw new UsageError("render flux needs at least one --workspace NAME=REPO_URL");
+  const workspaces = o.workspace.map(parseWorkspace);
   const names = new Set(workspaces.map((w) => w.name));
   if (names.size !== workspaces.length) throw new UsageError("--workspace names must be unique");
   let gateway: { namespace: string; name: string; sectionName: string } = FLUX_DEFAULTS.gateway;

@@ -8,7 +8,8 @@ import { load } from "../main.js";
 import { PATHS } from "../install/plan.js";
 import { serviceName, systemctl, unitConfig } from "../systemd/systemctl.js";
 import { handOver } from "./handover.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { RESTART_DAEMON } from "./declarations.js";
 import { noArgs, printJson, sayer, timeoutMs } from "./shared.js";
 
 export const DEFAULT_UNIT = "opencode-memory-pod.service";
@@ -19,9 +20,9 @@ export const unitOption = (value: string | undefined): string => {
   return unit;
 };
 
-export const restartDaemon = async (ctx: CommandContext): Promise<number> => {
+export const restartDaemon = async (ctx: ContextOf<typeof RESTART_DAEMON>): Promise<number> => {
   noArgs(ctx, "restart-daemon");
-  const unit = unitOption(ctx.service.unit);
+  const unit = unitOption(ctx.options.unit);
   const wait = timeoutMs(ctx, 180_000);
   // The unit's daemon runs with the unit's config, which a drop-in may have moved: by default, that one.
   const config = ctx.global.config === PATHS.config ? ((await unitConfig(systemctl, unit)) ?? PATHS.config) : ctx.global.config;
@@ -35,6 +36,6 @@ export const restartDaemon = async (ctx: CommandContext): Promise<number> => {
     say: sayer(ctx, logger.child({ component: "restart-daemon" })),
     timeoutMs: wait,
   });
-  if (ctx.json) printJson(ctx, { ok: true, pod: spec.name, ...r });
+  if (ctx.options.json) printJson(ctx, { ok: true, pod: spec.name, ...r });
   return EXIT.ok;
 };

@@ -13,7 +13,8 @@ import { createNotifier } from "../systemd/sd-notify.js";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { controlSocketPath, pidfilePath, removePidfile, writePidfile } from "./pidfile.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { RUN } from "./declarations.js";
 import { noArgs } from "./shared.js";
 import { handoverDecision, keepPodPath, readMarker, removeMarker } from "./keep-pod.js";
 import { acquirePodLock } from "./pod-lock.js";
@@ -146,7 +147,7 @@ class StopSignals {
   }
 }
 
-export const run = async (ctx: CommandContext): Promise<number> => {
+export const run = async (ctx: ContextOf<typeof RUN>): Promise<number> => {
   noArgs(ctx, "run");
   const stop = new StopSignals();
   // The systemd bridge needs the daemon, and the daemon reports build progress to the bridge.

@@ -4,12 +4,13 @@ import { parseDuration } from "../config/durations.js";
 import { UsageError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { Say } from "../lib/say.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
-export const timeoutMs = (ctx: CommandContext, fallbackMs: number): number => {
-  if (ctx.timeout === undefined) return fallbackMs;
+export const timeoutMs = (ctx: CommandContext<{ readonly timeout: string | undefined }>, fallbackMs: number): number => {
+  const { timeout } = ctx.options;
+  if (timeout === undefined) return fallbackMs;
   try {
-    return parseDuration(ctx.timeout);
+    return parseDuration(timeout);
   } catch (err) {
     throw new UsageError(`--timeout: ${(err as Error).message}`);
   }
@@ -42,11 +43,11 @@ export const withInterrupt = async <T>(body: (signal: AbortSignal) => Promise<T>
  * `warn` and `error` on stderr), or log lines with their fields when the command's log is JSON (the unit's
  * ExecReload=, a script), so the journal gets JSON with priorities only.
  */
-export const sayer = (ctx: CommandContext, logger: Logger): Say => {
+export const sayer = (ctx: CommandContext<{ readonly json: boolean }>, logger: Logger): Say => {
   if (ctx.global.logFormat === "json") {
     return { info: (f, text) => logger.info(f, text), warn: (f, text) => logger.warn(f, text), error: (f, text) => logger.error(f, text) };
   }
   const line = (to: CommandContext["out"]) => (_f: Record<string, unknown>, text: string) => void to.write(`${text}\n`);
   // With --json, stdout carries only the result.
-  return { info: line(ctx.json ? ctx.err : ctx.out), warn: line(ctx.err), error: line(ctx.err) };
+  return { info: line(ctx.options.json ? ctx.err : ctx.out), warn: line(ctx.err), error: line(ctx.err) };
 };

@@ -5,7 +5,8 @@
 import { loadConfig } from "../config/load.js";
 import { EXIT, UsageError, errorMessage } from "../lib/errors.js";
 import type { StatusDocument } from "../http/schemas.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { STATUS } from "./declarations.js";
 import { noArgs, printJson } from "./shared.js";
 
 const COLORS: Record<string, string> = { ready: "32", healthy: "32", pass: "32", starting: "33", creating: "33", stopping: "33", warn: "33" };
@@ -46,13 +47,13 @@ export const renderTable = (doc: StatusDocument, tty: boolean): string => {
 export const DEFAULT_STATUS_URL = "http://127.0.0.1:9090";
 
 /** The /status URL: --url, else the config's http section when a config was named, else the default. */
-const statusUrl = async (ctx: CommandContext): Promise<string> => {
-  if (ctx.url !== undefined) {
+const statusUrl = async (ctx: ContextOf<typeof STATUS>): Promise<string> => {
+  if (ctx.options.url !== undefined) {
     let base: URL;
     try {
-      base = new URL(ctx.url);
+      base = new URL(ctx.options.url);
     } catch {
-      throw new UsageError(`--url: '${ctx.url}' is not a URL (e.g. http://127.0.0.1:9090)`);
+      throw new UsageError(`--url: '${ctx.options.url}' is not a URL (e.g. http://127.0.0.1:9090)`);
     }
     if (base.protocol !== "http:" && base.protocol !== "https:") throw new UsageError(`--url: only http(s) URLs, not ${base.protocol}`);
     return new URL("status", base.href.endsWith("/") ? base.href : `${base.href}/`).href;
@@ -62,7 +63,7 @@ const statusUrl = async (ctx: CommandContext): Promise<string> => {
   return `http://${http.host.includes(":") ? `[${http.host}]` : http.host}:${http.port}/status`;
 };
 
-export const status = async (ctx: CommandContext): Promise<number> => {
+export const status = async (ctx: ContextOf<typeof STATUS>): Promise<number> => {
   noArgs(ctx, "status");
   const url = await statusUrl(ctx);
   let doc: StatusDocument;
@@ -70,12 +71,12 @@ export const status = async (ctx: CommandContext): Promise<number> => {
     const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
     doc = (await res.json()) as StatusDocument;
   } catch (err) {
-    const hint = ctx.url === undefined && !ctx.global.configGiven ? " (another address: --url, or --config for the config's http section)" : "";
+    const hint = ctx.options.url === undefined && !ctx.global.configGiven ? " (another address: --url, or --config for the config's http section)" : "";
     const cause = (err as { cause?: { code?: string } }).cause?.code;
     ctx.err.write(`podwarden status: no daemon answers at ${url} (${cause ?? errorMessage(err)})${hint}\n`);
     return EXIT.podmanUnavailable;
   }
-  if (ctx.json) printJson(ctx, doc);
+  if (ctx.options.json) printJson(ctx, doc);
   else ctx.out.write(`${renderTable(doc, (ctx.out as NodeJS.WriteStream).isTTY === true)}\n`);
   // Serving: every container ready except soft dependencies that are down (a note names them).
   return doc.pod.serving ? EXIT.ok : EXIT.failure;

@@ -8,7 +8,9 @@ import { blockingError, blockingErrors, formatCheck } from "../doctor/report.js"
 import { buildDaemon, checkHost, type Daemon } from "../main.js";
 import { EXIT, HostNotReadyError, PodwardenError } from "../lib/errors.js";
 import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
+import type { ContextOf } from "./options.js";
+import type { UP } from "./declarations.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
 import { acquirePodLock } from "./pod-lock.js";
 
@@ -79,7 +81,7 @@ const portTaken = (d: Daemon, ctx: CommandContext, signal: AbortSignal): Promise
     signal.addEventListener("abort", off, { once: true });
   });
 
-export const up = async (ctx: CommandContext): Promise<number> => {
+export const up = async (ctx: ContextOf<typeof UP>): Promise<number> => {
   noArgs(ctx, "up");
   const limit = timeoutMs(ctx, 15 * 60_000);
   const d = await buildDaemon(ctx.global);
@@ -92,7 +94,7 @@ export const up = async (ctx: CommandContext): Promise<number> => {
   }
 };
 
-const bringUp = async (ctx: CommandContext, d: Daemon, limit: number): Promise<number> => {
+const bringUp = async (ctx: ContextOf<typeof UP>, d: Daemon, limit: number): Promise<number> => {
   const podman = await d.runtime.ping();
   await checkFirst(d, ctx);
   d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");
@@ -107,7 +109,7 @@ const bringUp = async (ctx: CommandContext, d: Daemon, limit: number): Promise<n
     await d.supervisor.stop();
     if (err instanceof HostNotReadyError) throw err;
     const s = d.supervisor.snapshot();
-    if (ctx.json) printJson(ctx, { ...summarize(s, Math.round(performance.now() - started)), error: (err as Error).message });
+    if (ctx.options.json) printJson(ctx, { ...summarize(s, Math.round(performance.now() - started)), error: (err as Error).message });
     throw new PodwardenError((err as PodwardenError).code ?? "E_TIMEOUT", `${(err as Error).message}: ${describeNotReady(s) || s.error || "unknown"}`);
   } finally {
     done.abort();
@@ -117,7 +119,7 @@ const bringUp = async (ctx: CommandContext, d: Daemon, limit: number): Promise<n
   const s = d.supervisor.snapshot();
   const summary = summarize(s, elapsed);
   for (const w of summary.warnings) ctx.err.write(`WARNING: ${w}\n`);
-  if (ctx.json) printJson(ctx, summary);
+  if (ctx.options.json) printJson(ctx, summary);
   else {
     ctx.out.write(`pod ${s.pod.name}: ${s.pod.containersReady}/${s.pod.containersTotal} ready in ${(elapsed / 1000).toFixed(1)} s\n`);
     for (const [name, c] of Object.entries(summary.containers)) {

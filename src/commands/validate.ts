@@ -3,14 +3,15 @@
 import { startOrder } from "../domain/graph.js";
 import { loadConfig } from "../config/load.js";
 import { EXIT } from "../lib/errors.js";
-import type { CommandContext } from "./index.js";
+import type { ContextOf } from "./options.js";
+import type { VALIDATE } from "./declarations.js";
 import { noArgs, printJson } from "./shared.js";
 
-export const validate = async (ctx: CommandContext): Promise<number> => {
+export const validate = async (ctx: ContextOf<typeof VALIDATE>): Promise<number> => {
   noArgs(ctx, "validate");
   const { spec, warnings } = await loadConfig(ctx.global.config);
   const order = startOrder(spec.containers);
-  if (ctx.json) {
+  if (ctx.options.json) {
     printJson(ctx, {
       ok: true,
       config: spec.source,

@@ -44,7 +44,7 @@ describe("podwarden CLI", () => {
 
   it("a usage error is one line naming the fault, then where help is, not the whole help", async () => {
     for (const [args, fault] of [
-      [["down", "--with-memory"], "down does not take --with-memory"],
+      [["down", "--with-memory"], "--with-memory is an option of render, not down"],
       [["up", "--bogus"], "Unknown option '--bogus'"],
     ] as const) {
       const r = await cli(args);

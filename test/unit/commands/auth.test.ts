@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { beforeEach, describe, expect, it } from "vitest";
 import { importAuth } from "../../../src/commands/auth.js";
-import type { CommandContext } from "../../../src/commands/index.js";
+import type { CommandContext } from "../../../src/commands/context.js";
 import { LOCAL_CONFIG } from "../../support/podman-harness.js";
 
 const COPILOT = { type: "oauth", refresh: "ghu_REFRESHTOKEN_abc123", access: "tid=ACCESSTOKEN_xyz", expires: 0 };
@@ -16,14 +16,14 @@ let dir: string;
 let out: string[];
 let config: string;
 
-const ctx = (): CommandContext =>
+const ctx = (): CommandContext<{ readonly json: boolean }> =>
   ({
     global: { config, env: { HOME: dir }, logLevel: "silent", logFormat: "json", version: "0" },
     args: [],
-    json: false,
+    options: { json: false },
     out: new Writable({ write: (c, _e, cb) => (out.push(String(c)), cb()) }),
     err: new Writable({ write: (_c, _e, cb) => cb() }),
-  }) as unknown as CommandContext;
+  }) as unknown as CommandContext<{ readonly json: boolean }>;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "pw-auth-"));

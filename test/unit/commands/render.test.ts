@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { render } from "../../../src/commands/render.js";
-import type { CommandContext } from "../../../src/commands/index.js";
+import { readOptions, type ContextOf } from "../../../src/commands/options.js";
+import { RENDER } from "../../../src/commands/declarations.js";
 import { EXIT } from "../../../src/lib/errors.js";
 import { LOCAL_CONFIG, REPO } from "../../support/podman-harness.js";
 
@@ -34,22 +35,10 @@ const renderFlux = async (config: string, flags: { image?: string; withMemory?: 
   const ctx = {
     global: { config, configGiven: true, env: {}, logLevel: "silent", logFormat: "json", version: "0" },
     args: ["flux"],
-    json: false,
-    render: {
-      domain: "example.com",
-      workspaces: ["flux=https://github.com/o/k8s-cluster.git"],
-      out: undefined,
-      image: flags.image,
-      gateway: undefined,
-      store: undefined,
-      storageClass: undefined,
-      issuer: undefined,
-      backup: false,
-      withMemory: flags.withMemory ?? false,
-    },
+    options: readOptions(RENDER.options, { domain: "example.com", workspace: ["flux=https://github.com/o/k8s-cluster.git"], image: flags.image, "with-memory": flags.withMemory }),
     out: new Writable({ write: (c, _e, cb) => (out.push(String(c)), cb()) }),
     err: new Writable({ write: (c, _e, cb) => (err.push(String(c)), cb()) }),
-  } as unknown as CommandContext;
+  } as unknown as ContextOf<typeof RENDER>;
   const code = await render(ctx);
   return { code, out: out.join(""), err: err.join("") };
 };

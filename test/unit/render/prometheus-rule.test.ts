@@ -11,7 +11,8 @@ import { Ajv, type ErrorObject } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { render } from "../../../src/commands/render.js";
-import type { CommandContext } from "../../../src/commands/index.js";
+import { readOptions, type ContextOf } from "../../../src/commands/options.js";
+import { RENDER } from "../../../src/commands/declarations.js";
 import { loadConfig } from "../../../src/config/load.js";
 import { FLUX_DEFAULTS, renderFlux, type FluxOptions } from "../../../src/render/flux.js";
 import { PROMETHEUS_RULE_FILE, ruleGroups } from "../../../src/render/prometheus-rule.js";
@@ -95,11 +96,10 @@ describe("render flux with the alert rules", () => {
     const ctx = {
       global: { config: `${REPO}config/opencode-memory-pod.yaml`, configGiven: true, env: {}, logLevel: "silent", logFormat: "json", version: "0" },
       args: ["flux"],
-      json: false,
-      render: { domain: "example.com", workspaces: ["flux=https://github.com/o/k8s-cluster.git"], image: "ghcr.io/o/opencode-server:1.18.33", backup: false, withMemory: false, withAlerts: true },
+      options: readOptions(RENDER.options, { domain: "example.com", workspace: ["flux=https://github.com/o/k8s-cluster.git"], image: "ghcr.io/o/opencode-server:1.18.33", "with-alerts": true }),
       out: new Writable({ write: (c, _e, cb) => (out.push(String(c)), cb()) }),
       err: new Writable({ write: (_c, _e, cb) => cb() }),
-    } as unknown as CommandContext;
+    } as unknown as ContextOf<typeof RENDER>;
     expect(await render(ctx)).toBe(0);
     const text = out.join("");
     expect(text).toContain(`### ${FLUX_DEFAULTS.root}/${PROMETHEUS_RULE_FILE}\n`);
