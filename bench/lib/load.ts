@@ -133,3 +133,43 @@ export const maxThroughput = async (target: string, seconds: number, connections
   agent.destroy();
   return { seconds: took, connections, ok, failed, rps: ok / took, latency: stats(latency) };
 };
+
+export interface Scraper {
+  /** Stops scraping; resolves with the scrapes' latencies once the last one has answered. */
+  stop(): Promise<{ readonly ok: number; readonly failed: number; readonly latency: Latency }>;
+}
+
+/** A Prometheus-like scraper: one GET of `target` every `everyMs` over one keep-alive connection, never two at once. */
+export const scrapeEvery = (target: string, everyMs: number): Scraper => {
+  const url = new URL(target);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const latency: number[] = [];
+  let ok = 0;
+  let failed = 0;
+  let stopped = false;
+  const loop = (async () => {
+    let next = performance.now();
+    while (!stopped) {
+      const sent = performance.now();
+      try {
+        const status = await get(agent, url);
+        if (status >= 200 && status < 300) ok++;
+        else failed++;
+        latency.push(performance.now() - sent);
+      } catch {
+        failed++;
+      }
+      next += everyMs;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      agent.destroy();
+      return { ok, failed, latency: stats(latency) };
+    },
+  };
+};
