@@ -8,6 +8,10 @@
 //                                           others stay in RESULTS.md as they were
 //   npm run bench -- --out FILE             write the results there instead
 //
+// Kept after the run, in /tmp/podwarden-bench-logs: the daemon's log of every cold start much
+// slower than its siblings (the report says where its time went) and the CPU profile of the
+// daemon while watching (summarised in the report).
+//
 // Every pod is the benchmark's own (pw-bench-*, free ports, temp data) and is removed at the
 // end, with everything else it made (containers, networks, the private Podman service and
 // its cgroup, temp files), also on Ctrl-C.

@@ -97,8 +97,8 @@ const measure = async (ctx: BenchContext, probes: Probes, windowS: number, settl
   try {
     const run = await benchRun(ctx.janitor, { probes });
     const svc = await startPrivateService(ctx.janitor, ctx.scratch, `pw-bench-svc-${randomBytes(3).toString("hex")}`);
-    const profiling: Record<string, string> = profileDir === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` };
-    const d = startDaemon(run.config, { env: { ...runEnv(run), ...profiling }, args: ["--socket", svc.socket] });
+    const nodeArgs = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`];
+    const d = startDaemon(run.config, { env: runEnv(run), nodeArgs, args: ["--socket", svc.socket] });
     ctx.janitor.add(`daemon ${d.pid}`, () => d.kill());
     await d.waitForLog("the pod ready", logIs("pod ready"), { timeoutMs: 300_000 });
     await sleep(settleS * 1000);
