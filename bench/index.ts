@@ -16,6 +16,7 @@
 // end, with everything else it made (containers, networks, the private Podman service and
 // its cgroup, temp files), also on Ctrl-C.
 
+import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { LOCAL_CONFIG, REPO, ensureImages, startPodmanService } from "../test/support/podman-harness.js";
@@ -52,6 +53,11 @@ for (const id of only) {
     process.stderr.write(`bench: unknown section ${id} (sections: ${SECTION_IDS.join(", ")})\n`);
     process.exit(2);
   }
+}
+// The cold start compares with podman-compose: say so now rather than after minutes of measuring.
+if (only.includes("cold") && spawnSync("podman-compose", ["--version"]).error) {
+  process.stderr.write("bench: podman-compose is not installed (the cold start compares with it): run `bash .ci/setup-host.sh --bench`\n");
+  process.exit(2);
 }
 const out = values.out ?? (quick ? "/tmp/podwarden-bench-quick.md" : join(REPO, "bench/RESULTS.md"));
 

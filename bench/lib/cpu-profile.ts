@@ -120,7 +120,8 @@ const packageOf = (path: string): string | undefined => {
 
 export const placeOf = (frame: CallFrame, repo: string): Place => {
   const name = frame.functionName || "(anonymous)";
-  if (!frame.url) return { fn: name, module: name, pkg: name.startsWith("(") ? name : "(native)" };
+  // V8's pseudo-entries ("(garbage collector)", "(program)") and native functions have no file.
+  if (!frame.url) return name.startsWith("(") ? { fn: name, module: name, pkg: name } : { fn: `${name} (native)`, module: "(native code)", pkg: "(native code)" };
   if (frame.url.startsWith("node:")) return { fn: `${name} ${frame.url}`, module: frame.url, pkg: "node (built-in)" };
   const generated = frame.url.startsWith("file:") ? fileURLToPath(frame.url) : frame.url;
   const file = originalFile(generated, frame.lineNumber, frame.columnNumber) ?? generated;
