@@ -8,10 +8,15 @@
 //                                           others stay in RESULTS.md as they were
 //   npm run bench -- --out FILE             write the results there instead
 //
+// Kept after the run, in /tmp/podwarden-bench-logs: the daemon's log of every cold start much
+// slower than its siblings (the report says where its time went) and the CPU profile of the
+// daemon while watching (summarised in the report).
+//
 // Every pod is the benchmark's own (pw-bench-*, free ports, temp data) and is removed at the
 // end, with everything else it made (containers, networks, the private Podman service and
 // its cgroup, temp files), also on Ctrl-C.
 
+import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { LOCAL_CONFIG, REPO, ensureImages, startPodmanService } from "../test/support/podman-harness.js";
@@ -48,6 +53,11 @@ for (const id of only) {
     process.stderr.write(`bench: unknown section ${id} (sections: ${SECTION_IDS.join(", ")})\n`);
     process.exit(2);
   }
+}
+// The cold start compares with podman-compose: say so now rather than after minutes of measuring.
+if (only.includes("cold") && spawnSync("podman-compose", ["--version"]).error) {
+  process.stderr.write("bench: podman-compose is not installed (the cold start compares with it): run `bash .ci/setup-host.sh --bench`\n");
+  process.exit(2);
 }
 const out = values.out ?? (quick ? "/tmp/podwarden-bench-quick.md" : join(REPO, "bench/RESULTS.md"));
 

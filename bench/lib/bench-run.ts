@@ -10,6 +10,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 import { loadConfig } from "../../src/config/load.js";
 import { SECRET_ENV_PATH } from "../../src/domain/create-request.js";
+import { secretKeysFor } from "../../src/domain/secret-env.js";
 import type { ContainerSpec, MountSpec, PodSpec, Secrets } from "../../src/domain/spec.js";
 import { LOCAL_CONFIG, cleanupRun, createRun, freePort, podman, type E2eRun } from "../../test/support/podman-harness.js";
 
@@ -144,8 +145,8 @@ export const presentMounts = async (c: ContainerSpec): Promise<MountSpec[]> => {
 
 /** Secret values a container receives (env-file keys), as plain variables for the alternatives. */
 export const secretEnvOf = (c: ContainerSpec, secrets: Secrets): Record<string, string> => {
-  const keys = c.secretEnv === "all" ? [...secrets.keys()] : c.secretEnv;
-  return Object.fromEntries(keys.flatMap((k) => (secrets.has(k) ? [[k, secrets.get(k)!]] : [])));
+  // secretEnv holds patterns (DD_*, !DD_*): the domain's own matching picks the keys.
+  return Object.fromEntries(secretKeysFor(c, secrets.keys()).flatMap((k) => (secrets.has(k) ? [[k, secrets.get(k)!]] : [])));
 };
 
 /** The pod's cgroup below the cpuacct hierarchy (cgroupfs manager, cgroup v1), e.g. /libpod_parent/<id>. */

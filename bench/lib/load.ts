@@ -107,29 +107,69 @@ export interface ThroughputResult {
 }
 
 /** As many requests as `connections` keep-alive connections carry, each sending its next on the previous answer. */
-export const maxThroughput = async (target: string, seconds: number, connections: number): Promise<ThroughputResult> => {
+/** Requests one after the other on a pool: each counted as 2xx or failed, with its latency. */
+const tallied = (target: string, connections: number) => {
   const url = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const latency: number[] = [];
-  let ok = 0;
-  let failed = 0;
+  const t = {
+    ok: 0,
+    failed: 0,
+    latency: [] as number[],
+    agent,
+    one: async (): Promise<void> => {
+      const sent = performance.now();
+      try {
+        const status = await get(agent, url);
+        if (status >= 200 && status < 300) t.ok++;
+        else t.failed++;
+        t.latency.push(performance.now() - sent);
+      } catch {
+        t.failed++;
+      }
+    },
+  };
+  return t;
+};
+
+export const maxThroughput = async (target: string, seconds: number, connections: number): Promise<ThroughputResult> => {
+  const tally = tallied(target, connections);
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   const worker = async (): Promise<void> => {
     while (performance.now() < end) {
-      const sent = performance.now();
-      try {
-        const status = await get(agent, url);
-        if (status >= 200 && status < 300) ok++;
-        else failed++;
-        latency.push(performance.now() - sent);
-      } catch {
-        failed++;
-      }
+      await tally.one();
     }
   };
   await Promise.all(Array.from({ length: connections }, worker));
   const took = (performance.now() - t0) / 1000;
-  agent.destroy();
-  return { seconds: took, connections, ok, failed, rps: ok / took, latency: stats(latency) };
+  tally.agent.destroy();
+  return { seconds: took, connections, ok: tally.ok, failed: tally.failed, rps: tally.ok / took, latency: stats(tally.latency) };
+};
+
+export interface Scraper {
+  /** Stops scraping; resolves with the scrapes' latencies once the last one has answered. */
+  stop(): Promise<{ readonly ok: number; readonly failed: number; readonly latency: Latency }>;
+}
+
+/** A Prometheus-like scraper: one GET of `target` every `everyMs` over one keep-alive connection, never two at once. */
+export const scrapeEvery = (target: string, everyMs: number): Scraper => {
+  const tally = tallied(target, 1);
+  let stopped = false;
+  const loop = (async () => {
+    let next = performance.now();
+    while (!stopped) {
+      await tally.one();
+      next += everyMs;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      tally.agent.destroy();
+      return { ok: tally.ok, failed: tally.failed, latency: stats(tally.latency) };
+    },
+  };
 };

@@ -30,6 +30,11 @@ export const timed = (cmd: string, args: readonly string[], opts: { readonly cwd
         child.kill("SIGKILL");
       }
     }, opts.timeoutMs ?? 300_000);
+    // A command that cannot be spawned (not installed) fails like one that exited non-zero.
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: `${stderr}${cmd}: ${err.message}\n`, startAt, endAt: Date.now() });
+    });
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr, startAt, endAt: Date.now() });

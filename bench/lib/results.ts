@@ -16,6 +16,38 @@ export interface SummaryRow {
   readonly met: boolean | undefined;
 }
 
+/**
+ * The targets of issue 14, in its table's order and words: the summary's first table is exactly
+ * these rows. Sections name a row by its key (`targetRow`); figures without a target follow in a
+ * second table.
+ */
+export const TARGETS = {
+  watchCpu: { figure: "daemon CPU while watching (native probes, default intervals)", target: "≤ 0.1 % of a core" },
+  peakRss: { figure: "daemon peak RSS (VmHWM, start-up included)", target: "≤ 64 MiB" },
+  startListening: { figure: "daemon start → HTTP listening (median)", target: "≤ 200 ms" },
+  perProbe: { figure: "host CPU per probe above the no-probe baseline, exec ÷ native", target: "≥ 20×" },
+  detection: { figure: "detection p99, kill -9 → the daemon has the exit", target: "≤ 100 ms" },
+  scrapes: { figure: "`/metrics` p99 at 1,000 req/s (and `/status` p99 while `/metrics` is scraped)", target: "≤ 5 ms (≤ 2 ms)" },
+  cold: { figure: "cold start to all-ready ÷ the floor", target: "≤ 1.10×, and faster than the gated seed script" },
+  recoveryOpencode: { figure: "kill -9 → ready again, OpenCode", target: "≤ own start + 300 ms" },
+} as const;
+export type TargetKey = keyof typeof TARGETS;
+
+export const targetRow = (key: TargetKey, value: string, met: boolean): SummaryRow => ({ ...TARGETS[key], value, met });
+
+/** A figure reported beside the targets, without one of its own. */
+export const infoRow = (figure: string, value: string): SummaryRow => ({ figure, value, target: "", met: undefined });
+
+const TARGET_ORDER: readonly string[] = Object.values(TARGETS).map((t) => t.figure);
+
+/** The targets' rows in the issue's order (a missing one says so), then every other figure. */
+const ordered = (rows: readonly SummaryRow[]): { targets: SummaryRow[]; others: SummaryRow[] } => ({
+  targets: Object.values(TARGETS).map(
+    (t) => rows.find((r) => r.figure === t.figure && r.target === t.target) ?? { ...t, value: "not measured in this file", met: undefined },
+  ),
+  others: rows.filter((r) => !TARGET_ORDER.includes(r.figure) || r.target === ""),
+});
+
 export interface SectionResult {
   readonly id: SectionId;
   readonly lines: readonly string[];
@@ -54,11 +86,18 @@ const existingSections = (text: string): Map<SectionId, { text: string; summary:
 
 const mark = (met: boolean | undefined): string => (met === undefined ? "" : met ? "met" : "**missed**");
 
-export const summaryTable = (rows: readonly SummaryRow[]): string[] => [
-  "| figure | measured | target | |",
-  "| --- | --- | --- | --- |",
-  ...rows.map((r) => `| ${r.figure} | ${r.value} | ${r.target || "–"} | ${mark(r.met)} |`),
-];
+/** The targets (issue 14's table), then the other figures. */
+export const summaryTable = (rows: readonly SummaryRow[]): string[] => {
+  const { targets, others } = ordered(rows);
+  return [
+    "| figure | measured | target | |",
+    "| --- | --- | --- | --- |",
+    ...targets.map((r) => `| ${r.figure} | ${r.value} | ${r.target} | ${mark(r.met)} |`),
+    ...(others.length === 0
+      ? []
+      : ["", "Beside them (no target):", "", "| figure | measured |", "| --- | --- |", ...others.map((r) => `| ${r.figure} | ${r.value} |`)]),
+  ];
+};
 
 export interface WriteOptions {
   readonly file: string;

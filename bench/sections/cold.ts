@@ -15,7 +15,8 @@ import { watchReady } from "../lib/external-probe.js";
 import { inspectContainer, podmanTimeMs } from "../lib/libpod.js";
 import { loadAverage } from "../lib/machine.js";
 import { mustSucceed, timed, type Timed } from "../lib/proc.js";
-import type { SectionResult } from "../lib/results.js";
+import { infoRow, targetRow, type SectionResult } from "../lib/results.js";
+import { gapLines, isOutlier, keepFile, longestGaps } from "../lib/slow-run.js";
 import { median, ms, ratio, s2, worst } from "../lib/stats.js";
 
 const WAYS = ["podwarden", "floor", "seed", "seed-gated", "compose"] as const;
@@ -42,7 +43,19 @@ interface Sample {
   readonly startToReady: Record<string, number>;
   /** Per container, the program's own figure (podwarden's startToReadyMs, the floor's start -> pass). */
   readonly own: Record<string, number>;
+  /** Per container: spawn -> the observer's first passing probe. */
+  readonly seen: Record<string, number>;
+  readonly pod: string;
+  readonly startAt: number;
+  readonly endAt: number;
+  /** The command's stderr (podwarden's: its log, JSON lines at debug level). */
+  readonly stderr: string;
+  /** What Podman and the observer showed STALL_MS after the spawn, if the command was still running. */
+  readonly stall?: string;
 }
+
+/** A run still going after this long is looked at while it runs (usual runs take 4-8 s). */
+const STALL_MS = 30_000;
 
 const headline = (s: Sample): number => (SELF_TIMED.includes(s.way) ? s.exitMs : s.observedMs);
 
@@ -56,7 +69,8 @@ const composeCleanup = (project: string) => async (): Promise<void> => {
 const command = async (ctx: BenchContext, run: BenchRun, way: Way): Promise<{ cmd: string; args: string[] }> => {
   switch (way) {
     case "podwarden":
-      return { cmd: process.execPath, args: [CLI, "up", "-c", run.config, "--json"] };
+      // JSON lines at debug level (Podman's events too): what an outlier's report is made from.
+      return { cmd: process.execPath, args: [CLI, "up", "-c", run.config, "--json", "--log-format", "json", "--log-level", "debug"] };
     case "floor": {
       const plan = join(run.dir, "floor-plan.json");
       await writeFile(plan, JSON.stringify(await floorPlan(run)));
@@ -94,13 +108,45 @@ const ownFigures = (way: Way, r: Timed): Record<string, number> => {
   return {};
 };
 
+/** Each container's state in Podman and whether the observer has seen it pass, `STALL_MS` into a run. */
+const stallSnapshot = async (run: BenchRun, firstPass: ReadonlyMap<string, number>, spawnAt: number): Promise<string> => {
+  const parts = await Promise.all(
+    run.spec.containers.map(async (c) => {
+      const state = await inspectContainer(SOCKET, podmanName(run.pod, c.name)).then(
+        (i) => `${i.State.Status}${i.State.Running ? ` since ${s2(podmanTimeMs(i.State.StartedAt) - spawnAt)}` : ""}`,
+        () => "not created",
+      );
+      const passed = firstPass.get(c.name);
+      return `${c.name} ${state}, observer ${passed === undefined ? "has not seen it pass" : `saw it pass at ${s2(passed - spawnAt)}`}`;
+    }),
+  );
+  return parts.join("; ");
+};
+
+/** Where an outlier's time went: what the observer saw, the longest silences in the daemon's log (kept on disk). */
+const outlierLines = async (s: Sample): Promise<string[]> => {
+  const seen = Object.entries(s.seen).map(([n, t]) => `${n} ${s2(t)}`).join(", ");
+  const lines = [`- ${s.way}, pod ${s.pod}: ${s2(headline(s))}; the observer saw each pass at ${seen}`];
+  if (s.stall) lines.push(`  - ${s2(STALL_MS)} in: ${s.stall}`);
+  if (s.way === "podwarden") {
+    lines.push(`  - the daemon's log: ${await keepFile(`${s.pod}.jsonl`, s.stderr)}`);
+    lines.push(...gapLines(longestGaps(s.stderr, s.startAt, s.endAt)));
+  }
+  return lines;
+};
+
 const once = async (ctx: BenchContext, way: Way): Promise<Sample> => {
   const mark = ctx.janitor.mark();
   const run = await benchRun(ctx.janitor);
   try {
     const { cmd, args } = await command(ctx, run, way);
     const watch = watchReady(run.spec, run.secrets);
-    const r = mustSucceed(way, await timed(cmd, args, { timeoutMs: 300_000 }));
+    const spawnAt = Date.now();
+    let stall: string | undefined;
+    const stallTimer = setTimeout(() => {
+      void stallSnapshot(run, watch.firstPass, spawnAt).then((s) => (stall = s));
+    }, STALL_MS);
+    const r = mustSucceed(way, await timed(cmd, args, { timeoutMs: 300_000 }).finally(() => clearTimeout(stallTimer)));
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${way}: the observer did not see all four ready`)), 180_000).unref());
     const observedAt = await Promise.race([watch.allReady, timeout]).finally(() => watch.stop());
     const startToReady: Record<string, number> = {};
@@ -108,7 +154,20 @@ const once = async (ctx: BenchContext, way: Way): Promise<Sample> => {
       const started = podmanTimeMs((await inspectContainer(SOCKET, podmanName(run.pod, c.name))).State.StartedAt);
       startToReady[c.name] = watch.firstPass.get(c.name)! - started;
     }
-    return { way, exitMs: r.endAt - r.startAt, observedMs: observedAt - r.startAt, startToReady, own: ownFigures(way, r) };
+    const seen = Object.fromEntries([...watch.firstPass].map(([n, at]) => [n, at - r.startAt]));
+    return {
+      way,
+      exitMs: r.endAt - r.startAt,
+      observedMs: observedAt - r.startAt,
+      startToReady,
+      own: ownFigures(way, r),
+      seen,
+      pod: run.pod,
+      startAt: r.startAt,
+      endAt: r.endAt,
+      stderr: r.stderr,
+      ...(stall === undefined ? {} : { stall }),
+    };
   } finally {
     await ctx.janitor.sweep(mark);
   }
@@ -174,15 +233,28 @@ export const coldStart = async (ctx: BenchContext): Promise<SectionResult> => {
     "and sleeps 1 s after each `podman run`. The scripts give every container the health check a person would",
     "declare (`--health-cmd`); without systemd Podman logs that it cannot create the timer and goes on.",
   ];
+  const outliers = samples.filter((s) => isOutlier(headline(s), of(s.way).map(headline)));
+  lines.push(
+    "",
+    "### Slow runs",
+    "",
+    `A run is slow when it took over 1.5× the median of its way (and 2 s more). For each: when the observer saw each container pass (from the spawn),`,
+    `what Podman showed ${s2(STALL_MS)} in if it was still running, and for podwarden the longest silences in its log (debug level, kept on disk).`,
+    "",
+    ...(outliers.length === 0 ? ["None in this run."] : (await Promise.all(outliers.map(outlierLines))).flat()),
+  );
   const floor = med("floor");
   const gated = med("seed-gated");
   return {
     id: "cold",
     lines,
     summary: [
-      { figure: "cold start to all-ready, podwarden `up` (median)", value: `${s2(pw)} = ${ratio(pw, floor)} the floor (${s2(floor)})`, target: "≤ 1.10 × the floor", met: pw <= 1.1 * floor },
-      { figure: "… beside the gated seed-style script", value: `${s2(gated)} (podwarden ${ratio(pw, gated)})`, target: "podwarden faster", met: pw < gated },
-      { figure: "… beside the ungated script / podman-compose", value: `${s2(med("seed"))} / ${s2(med("compose"))}`, target: "", met: undefined },
+      targetRow(
+        "cold",
+        `${ratio(pw, floor)}: podwarden ${s2(pw)}, the floor ${s2(floor)}; the gated seed script ${s2(gated)} (podwarden ${ratio(pw, gated)})`,
+        pw <= 1.1 * floor && pw < gated,
+      ),
+      infoRow("cold start to all-ready, the ungated seed script / podman-compose (median)", `${s2(med("seed"))} / ${s2(med("compose"))}`),
     ],
   };
 };

@@ -24,7 +24,7 @@ import { firstPassFrom, nativeProber } from "../lib/external-probe.js";
 import { inspectContainer, podmanTimeMs } from "../lib/libpod.js";
 import { loadAverage } from "../lib/machine.js";
 import { mustSucceed, timed } from "../lib/proc.js";
-import type { SectionResult, SummaryRow } from "../lib/results.js";
+import { infoRow, targetRow, type SectionResult, type SummaryRow } from "../lib/results.js";
 import { median, medP99, ms, p99, pct, worst } from "../lib/stats.js";
 
 const CHAIN = ["valkey", "falkordb", "datadog", "opencode"] as const;
@@ -224,19 +224,23 @@ export const recovery = async (ctx: BenchContext): Promise<SectionResult> => {
   const row = (label: string, xs: readonly number[]): string => `| ${label} | ${ms(median(xs))} | ${ms(pct(xs, 90))} | ${ms(p99(xs))} | ${ms(worst(xs))} |`;
   /** The container's own start -> ready: the observer's, after Podman restarted it (10 ms cadence). */
   const own = (c: string): number => median(always.filter((a) => a.container === c).map((a) => a.probeMs - a.runningMs));
+  const readyOf = (c: string): number[] => kills.filter((k) => k.container === c).map((k) => k.readyMs);
+  const alwaysOf = (c: string): number[] => always.filter((a) => a.container === c).map((a) => a.runningMs);
+  const opencode = readyOf("opencode");
   const summary: SummaryRow[] = [
-    { figure: `detection, kill -9 → the daemon has the exit (${detect.length} kills)`, value: `median ${ms(median(detect))}, p99 ${ms(p99(detect))}`, target: "p99 ≤ 100 ms", met: p99(detect) <= 100 },
+    targetRow("detection", `p99 ${ms(p99(detect))}, median ${ms(median(detect))} (${detect.length} kills)`, p99(detect) <= 100),
+    targetRow(
+      "recoveryOpencode",
+      `own start + ${ms(median(opencode) - own("opencode"))}: median ${ms(median(opencode))}, own start ${ms(own("opencode"))} (restart=always: kill → running ${ms(median(alwaysOf("opencode")))})`,
+      median(opencode) <= own("opencode") + 300,
+    ),
+    infoRow(
+      "kill -9 → ready again, the others: median − own start (restart=always: kill → running)",
+      CHAIN.filter((c) => c !== "opencode")
+        .map((c) => `${c} ${ms(median(readyOf(c)) - own(c))} (${ms(median(alwaysOf(c)))})`)
+        .join(", "),
+    ),
   ];
-  for (const c of CHAIN) {
-    const ready = kills.filter((k) => k.container === c).map((k) => k.readyMs);
-    const alwaysRunning = always.filter((a) => a.container === c).map((a) => a.runningMs);
-    summary.push({
-      figure: `kill -9 → ready again, ${c} (beside Podman's restart=always: kill → running)`,
-      value: `median ${ms(median(ready))}, p99 ${ms(p99(ready))} (restart=always ${ms(median(alwaysRunning))})`,
-      target: `median ≤ own start→ready + 300 ms = ${ms(own(c) + 300)}`,
-      met: median(ready) <= own(c) + 300,
-    });
-  }
   const lines = [
     "## 2. Failure detection and recovery",
     "",

@@ -6,12 +6,13 @@
 // not podwarden's own work: node's start, and loading podwarden's modules.
 
 import { CLI, REPO, logIs, runEnv, startDaemon } from "../../test/support/podman-harness.js";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { benchRun } from "../lib/bench-run.js";
 import { sleep, type BenchContext } from "../lib/context.js";
 import { loadAverage } from "../lib/machine.js";
 import { mustSucceed, timed } from "../lib/proc.js";
-import type { SectionResult } from "../lib/results.js";
+import { infoRow, targetRow, type SectionResult } from "../lib/results.js";
 import { median, ms, worst } from "../lib/stats.js";
 
 const LISTENING = "serving /status, /metrics, /healthz, /readyz and the status page";
@@ -47,12 +48,19 @@ export const daemonStart = async (ctx: BenchContext): Promise<SectionResult> => 
     await sleep(300);
   }
   // The parts that are not podwarden's work: node itself, and loading the modules.
+  // dist/main.js is the daemon's composition root when dist/ is tsc's output; a bundle has none.
+  const mainJs = join(REPO, "dist/main.js");
+  const hasMain = existsSync(mainJs);
   const nodeMs: number[] = [];
+  const versionMs: number[] = [];
   const importMs: number[] = [];
   for (let i = 0; i < 5; i++) {
     const a = await timed(process.execPath, ["-e", "0"]);
     nodeMs.push(a.endAt - a.startAt);
-    const b = await timed(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(join(REPO, "dist/main.js"))})`]);
+    const v = await timed(process.execPath, [CLI, "--version"]);
+    versionMs.push(v.endAt - v.startAt);
+    if (!hasMain) continue;
+    const b = await timed(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(mainJs)})`]);
     importMs.push(b.endAt - b.startAt);
   }
   const col = (f: (s: Start) => number): string => `${ms(median(starts.map(f)))} | ${ms(Math.min(...starts.map(f)))} | ${ms(worst(starts.map(f)))}`;
@@ -71,15 +79,15 @@ export const daemonStart = async (ctx: BenchContext): Promise<SectionResult> => 
     `| **HTTP listening** | ${col((s) => s.listeningMs)} |`,
     `| adoption complete ("pod ready": observed, all four probed, nothing restarted) | ${col((s) => s.adoptedMs)} |`,
     "",
-    `Where the start goes: \`node -e 0\` takes ${ms(median(nodeMs))} (median of 5); \`node\` importing dist/main.js (every module the`,
-    `daemon loads: dockerode with docker-modem, ssh2 and grpc-js; fastify; pino; prom-client; TypeBox) takes ${ms(median(importMs))}.`,
+    `Where the start goes (medians of 5): \`node -e 0\` takes ${ms(median(nodeMs))}; \`node dist/cli.js --version\` (the entry, nothing of \`run\`) ${ms(median(versionMs))}` +
+      (hasMain ? `; \`node\` importing dist/main.js (every module the daemon loads) ${ms(median(importMs))}.` : "."),
   ];
   return {
     id: "start",
     lines,
     summary: [
-      { figure: "daemon start → HTTP listening (median)", value: ms(listen), target: "≤ 500 ms", met: listen <= 500 },
-      { figure: "daemon start → adoption of a running pod complete (median)", value: ms(median(starts.map((s) => s.adoptedMs))), target: "", met: undefined },
+      targetRow("startListening", `${ms(listen)} (fastest ${ms(Math.min(...starts.map((s) => s.listeningMs)))})`, listen <= 200),
+      infoRow("daemon start → adoption of a running pod complete (median)", ms(median(starts.map((s) => s.adoptedMs)))),
     ],
   };
 };

@@ -106,6 +106,8 @@ export const runEnv = (run: E2eRun): Record<string, string> => ({ RUNTIME_DIRECT
 export interface CliOptions {
   /** Added to (and overriding) this process's environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Options for node itself, before the CLI (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+  readonly nodeArgs?: readonly string[];
 }
 
 const childEnv = (opts: CliOptions): NodeJS.ProcessEnv => (opts.env ? { ...process.env, ...opts.env } : process.env);
@@ -130,7 +132,7 @@ export const cli = (args: readonly string[], timeoutMs = 600_000, opts: CliOptio
  * stderr (where the daemon logs) and stdout.
  */
 export const spawnCli = (args: readonly string[], opts: CliOptions = {}): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } => {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(opts) });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: childEnv(opts) });
   const lines: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     let partial = "";
