@@ -73,8 +73,8 @@ const rewrites: Plugin = {
   },
 };
 
-export const bundleOptions = (outdir: string): BuildOptions => ({
-  absWorkingDir: REPO,
+export const bundleOptions = (outdir: string, from = REPO): BuildOptions => ({
+  absWorkingDir: from,
   entryPoints: { cli: "src/cli.ts", main: "src/main.ts" },
   outdir,
   bundle: true,
@@ -87,6 +87,11 @@ export const bundleOptions = (outdir: string): BuildOptions => ({
   plugins: [rewrites],
   // CommonJS dependencies require Node's built-ins; an ES module has no `require` of its own.
   banner: { js: 'import { createRequire as __podwardenRequire } from "node:module";\nconst require = __podwardenRequire(import.meta.url);' },
+  // Minified: the source text V8 keeps in the heap is half as big (about 3 MiB of peak RSS
+  // less). Names are kept (error classes and fastify plugins are known by them); the source
+  // maps beside each file turn a stack trace back into src/ (node --enable-source-maps).
+  minify: true,
+  keepNames: true,
   sourcemap: true,
   metafile: true,
   logLevel: "warning",
