@@ -7,9 +7,13 @@
 // Left out: what dockerode and docker-modem load at require time for features podwarden never
 // uses (the ssh:// transport with ssh2 and its native cpu-features, BuildKit sessions with
 // grpc-js and protobufjs). Those requires are replaced here with a module that throws if ever
-// called, so the packages are neither in the bundle nor loaded. Left for later: a require only
-// an optional feature uses (prom-client's exemplars) becomes a lazy one, so it loads on first use.
+// called, so the packages are neither in the bundle nor loaded. Deferred: a require that only an
+// optional feature uses (prom-client's exemplars) becomes a lazy one, loaded on first use.
 // External: unix-dgram, a native addon, resolved from node_modules at run time (sd-notify.ts).
+//
+// Every chunk is in dist/chunks/, two levels below the package root as dist/commands/ was in
+// tsc's layout: code that finds the package's files from import.meta.url (package.json,
+// config/) relies on that depth (test/integration/bundle.test.ts runs render and the daemon).
 
 import { build, type BuildOptions, type Metafile, type Plugin } from "esbuild";
 import { rm } from "node:fs/promises";
