@@ -166,7 +166,17 @@ export const run = async (ctx: ContextOf<typeof RUN>): Promise<number> => {
   const gate = new HostGate({ check: () => checkHost(d, ctx.global), supervisor: d.supervisor, clock: d.clock, logger: log, source: () => d.reconciler.spec.source });
   // From the stop signal on, the gate opens no more (the pod is not started).
   stop.onSignal(() => void gate.close());
-  await gate.firstCheck();
+  // HTTP comes up while the host is checked (fastify's start-up work overlaps the Podman
+  // round trips): /status shows the pod from the start, a held start included.
+  const listening = listen(d, log);
+  try {
+    await gate.firstCheck();
+  } catch (err) {
+    // A config the host cannot take (exit 78): the open port must not keep the process alive.
+    await listening;
+    await d.server?.close();
+    throw err;
+  }
   const notifier = createNotifier(ctx.global.env, d.logger.child({ component: "systemd" }));
   const bridge = bridgeToSystemd({ notifier, supervisor: d.supervisor, spec: () => d.reconciler.spec, mode: () => d.reconciler.mode, logger: log });
   late.bridge = bridge;
@@ -181,7 +191,7 @@ export const run = async (ctx: ContextOf<typeof RUN>): Promise<number> => {
   await d.jobs.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, "jobs not started: no scheduled backups or updates"));
   // Stopped during the start-up: the pod is not started at all.
   if (!stop.requested) gate.begin();
-  await listen(d, log);
+  await listening;
   const socket = controlSocketPath(ctx.global.env, d.spec.name);
   await listenControl(d, log, socket);
 

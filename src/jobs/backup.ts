@@ -23,7 +23,6 @@ import { PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { hostPortFor } from "../probes/prober.js";
 import type { ContainerRuntime } from "../runtime/port.js";
-import { copyTree, describeTree, packArchive } from "./archive.js";
 import type { PodHandle } from "./pod-handle.js";
 import { redisSave } from "./redis-save.js";
 
@@ -99,6 +98,8 @@ export class Backups {
     await this.#removeLeftovers(spec.name);
     await mkdir(join(staging, "data"), { recursive: true });
     try {
+      // The archive code loads with the first backup: a daemon that never makes one never loads it.
+      const { copyTree, describeTree, packArchive } = await import("./archive.js");
       const observed = await this.#d.runtime.observe(spec.name);
       const containers: Record<string, ManifestContainer> = {};
       const mounts: ManifestMount[] = [];

@@ -15,7 +15,6 @@ import type { Clock } from "../lib/clock.js";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { podReady, type Snapshot } from "../supervisor/snapshot.js";
-import { readArchive, treeWriter } from "./archive.js";
 import type { PodHandle } from "./pod-handle.js";
 
 export interface RestoreResult {
@@ -81,6 +80,8 @@ const checkSpace = async (manifest: Manifest): Promise<void> => {
  */
 const prepare = async (archive: string, staged: (m: ManifestMount) => string, deps: RestoreDeps): Promise<Manifest> => {
   const { pod, logger, maxBytes } = deps;
+  // Loaded with the first restore (see backup.ts).
+  const { readArchive, treeWriter } = await import("./archive.js");
   logger.info({ archive }, "verifying the archive");
   const manifest = await readArchive(archive, { maxBytes, fits: (m) => checkFits(m, pod, archive) });
   await checkSpace(manifest);
