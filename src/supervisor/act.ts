@@ -44,16 +44,17 @@ export class Actor {
   /**
    * Takes the actions in order. An aborted signal (a stop signal, a change of mode, the pass's
    * deadline) ends the acting between actions: nothing more is created or started for a plan
-   * that no longer holds.
+   * that no longer holds. Pulls and builds listen to `imageSignal` only (default: `signal`):
+   * a download may be silent for longer than a pass's deadline without being stuck.
    */
-  async act(actions: readonly Action[], target: Target, signal?: AbortSignal): Promise<void> {
+  async act(actions: readonly Action[], target: Target, signal?: AbortSignal, imageSignal: AbortSignal | undefined = signal): Promise<void> {
     for (const action of actions) {
       if (signal?.aborted) return;
-      await this.#one(action, target, signal);
+      await this.#one(action, target, signal, imageSignal);
     }
   }
 
-  async #one(action: Action, target: Target, signal?: AbortSignal): Promise<void> {
+  async #one(action: Action, target: Target, signal: AbortSignal | undefined, imageSignal: AbortSignal | undefined): Promise<void> {
     const { runtime, logger } = this.#deps;
     const { spec } = target;
     switch (action.type) {
@@ -65,7 +66,7 @@ export class Actor {
         await runtime.removePod(spec.name);
         return runtime.pruneSecrets(spec.name, new Set());
       case "create":
-        return this.#createAndStart(action.name, target, signal);
+        return this.#createAndStart(action.name, target, signal, imageSignal);
       case "start":
         return this.#start(action.name, action.id, spec);
       case "stop":
@@ -94,7 +95,7 @@ export class Actor {
     );
   }
 
-  async #createAndStart(name: string, target: Target, signal?: AbortSignal): Promise<void> {
+  async #createAndStart(name: string, target: Target, signal: AbortSignal | undefined, imageSignal: AbortSignal | undefined): Promise<void> {
     const { runtime, logger } = this.#deps;
     const desired = target.desired.containers.get(name)!;
     let id: string;
@@ -103,7 +104,7 @@ export class Actor {
         logger.info({ container: name, image: desired.request.image }, line);
         this.#deps.onProgress?.(line);
       };
-      await ensureImage(desired.request.image, target.spec.images, runtime, progress, signal);
+      await ensureImage(desired.request.image, target.spec.images, runtime, progress, imageSignal);
       if (desired.secret) await runtime.ensureSecret(...desired.secret);
       if (signal?.aborted) return;
       logger.info({ container: name, image: desired.request.image }, "creating container");

@@ -198,7 +198,7 @@ export class Reconciler {
     this.#lastPlan = p;
     this.probes.reschedule();
     const acting = deadline && signal ? AbortSignal.any([signal, deadline]) : (signal ?? deadline);
-    await this.#actor.act(p.actions, { spec, desired: this.#desired }, acting);
+    await this.#actor.act(p.actions, { spec, desired: this.#desired }, acting, signal);
     if (deadline?.aborted) throw deadline.reason as Error;
     if (p.actions.length > 0) this.#secretsPruned = false;
     else if (mode === "up" && p.settled && !this.#secretsPruned && !signal?.aborted) {
