@@ -8,6 +8,7 @@ import { absorbProbe, type ContainerHistory } from "../domain/history.js";
 import type { ObservedContainer } from "../domain/observed.js";
 import type { ContainerSpec, PodSpec, ProbeSpec } from "../domain/spec.js";
 import type { Clock } from "../lib/clock.js";
+import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { Prober } from "../probes/prober.js";
 import type { HistoryBook } from "./history-book.js";
@@ -33,6 +34,8 @@ const verdict = (h: ContainerHistory, probe: ProbeSpec): string => `${h.ready}:$
 export class ProbeScheduler {
   readonly #deps: ProbeSchedulerDeps;
   #wake: AbortController | undefined;
+  /** Probes running now, by container. */
+  readonly #inFlight = new Map<string, Promise<boolean>>();
 
   constructor(deps: ProbeSchedulerDeps) {
     this.#deps = deps;
@@ -49,28 +52,53 @@ export class ProbeScheduler {
     });
   }
 
-  /** When the next probe is due (undefined: none is). */
+  /** When the next probe is due (undefined: none is); a probe in flight is not due again. */
   nextDueAt(): number | undefined {
-    const times = this.#probed().map(([, h]) => h.nextProbeAt!);
+    const times = this.#probed()
+      .filter(([c]) => !this.#inFlight.has(c.name))
+      .map(([, h]) => h.nextProbeAt!);
     return times.length > 0 ? Math.min(...times) : undefined;
   }
 
-  /** Runs every probe that is due now; kicks the loop once if any verdict changed. Returns whether one did. */
-  async runDue(signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Starts every probe that is due now and not already running. Each probe is on its own: a
+   * slow one (an exec probe, a hung port) never holds back another container's. A changed
+   * verdict kicks the loop as soon as that probe is back.
+   */
+  #startDue(signal: AbortSignal | undefined): Promise<boolean>[] {
     const now = this.#deps.clock.now();
-    const due = this.#probed().filter(([, h]) => h.nextProbeAt! <= now);
-    const changed = await Promise.all(due.map(([c, h]) => this.#probe(c, h, signal)));
-    if (!changed.includes(true)) return false;
-    this.#deps.kick();
-    return true;
+    return this.#probed()
+      .filter(([c, h]) => h.nextProbeAt! <= now && !this.#inFlight.has(c.name))
+      .map(([c, h]) => {
+        const p = this.#probe(c, h, signal)
+          .then((changed) => {
+            if (changed) this.#deps.kick();
+            return changed;
+          })
+          .catch((err: unknown) => {
+            this.#deps.logger.error({ container: c.name, err: errorMessage(err) }, "probe could not run");
+            return false;
+          })
+          .finally(() => {
+            this.#inFlight.delete(c.name);
+            this.reschedule();
+          });
+        this.#inFlight.set(c.name, p);
+        return p;
+      });
+  }
+
+  /** Runs every probe that is due now and waits for them; returns whether any verdict changed (and kicked the loop). */
+  async runDue(signal?: AbortSignal): Promise<boolean> {
+    return (await Promise.all(this.#startDue(signal))).includes(true);
   }
 
   async #probe(c: ContainerSpec & { probe: ProbeSpec }, before: ContainerHistory, signal?: AbortSignal): Promise<boolean> {
     const { book, logger } = this.#deps;
     const result = await this.#deps.current().prober(c, this.#deps.observed(c.name)!, signal);
-    // Another instance by now (a pass saw a restart), or held meanwhile: the result is about nothing current.
+    // Stopped meanwhile, another instance by now (a pass saw a restart), or held: the result is about nothing current.
     const current = book.get(c.name);
-    if (current === undefined || current.instance !== before.instance || !current.running || !this.#deps.active(c.name)) return false;
+    if (signal?.aborted || current === undefined || current.instance !== before.instance || !current.running || !this.#deps.active(c.name)) return false;
     this.#deps.emit({ kind: "probe", at: result.at, container: c.name, ok: result.ok, ms: result.ms });
     const after = book.update(c.name, (h) => absorbProbe(h, c, result));
     if (after.ready && !current.ready) logger.info({ container: c.name, probe: c.probe.kind, ms: result.ms }, "probe passed: ready");
@@ -83,7 +111,10 @@ export class ProbeScheduler {
     this.#wake?.abort();
   }
 
-  /** Sleeps until the next probe is due (or a reschedule), runs what is due, until `signal` aborts. */
+  /**
+   * Sleeps until the next probe is due (or a reschedule), starts what is due, until `signal`
+   * aborts. Nothing is awaited between waking and going to sleep again, so no reschedule is lost.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const { clock } = this.#deps;
     while (!signal.aborted) {
@@ -97,7 +128,8 @@ export class ProbeScheduler {
       signal.removeEventListener("abort", onAbort);
       this.#wake = undefined;
       if (signal.aborted) break;
-      await this.runDue(signal);
+      void this.#startDue(signal);
     }
+    // Probes still out were told by `signal`; their results are dropped when they come back.
   }
 }

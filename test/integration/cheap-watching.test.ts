@@ -139,6 +139,29 @@ describe("cheap watching", () => {
     expect(supervisor.eventsConnected).toBe(false);
   });
 
+  it("a probe that hangs holds back no other container's probe", async () => {
+    const { h, supervisor } = await started();
+    await untilSettled(h, supervisor);
+    const seen: string[] = [];
+    let answer: () => void = () => undefined;
+    h.reconciler.reconfigure({
+      spec: h.opts.spec,
+      secrets: new Map(),
+      prober: (c) => {
+        seen.push(c.name);
+        const result = { ok: true, ms: 1, at: h.clock.now(), message: "" };
+        return c.name === "falkordb" ? new Promise((resolve) => (answer = () => resolve({ ...result, at: h.clock.now() }))) : Promise.resolve(result);
+      },
+    });
+    await advance(h, 35_000, 500);
+    // falkordb's first probe is still out; the others were probed every 10 s meanwhile.
+    expect(seen.filter((n) => n === "falkordb")).toHaveLength(1);
+    expect(seen.filter((n) => n === "valkey").length).toBeGreaterThanOrEqual(3);
+    answer();
+    await advance(h, 10_500, 500);
+    expect(seen.filter((n) => n === "falkordb")).toHaveLength(2);
+  });
+
   it("an exit is seen at once through the event stream, not at the next relist", async () => {
     const { h, supervisor } = await started();
     await untilSettled(h, supervisor);
