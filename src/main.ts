@@ -147,6 +147,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
     logger: loaded.logger.child({ component: "reconciler" }),
     backoff: backoffFrom(loaded.spec.restart),
     random: Math.random,
+    kick: () => supervisor.kick(),
     onEvent: (e) => {
       timeline.record(e);
       metrics.onEvent(e);
@@ -236,8 +237,8 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
         timeline: () => timeline.entries(),
         warnings: () => warnings,
         metrics,
-        // The loop passes at least every 30 s (idle relist); three missed ones mean it is stuck.
-        alive: () => supervisor.loopProgressedWithin(LOOP_STALL_MS),
+        // Stuck: a pass in flight past its deadline (an idle loop passes rarely and is alive).
+        alive: () => supervisor.loopAlive(),
         ...(loaded.http.token ? { control: { token: loaded.http.token, reload } } : {}),
       })
     : undefined;
@@ -258,6 +259,3 @@ export const checkHost = (d: Pick<Daemon, "socket" | "runtime" | "reconciler">, 
     info: false,
     probeName: probePodName(),
   });
-
-/** A reconcile loop that has not finished a pass for this long is stuck (watchdog, /healthz). */
-export const LOOP_STALL_MS = 90_000;

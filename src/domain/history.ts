@@ -87,6 +87,10 @@ const recordFailure = (h: ContainerHistory, reason: string, unready: boolean, ct
   return { ...h, failures, failedUnready: unready, lastReason: reason, nextAttemptAt: ctx.now + nextDelay(failures, ctx.backoff, ctx.random) };
 };
 
+/** A container that stayed ready (until `readyUntil`) for the reset period has its failure count forgiven. */
+const forgiven = (h: ContainerHistory, readyUntil: number, ctx: AbsorbContext): ContainerHistory =>
+  h.ready && h.readyAt !== undefined && h.failures > 0 && readyUntil - h.readyAt >= ctx.backoff.resetAfterMs ? { ...h, failures: 0, nextAttemptAt: undefined } : h;
+
 /** Folds one observation of a container (or its absence) into its history. */
 export const absorbObservation = (
   h: ContainerHistory,
@@ -95,7 +99,10 @@ export const absorbObservation = (
   init = false,
 ): ContainerHistory => {
   const running = o?.running === true;
-  let next: ContainerHistory = h;
+  // A container that stayed ready long enough has its failure count forgiven: judged before an
+  // exit is counted (it was ready until it exited), so the judgement needs no pass in between.
+  const readyUntil = running || o?.finishedAt == null ? ctx.now : Math.min(ctx.now, o.finishedAt);
+  let next: ContainerHistory = forgiven(h, readyUntil, ctx);
   if (o && running && instanceOf(o) !== h.instance) {
     // A new instance: probe counters start over, the first probe is due at once.
     next = {
@@ -121,12 +128,9 @@ export const absorbObservation = (
       next = recordFailure(next, reason, !h.ready, ctx);
     }
   }
-  // A container that stayed ready long enough has its failure count forgiven.
-  if (next.ready && next.readyAt !== undefined && next.failures > 0 && ctx.now - next.readyAt >= ctx.backoff.resetAfterMs) {
-    next = { ...next, failures: 0, nextAttemptAt: undefined };
-  }
   return { ...next, running };
 };
+
 
 /** Folds one probe result into the history of a running container. */
 export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeResult): ContainerHistory => {

@@ -2,6 +2,7 @@
 // shows and what the supervisor remembers, it returns the actions to take now, the state
 // of every container, and when to look again.
 
+import type { Overrides } from "./desired.js";
 import type { ContainerHistory, StopReason } from "./history.js";
 import { startOrder, stopOrder, transitiveDependentsOf } from "./graph.js";
 import type { ContainerState } from "./lifecycle.js";
@@ -31,12 +32,12 @@ export interface PlanInput {
   readonly now: number;
   readonly mode: Mode;
   /**
-   * Hands off: a job (a backup pausing the container) has it. Its state stays as it was,
-   * nothing is done to it, and its dependents keep seeing it as it was.
+   * What jobs change for a while. Held: a job (a backup pausing the container) has it; its state
+   * stays as it was, nothing is done to it, and its dependents keep seeing it as it was.
+   * Suspended: kept stopped (a restore swaps their data), in reverse dependency order, not started.
+   * (Pins are in the hashes already: see desired.ts.)
    */
-  readonly held?: ReadonlySet<string>;
-  /** Kept stopped (a restore swaps their data): stopped in reverse dependency order, not started. */
-  readonly suspended?: ReadonlySet<string>;
+  readonly overrides?: Pick<Overrides, "held" | "suspended">;
   /**
    * Out of disk space on a persisted filesystem (domain/disk.ts): failing probes do not get it
    * restarted (a restart frees no space and loses what it holds in memory); it stays unhealthy
@@ -134,20 +135,20 @@ const decideUp = (
     return { state: "starting", actions: NOTHING, wakeAt: deadline };
   }
   const probe = c.probe;
+  // Probes run on their own schedule (supervisor/probe-scheduler.ts) and ask for a pass when a
+  // verdict changes: a probe time is no reason to look again.
   if (h?.ready) {
-    const nextProbe = h.nextProbeAt !== undefined ? { wakeAt: h.nextProbeAt } : {};
     if (probe && h.consecutiveFailures >= probe.retries) {
-      // Out of disk space: stay up (see PlanInput.diskFull), look again at the next probe.
-      if (input.diskFull?.has(c.name)) return { state: "unhealthy", actions: NOTHING, ...nextProbe };
+      // Out of disk space: stay up (see PlanInput.diskFull); the disk is judged again at the next probe's time.
+      if (input.diskFull?.has(c.name)) return { state: "unhealthy", actions: NOTHING, ...(h.nextProbeAt !== undefined ? { wakeAt: h.nextProbeAt } : {}) };
       return { state: "unhealthy", actions: [stop(c.name, o.id, "unhealthy", c.stopTimeoutS)] };
     }
-    return { state: "ready", actions: NOTHING, ...nextProbe };
+    return { state: "ready", actions: NOTHING };
   }
-  const deadline = (h?.startedAt ?? o.startedAt ?? now) + (probe?.startPeriodMs ?? 0);
-  if (probe && now >= deadline) {
-    return { state: "failed", actions: [stop(c.name, o.id, "start-timeout", c.stopTimeoutS)] };
-  }
-  return { state: "starting", actions: NOTHING, wakeAt: Math.min(h?.nextProbeAt ?? now, deadline) };
+  if (!probe) return { state: "starting", actions: NOTHING }; // ready once the pass has seen it run
+  const deadline = (h?.startedAt ?? o.startedAt ?? now) + probe.startPeriodMs;
+  if (now >= deadline) return { state: "failed", actions: [stop(c.name, o.id, "start-timeout", c.stopTimeoutS)] };
+  return { state: "starting", actions: NOTHING, wakeAt: deadline };
 };
 
 /** Any container that depends on `name` and is still running. */
@@ -161,7 +162,7 @@ const decideSuspended = (c: ContainerSpec, input: PlanInput): Decision => {
   const pending = stopPending(o, input.history.get(c.name), input.now);
   if (pending !== undefined) return { state: "stopping", actions: NOTHING, wakeAt: pending };
   const later = transitiveDependentsOf(input.spec.containers, c.name);
-  const waiting = [...later].some((n) => input.suspended?.has(n) && input.observed.containers.get(n)?.running === true);
+  const waiting = [...later].some((n) => input.overrides?.suspended.has(n) && input.observed.containers.get(n)?.running === true);
   if (waiting) return { state: "stopping", actions: NOTHING };
   return { state: "stopping", actions: [stop(c.name, o.id, "suspended", c.stopTimeoutS, o)] };
 };
@@ -187,11 +188,11 @@ const planUp = (input: PlanInput): Plan => {
   }
   for (const name of startOrder(spec.containers)) {
     const c = byName.get(name)!;
-    if (input.held?.has(name)) {
+    if (input.overrides?.held.has(name)) {
       states.set(name, input.history.get(name)?.state ?? "pending");
       continue;
     }
-    if (input.suspended?.has(name)) {
+    if (input.overrides?.suspended.has(name)) {
       const d = decideSuspended(c, input);
       states.set(name, d.state);
       actions.push(...d.actions);

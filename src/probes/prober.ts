@@ -5,6 +5,7 @@
 import type { ProbeResult } from "../domain/history.js";
 import type { ObservedContainer } from "../domain/observed.js";
 import type { ContainerSpec, PodSpec, ProbeSpec, Secrets } from "../domain/spec.js";
+import { untilAborted } from "../lib/abort.js";
 import type { Clock } from "../lib/clock.js";
 import { errorMessage } from "../lib/errors.js";
 import type { ContainerRuntime } from "../runtime/port.js";
@@ -12,7 +13,8 @@ import { probeHttp } from "./http.js";
 import { probeRedis } from "./redis.js";
 import { probeTcp, type Target } from "./tcp.js";
 
-export type Prober = (container: ContainerSpec, observed: ObservedContainer) => Promise<ProbeResult>;
+/** Runs the probe once; an aborted `signal` (the daemon stopping) fails it at once (the dial ends by its own timeout). */
+export type Prober = (container: ContainerSpec, observed: ObservedContainer, signal?: AbortSignal) => Promise<ProbeResult>;
 
 export interface ProberDeps {
   readonly spec: PodSpec;
@@ -53,12 +55,12 @@ const runOnce = async (deps: ProberDeps, probe: ProbeSpec, observed: ObservedCon
 
 export const createProber =
   (deps: ProberDeps): Prober =>
-  async (container, observed) => {
+  async (container, observed, signal) => {
     const probe = container.probe;
     const started = deps.clock.now();
     if (!probe) return { ok: true, ms: 0, at: started, message: "no probe: running counts as ready" };
     try {
-      const message = await runOnce(deps, probe, observed);
+      const message = await untilAborted(runOnce(deps, probe, observed), signal);
       const at = deps.clock.now();
       return { ok: true, ms: at - started, at, message };
     } catch (err) {

@@ -84,7 +84,7 @@ export interface ContainerRuntime {
   /** What Podman says about its host: runtime, network backend, cgroups. */
   hostInfo(): Promise<HostInfo>;
   /** The pod and the containers podwarden manages in it (by label). */
-  observe(pod: string): Promise<Observed>;
+  observe(pod: string, signal?: AbortSignal): Promise<Observed>;
   createPod(req: PodCreateRequest): Promise<void>;
   /** Starts the pod's infra container (and anything else in it). */
   startPod(name: string): Promise<void>;

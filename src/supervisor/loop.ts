@@ -10,8 +10,8 @@ export interface LoopOptions {
   readonly pass: (signal: AbortSignal) => Promise<PassResult>;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Look again at least this often when nothing else is due (safety-net relist). */
-  readonly idleMs: number;
+  /** Look again at least this often when nothing else is due (safety-net relist); asked after every pass. */
+  readonly idleMs: number | (() => number);
   readonly errorBackoff: { readonly initialMs: number; readonly maxMs: number };
   readonly onPass?: (result: PassResult | Error, ms: number) => void;
 }
@@ -32,7 +32,8 @@ export class ReconcileLoop {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, logger, idleMs, errorBackoff } = this.#opts;
+    const { clock, logger, errorBackoff } = this.#opts;
+    const idle = this.#opts.idleMs;
     let errors = 0;
     while (!signal.aborted) {
       this.#kicked = false;
@@ -42,6 +43,7 @@ export class ReconcileLoop {
         const result = await this.#opts.pass(signal);
         errors = 0;
         this.#opts.onPass?.(result, performance.now() - started);
+        const idleMs = typeof idle === "number" ? idle : idle();
         delay = Math.min(result.requeueAfterMs ?? idleMs, idleMs);
       } catch (err) {
         errors += 1;

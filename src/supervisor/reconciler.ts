@@ -1,42 +1,27 @@
-// One reconcile pass: observe (Podman + due probes) -> plan (pure) -> act.
+// One reconcile pass: observe (one look at Podman) -> plan (pure) -> act (act.ts). Probes run
+// on their own schedule beside it (probe-scheduler.ts) and ask for a pass when a verdict changes.
 
 import type { BackoffPolicy } from "../domain/backoff.js";
-import {
-  containerCreateRequest,
-  podCreateRequest,
-  renderSecretFile,
-  type ContainerCreateRequest,
-  type PodCreateRequest,
-} from "../domain/create-request.js";
-import {
-  absorbNoProbe,
-  absorbObservation,
-  absorbProbe,
-  emptyHistory,
-  markStartAttempt,
-  markStartFailed,
-  markStopping,
-  resetBackoff,
-  STOP_SLACK_MS,
-  type AbsorbContext,
-  type ContainerHistory,
-  type StopReason,
-} from "../domain/history.js";
+import { desiredChanges, renderDesired, type Desired, type ImagePin } from "../domain/desired.js";
+import { absorbNoProbe, absorbObservation, resetBackoff, type AbsorbContext, type ContainerHistory } from "../domain/history.js";
 import { diskNote, diskVerdicts, fullContainers, persistedPaths, type DiskVerdict, type FsSample } from "../domain/disk.js";
 import type { SupervisorEvent } from "../domain/events.js";
 import { isLegalTransition } from "../domain/lifecycle.js";
 import type { Observed } from "../domain/observed.js";
-import { plan, type Action, type Mode, type Plan } from "../domain/plan.js";
+import { plan, type Mode, type Plan } from "../domain/plan.js";
 import { LABELS, type PodSpec, type Secrets } from "../domain/spec.js";
-import { secretName, specHash } from "../domain/spec-hash.js";
-import { secretKeysFor } from "../domain/secret-env.js";
+import { untilAborted } from "../lib/abort.js";
 import type { Clock } from "../lib/clock.js";
-import { PodwardenError, errorMessage } from "../lib/errors.js";
+import { PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { DiskSampler } from "../probes/disk.js";
 import type { Prober } from "../probes/prober.js";
 import type { ContainerRuntime } from "../runtime/port.js";
-import { ensureImage } from "./images.js";
+import { Actor } from "./act.js";
+import { HistoryBook } from "./history-book.js";
+import { ProbeScheduler } from "./probe-scheduler.js";
+
+export type { ImagePin } from "../domain/desired.js";
 
 export interface ReconcilerDeps {
   readonly spec: PodSpec;
@@ -49,6 +34,8 @@ export interface ReconcilerDeps {
   readonly logger: Logger;
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
+  /** Asks the loop for a pass: background work (a stop) finished, or a probe changed a verdict. */
+  readonly kick: () => void;
   /** Every transition, failure, restart and probe result (timeline, metrics). */
   readonly onEvent?: (e: SupervisorEvent) => void;
   /** A line of progress from long work inside a pass (pulling, building an image). */
@@ -68,65 +55,44 @@ export interface PassResult {
   readonly serving: boolean;
 }
 
-interface Desired {
-  readonly request: ContainerCreateRequest;
-  /** The secret file to create before the container: [name, content]. */
-  readonly secret: readonly [string, string] | undefined;
-}
-
-/**
- * An image pinned by a job (an update, a rollback) in place of the spec's reference, while the
- * spec still names `ref`: a changed config drops the pin.
- */
-export interface ImagePin {
-  readonly ref: string;
-  readonly image: string;
-}
-
-/** Renders every container's create request once; the spec-hash label goes on last. */
-const renderDesired = (spec: PodSpec, secrets: Secrets, pins: ReadonlyMap<string, ImagePin>, key: Uint8Array): Map<string, Desired> =>
-  new Map(
-    spec.containers.map((declared) => {
-      const pin = pins.get(declared.name);
-      const c = pin && pin.ref === declared.image ? { ...declared, image: pin.image } : declared;
-      const keys = secretKeysFor(c, secrets.keys());
-      const content = renderSecretFile(keys, secrets);
-      const secret = keys.length > 0 ? ([secretName(key, spec.name, c.name, content), content] as const) : undefined;
-      const base = containerCreateRequest(spec, c, secret ? { secret: secret[0], keys } : undefined);
-      const request = { ...base, labels: { ...base.labels, [LABELS.specHash]: specHash(base) } };
-      return [c.name, { request, secret }];
-    }),
-  );
-
 export class Reconciler {
   #deps: ReconcilerDeps;
-  #desired!: Map<string, Desired>;
-  #hashes!: Map<string, string>;
-  #podRequest!: PodCreateRequest;
-  #history = new Map<string, ContainerHistory>();
+  #desired!: Desired;
+  readonly #book = new HistoryBook();
   #mode: Mode = "up";
   #lastPlan: Plan | undefined;
   #lastObserved: Observed | undefined;
   /** Secrets of replaced containers are pruned once the pod has settled on the new ones. */
   #secretsPruned = false;
-  #pins = new Map<string, ImagePin>();
-  readonly #held = new Set<string>();
-  readonly #suspended = new Set<string>();
+  readonly #overrides = { held: new Set<string>(), suspended: new Set<string>(), pins: new Map<string, ImagePin>() };
   #diskSamples: ReadonlyMap<string, FsSample> = new Map();
   #diskSampledAt = Number.NEGATIVE_INFINITY;
   #disk: ReadonlyMap<string, DiskVerdict> = new Map();
+  readonly #actor: Actor;
+  /** Runs the probes between passes; the supervisor runs it beside the loop. */
+  readonly probes: ProbeScheduler;
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
     this.#render();
+    const emit = (e: SupervisorEvent): void => this.#deps.onEvent?.(e);
+    const { runtime, clock, logger } = deps;
+    this.#actor = new Actor({ runtime, clock, logger, book: this.#book, ctx: () => this.#ctx(), emit, kick: deps.kick, ...(deps.onProgress ? { onProgress: deps.onProgress } : {}) });
+    this.probes = new ProbeScheduler({
+      book: this.#book,
+      clock,
+      logger,
+      current: () => this.#deps,
+      active: (name) => this.#mode === "up" && !this.#overrides.held.has(name),
+      observed: (name) => this.#lastObserved?.containers.get(name),
+      emit,
+      kick: deps.kick,
+    });
   }
 
   #render(): void {
     const { spec, secrets, namingKey } = this.#deps;
-    this.#desired = renderDesired(spec, secrets, this.#pins, namingKey);
-    this.#hashes = new Map([...this.#desired].map(([n, d]) => [n, d.request.labels[LABELS.specHash]!]));
-    const pod = podCreateRequest(spec);
-    this.#podRequest = { ...pod, labels: { ...pod.labels, [LABELS.specHash]: specHash(pod) } };
+    this.#desired = renderDesired(spec, secrets, this.#overrides.pins, namingKey);
   }
 
   /**
@@ -135,46 +101,46 @@ export class Reconciler {
    * removed container names, and whether the pod itself (ports, DNS) must be recreated.
    */
   reconfigure(next: Pick<ReconcilerDeps, "spec" | "secrets" | "prober">): { changed: string[]; podChanged: boolean } {
-    const before = new Map(this.#hashes);
-    const podBefore = this.#podRequest.labels[LABELS.specHash];
+    const before = this.#desired;
     this.#deps = { ...this.#deps, ...next };
     this.#render();
-    const names = new Set([...before.keys(), ...this.#hashes.keys()]);
-    const changed = [...names].filter((n) => before.get(n) !== this.#hashes.get(n));
-    for (const n of this.#history.keys()) if (!this.#hashes.has(n)) this.#history.delete(n);
+    const diff = desiredChanges(before, this.#desired);
+    for (const n of this.#book.all.keys()) if (!this.#desired.hashes.has(n)) this.#book.delete(n);
     // A fix (a new env file, a new command) is tried at once, not after the crash loop's backoff.
-    for (const n of changed) if (this.#history.has(n)) this.#update(n, resetBackoff);
+    for (const n of diff.changed) if (this.#book.get(n)) this.#book.update(n, resetBackoff);
     this.#secretsPruned = false;
-    return { changed, podChanged: podBefore !== this.#podRequest.labels[LABELS.specHash] };
+    this.probes.reschedule();
+    return diff;
   }
 
   /** Runs `name` from `pin.image` while the spec names `pin.ref` (undefined: the spec's image again). */
   pinImage(name: string, pin: ImagePin | undefined): void {
-    if (pin) this.#pins.set(name, pin);
-    else this.#pins.delete(name);
+    if (pin) this.#overrides.pins.set(name, pin);
+    else this.#overrides.pins.delete(name);
     this.#render();
   }
 
   get pins(): ReadonlyMap<string, ImagePin> {
-    return this.#pins;
+    return this.#overrides.pins;
   }
 
   /** Hands off `name` (a job pauses it): no probes, no verdicts, no actions until released. */
   hold(name: string): void {
-    this.#held.add(name);
+    this.#overrides.held.add(name);
   }
 
   release(name: string): void {
-    this.#held.delete(name);
+    this.#overrides.held.delete(name);
+    this.probes.reschedule();
   }
 
   /** Keeps these containers stopped (in reverse dependency order) until resumed. */
   suspend(names: Iterable<string>): void {
-    for (const n of names) this.#suspended.add(n);
+    for (const n of names) this.#overrides.suspended.add(n);
   }
 
   resume(names: Iterable<string>): void {
-    for (const n of names) this.#suspended.delete(n);
+    for (const n of names) this.#overrides.suspended.delete(n);
   }
 
   get spec(): PodSpec {
@@ -188,9 +154,10 @@ export class Reconciler {
   }
   set mode(mode: Mode) {
     this.#mode = mode;
+    this.probes.reschedule();
   }
   get history(): ReadonlyMap<string, ContainerHistory> {
-    return this.#history;
+    return this.#book.all;
   }
   get lastPlan(): Plan | undefined {
     return this.#lastPlan;
@@ -199,16 +166,21 @@ export class Reconciler {
     return this.#lastObserved;
   }
   get hashes(): ReadonlyMap<string, string> {
-    return this.#hashes;
+    return this.#desired.hashes;
   }
   /** Each container's persisted filesystem as of the last pass (containers with persisted directories). */
   get disk(): ReadonlyMap<string, DiskVerdict> {
     return this.#disk;
   }
 
-  async reconcileOnce(signal?: AbortSignal): Promise<PassResult> {
+  /**
+   * One pass. `signal` aborted (a stop signal, a change of mode): act no further, the plan no
+   * longer holds. `deadline` aborted: the pass is cut short wherever it is, observation included,
+   * and fails with the deadline's reason.
+   */
+  async reconcileOnce(signal?: AbortSignal, deadline?: AbortSignal): Promise<PassResult> {
     const { spec, runtime, clock } = this.#deps;
-    const observed = await runtime.observe(spec.name);
+    const observed = await untilAborted(runtime.observe(spec.name, deadline), deadline);
     this.#lastObserved = observed;
     if (observed.pod && !observed.pod.managed) {
       // Someone else's pod (the seed's systemd unit makes one with `podman pod create`): never touch it.
@@ -218,105 +190,51 @@ export class Reconciler {
           `remove it (podman pod rm -f ${spec.name}) or choose another pod.name`,
       );
     }
+    this.#absorb(observed);
+    await this.#judgeDisk();
+    const mode = this.#mode;
+    const p = plan({ spec, hashes: this.#desired.hashes, podHash: this.#desired.podHash, observed, history: this.#book.all, now: clock.now(), mode, overrides: this.#overrides, diskFull: fullContainers(this.#disk) });
+    this.#recordStates(p);
+    this.#lastPlan = p;
+    this.probes.reschedule();
+    const acting = deadline && signal ? AbortSignal.any([signal, deadline]) : (signal ?? deadline);
+    await this.#actor.act(p.actions, { spec, desired: this.#desired }, acting, signal);
+    if (deadline?.aborted) throw deadline.reason as Error;
+    if (p.actions.length > 0) this.#secretsPruned = false;
+    else if (mode === "up" && p.settled && !this.#secretsPruned && !signal?.aborted) {
+      // Every container now runs with the desired secret names: older ones are unused.
+      await runtime.pruneSecrets(spec.name, this.#desired.secretNames);
+      this.#secretsPruned = true;
+    }
+    // Cut short: the plan's "again at once" no longer holds; whoever aborted gives the next mode (and kicks).
+    return { mode, requeueAfterMs: signal?.aborted ? null : p.requeueAfterMs, settled: p.settled, serving: p.serving };
+  }
+
+  /** Folds the observation into every container's history (held ones excepted), and says each new failure once. */
+  #absorb(observed: Observed): void {
     const ctx = this.#ctx();
-    for (const c of spec.containers) {
-      if (this.#held.has(c.name)) continue;
-      const before = this.#history.get(c.name);
-      this.#update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx, c.init === true));
-      const after = this.#history.get(c.name)!;
+    for (const c of this.#deps.spec.containers) {
+      if (this.#overrides.held.has(c.name)) continue;
+      const before = this.#book.get(c.name);
+      let after = this.#book.update(c.name, (h) => absorbObservation(h, observed.containers.get(c.name), ctx, c.init === true));
+      // Nothing to probe: ready as soon as it runs (init steps are judged by their exit code).
+      if (!c.probe && !c.init && this.#mode === "up" && after.nextProbeAt !== undefined) after = this.#book.update(c.name, (h) => absorbNoProbe(h, ctx.now));
       if (after.failures > (before?.failures ?? 0)) {
         const retryInMs = (after.nextAttemptAt ?? ctx.now) - ctx.now;
         const reason = after.lastReason ?? "unknown";
         this.#deps.logger.warn({ container: c.name, exitCode: after.lastExitCode, reason, failures: after.failures, retryInMs }, "container failed");
-        this.#emit({ kind: "failure", at: ctx.now, container: c.name, reason, exitCode: after.lastExitCode, retryInMs });
+        this.#deps.onEvent?.({ kind: "failure", at: ctx.now, container: c.name, reason, exitCode: after.lastExitCode, retryInMs });
       }
     }
-    this.#adoptDependencies();
-    if (this.#mode === "up") await this.#probeDue(observed);
-    await this.#judgeDisk();
-    const mode = this.#mode;
-    const p = plan({
-      spec,
-      hashes: this.#hashes,
-      podHash: this.#podRequest.labels[LABELS.specHash],
-      observed,
-      history: this.#history,
-      now: clock.now(),
-      mode,
-      held: this.#held,
-      suspended: this.#suspended,
-      diskFull: fullContainers(this.#disk),
-    });
-    this.#recordStates(p);
-    this.#lastPlan = p;
-    // An aborted signal (a stop signal, a change of mode) ends the acting between actions:
-    // nothing more is created or started for a plan that no longer holds.
-    for (const action of p.actions) {
-      if (signal?.aborted) break;
-      await this.#act(action, signal);
+    // A running container first seen by this daemon (adopted) counts as started against today's dependencies.
+    for (const c of this.#deps.spec.containers) {
+      const h = this.#book.get(c.name);
+      if (h?.running && h.startedWith === undefined) this.#book.update(c.name, (x) => ({ ...x, startedWith: this.#book.instancesOf(c.dependsOn.map((d) => d.name)) }));
     }
-    if (p.actions.length > 0) this.#secretsPruned = false;
-    else if (mode === "up" && p.settled && !this.#secretsPruned && !signal?.aborted) {
-      // Every container now runs with the desired secret names: older ones are unused.
-      const keep = new Set([...this.#desired.values()].flatMap((d) => (d.secret ? [d.secret[0]] : [])));
-      await runtime.pruneSecrets(spec.name, keep);
-      this.#secretsPruned = true;
-    }
-    // Cut short: the plan's "again at once" no longer holds; whoever aborted gives the next mode (and kicks).
-    const requeueAfterMs = signal?.aborted ? null : p.requeueAfterMs;
-    return { mode, requeueAfterMs, settled: p.settled, serving: p.serving };
-  }
-
-  /** Instances of `name`'s dependencies right now. */
-  #depInstances(name: string): Record<string, string> {
-    const c = this.#deps.spec.containers.find((x) => x.name === name);
-    const pairs = (c?.dependsOn ?? []).flatMap((d) => {
-      const inst = this.#history.get(d.name)?.instance;
-      return inst === undefined ? [] : [[d.name, inst] as const];
-    });
-    return Object.fromEntries(pairs);
-  }
-
-  /** A running container first seen by this daemon (adopted) counts as started against today's dependencies. */
-  #adoptDependencies(): void {
-    for (const [name, h] of this.#history) {
-      if (h.running && h.startedWith === undefined) this.#history.set(name, { ...h, startedWith: this.#depInstances(name) });
-    }
-  }
-
-  #emit(e: SupervisorEvent): void {
-    this.#deps.onEvent?.(e);
   }
 
   #ctx(): AbsorbContext {
     return { now: this.#deps.clock.now(), backoff: this.#deps.backoff, random: this.#deps.random };
-  }
-
-  #update(name: string, f: (h: ContainerHistory) => ContainerHistory): void {
-    this.#history.set(name, f(this.#history.get(name) ?? emptyHistory()));
-  }
-
-  async #probeDue(observed: Observed): Promise<void> {
-    const now = this.#deps.clock.now();
-    const due = this.#deps.spec.containers.filter((c) => {
-      if (c.init || this.#held.has(c.name)) return false; // an init container's exit code is its result
-      const h = this.#history.get(c.name);
-      return observed.containers.get(c.name)?.running === true && h?.nextProbeAt !== undefined && h.nextProbeAt <= now;
-    });
-    await Promise.all(
-      due.map(async (c) => {
-        if (!c.probe) return this.#update(c.name, (h) => absorbNoProbe(h, now));
-        const result = await this.#deps.prober(c, observed.containers.get(c.name)!);
-        this.#emit({ kind: "probe", at: result.at, container: c.name, ok: result.ok, ms: result.ms });
-        const wasReady = this.#history.get(c.name)?.ready === true;
-        this.#update(c.name, (h) => absorbProbe(h, c, result));
-        const h = this.#history.get(c.name)!;
-        if (h.ready && !wasReady) this.#deps.logger.info({ container: c.name, probe: c.probe.kind, ms: result.ms }, "probe passed: ready");
-        else if (!result.ok && wasReady) {
-          this.#deps.logger.warn({ container: c.name, failures: h.consecutiveFailures, reason: result.message }, "probe failed");
-        }
-      }),
-    );
   }
 
   /** Samples the persisted filesystems (at most every DISK_SAMPLE_MS) and logs each container turning full or not. */
@@ -329,7 +247,7 @@ export class Reconciler {
       this.#diskSamples = await disk([...persistedPaths(spec).values()].flat(), now);
     }
     const before = this.#disk;
-    this.#disk = diskVerdicts(spec, this.#diskSamples, this.#history);
+    this.#disk = diskVerdicts(spec, this.#diskSamples, this.#book.all);
     for (const [name, v] of this.#disk) {
       if (v.full === (before.get(name)?.full ?? false)) continue;
       const fields = { container: name, path: v.path, filesystem: v.filesystem, freeBytes: v.freeBytes, sizeBytes: v.sizeBytes };
@@ -340,104 +258,14 @@ export class Reconciler {
 
   #recordStates(p: Plan): void {
     for (const [name, state] of p.states) {
-      const h = this.#history.get(name) ?? emptyHistory();
-      if (h.state === state) continue;
+      const h = this.#book.get(name);
+      const from = h?.state ?? "pending";
+      if (from === state) continue;
       const log = this.#deps.logger;
-      if (!isLegalTransition(h.state, state)) log.warn({ container: name, from: h.state, to: state }, "unexpected state transition");
-      log.info({ container: name, from: h.state, reason: h.lastReason }, `-> ${state}`);
-      this.#history.set(name, { ...h, state });
-      this.#emit({ kind: "transition", at: this.#deps.clock.now(), container: name, from: h.state, to: state, ...(h.lastReason ? { reason: h.lastReason } : {}) });
-    }
-  }
-
-  async #act(action: Action, signal?: AbortSignal): Promise<void> {
-    const { runtime, spec, logger } = this.#deps;
-    switch (action.type) {
-      case "create-pod":
-        logger.info({ pod: spec.name, ports: spec.ports }, "creating pod");
-        return runtime.createPod(this.#podRequest);
-      case "remove-pod":
-        logger.info({ pod: spec.name }, "removing pod");
-        await runtime.removePod(spec.name);
-        return runtime.pruneSecrets(spec.name, new Set());
-      case "create":
-        return this.#createAndStart(action.name, signal);
-      case "start":
-        return this.#start(action.name, action.id);
-      case "stop":
-        return this.#stop(action.name, action.id, action.reason, action.timeoutS);
-      case "remove":
-        logger.info({ container: action.name, reason: action.reason }, "removing container");
-        return runtime.removeContainer(action.id);
-      case "unpause":
-        logger.warn({ container: action.name }, "found paused by nobody here: unpausing");
-        return runtime.unpauseContainer(action.id);
-    }
-  }
-
-  /**
-   * Asks Podman to stop the container (SIGTERM, then SIGKILL after its timeout) without
-   * waiting for it: the loop stays responsive while a database writes its snapshot, and the
-   * exit is seen by the next pass (the event stream or the request's end kick one).
-   */
-  #stop(name: string, id: string, reason: StopReason, timeoutS: number): void {
-    const { runtime, logger, clock } = this.#deps;
-    this.#update(name, (h) => markStopping(h, reason, clock.now() + timeoutS * 1000 + STOP_SLACK_MS));
-    logger.info({ container: name, reason, timeoutS }, "stopping");
-    runtime.stopContainer(id, timeoutS).then(
-      () => this.#kick?.(),
-      (err: unknown) => logger.warn({ container: name, err: errorMessage(err) }, "stop request failed; will ask again"),
-    );
-  }
-
-  #kick: (() => void) | undefined;
-  /** Called when background work (a stop) finishes, to look again at once. */
-  set onBackgroundDone(kick: () => void) {
-    this.#kick = kick;
-  }
-
-  async #createAndStart(name: string, signal?: AbortSignal): Promise<void> {
-    const { runtime, spec, logger } = this.#deps;
-    const desired = this.#desired.get(name)!;
-    let id: string;
-    try {
-      const progress = (line: string): void => {
-        logger.info({ container: name, image: desired.request.image }, line);
-        this.#deps.onProgress?.(line);
-      };
-      await ensureImage(desired.request.image, spec.images, runtime, progress, signal);
-      if (desired.secret) await runtime.ensureSecret(...desired.secret);
-      if (signal?.aborted) return;
-      logger.info({ container: name, image: desired.request.image }, "creating container");
-      id = await runtime.createContainer(desired.request);
-    } catch (err) {
-      // A build or pull cut short by the stop is no failure of the container.
-      if (signal?.aborted) return;
-      this.#startFailed(name, "create failed", err, (h) => h);
-      return;
-    }
-    // Created while the stop came: left unstarted (removed with the pod).
-    if (signal?.aborted) return;
-    await this.#start(name, id);
-  }
-
-  #startFailed(name: string, what: string, err: unknown, adjust: (h: ContainerHistory) => ContainerHistory): void {
-    const message = errorMessage(err);
-    this.#update(name, (h) => markStartFailed(adjust(h), message, this.#ctx()));
-    this.#deps.logger.error({ container: name, err: message }, what);
-    this.#emit({ kind: "start-failed", at: this.#deps.clock.now(), container: name, message });
-  }
-
-  async #start(name: string, id: string): Promise<void> {
-    const { runtime, logger } = this.#deps;
-    try {
-      logger.info({ container: name }, "starting");
-      const before = this.#history.get(name);
-      if (before && before.failures > 0) this.#emit({ kind: "restart", at: this.#deps.clock.now(), container: name, reason: before.lastReason ?? "unknown" });
-      this.#update(name, (h) => markStartAttempt(h, this.#depInstances(name)));
-      await runtime.startContainer(id);
-    } catch (err) {
-      this.#startFailed(name, "start failed", err, (h) => ({ ...h, running: false }));
+      if (!isLegalTransition(from, state)) log.warn({ container: name, from, to: state }, "unexpected state transition");
+      log.info({ container: name, from, reason: h?.lastReason }, `-> ${state}`);
+      this.#book.update(name, (x) => ({ ...x, state }));
+      this.#deps.onEvent?.({ kind: "transition", at: this.#deps.clock.now(), container: name, from, to: state, ...(h?.lastReason ? { reason: h.lastReason } : {}) });
     }
   }
 }

@@ -1,5 +1,6 @@
-// The supervisor facade: runs the loop in the background, switches between bringing the
-// pod up and taking it down, and answers "what is the state now" from the last pass.
+// The supervisor facade: runs the loop, the event watcher and the probe scheduler in the
+// background, switches between bringing the pod up and taking it down, and answers "what is
+// the state now" from the last pass.
 
 import type { HostProblem } from "../domain/host-problems.js";
 import type { Mode } from "../domain/plan.js";
@@ -16,7 +17,13 @@ export interface SupervisorDeps {
   readonly reconciler: Reconciler;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly idleMs?: number;
+  /**
+   * The safety-net relist: how long the loop sleeps when nothing is due, while the event stream
+   * is open and while it is not (changes are then seen only by looking). Default 60 s and 10 s.
+   */
+  readonly relistMs?: { readonly connected: number; readonly disconnected: number };
+  /** A pass that has made no progress for this long is cut short (its observation and actions aborted). Default 30 s. */
+  readonly passDeadlineMs?: number;
   /** Where to follow Podman's events from; without it the loop only polls. */
   readonly events?: Pick<ContainerRuntime, "watch">;
   readonly onEvent?: (e: RuntimeEvent) => void;
@@ -25,6 +32,9 @@ export interface SupervisorDeps {
 }
 
 type Listener = () => void;
+
+/** How long a pass cut short by its deadline may take to wind down before the loop counts as stuck. */
+export const DEADLINE_GRACE_MS = 1_000;
 
 export class Supervisor {
   readonly #deps: SupervisorDeps;
@@ -44,12 +54,12 @@ export class Supervisor {
 
   constructor(deps: SupervisorDeps) {
     this.#deps = deps;
+    const relist = deps.relistMs ?? { connected: 60_000, disconnected: 10_000 };
     this.#loop = new ReconcileLoop({
-      // The loop's own signal ends the loop; this one ends the acting (stop() aborts both).
-      pass: () => deps.reconciler.reconcileOnce(this.#actions.signal),
+      pass: () => this.#pass(),
       clock: deps.clock,
       logger: deps.logger.child({ component: "loop" }),
-      idleMs: deps.idleMs ?? 10_000,
+      idleMs: () => (this.eventsConnected ? relist.connected : relist.disconnected),
       errorBackoff: { initialMs: 500, maxMs: 30_000 },
       onPass: (r, ms) => {
         this.#lastPassAt = deps.clock.now();
@@ -63,7 +73,6 @@ export class Supervisor {
         for (const l of this.#listeners) l();
       },
     });
-    deps.reconciler.onBackgroundDone = () => this.kick();
     this.#watcher =
       deps.events &&
       new EventWatcher({
@@ -86,7 +95,7 @@ export class Supervisor {
     if (this.#running) return this.kick();
     this.#controller = new AbortController();
     const signal = this.#controller.signal;
-    this.#running = Promise.all([this.#loop.run(signal), this.#watcher?.run(signal)]);
+    this.#running = Promise.all([this.#loop.run(signal), this.#watcher?.run(signal), this.#deps.reconciler.probes.run(signal)]);
   }
 
   setMode(mode: Mode): void {
@@ -123,17 +132,55 @@ export class Supervisor {
     this.#running = undefined;
   }
 
-  #lastProgressAt: number | undefined;
+  #lastProgressAt = Number.NEGATIVE_INFINITY;
+  /** When the pass in flight began (undefined: none is in flight). */
+  #passStartedAt: number | undefined;
 
-  /** Long work inside a pass (an image build) reported progress: the loop is not stuck. */
+  /** Long work inside a pass (an image build) reported progress: the loop is not stuck, and the pass's deadline moves on. */
   noteProgress(): void {
     this.#lastProgressAt = this.#deps.clock.now();
   }
 
-  /** Whether a pass (successful or not) finished, or long work progressed, within the last `ms`. */
-  loopProgressedWithin(ms: number): boolean {
-    const last = Math.max(this.#lastPassAt ?? -Infinity, this.#lastProgressAt ?? -Infinity);
-    return this.#deps.clock.now() - last <= ms;
+  get #passDeadlineMs(): number {
+    return this.#deps.passDeadlineMs ?? 30_000;
+  }
+
+  /** When the pass in flight is due to be cut short: its deadline counts from its start or its last progress. */
+  #passDeadlineAt(): number {
+    return Math.max(this.#passStartedAt ?? Number.NEGATIVE_INFINITY, this.#lastProgressAt) + this.#passDeadlineMs;
+  }
+
+  /**
+   * One pass under a deadline. The loop's own signal ends the loop; `#actions` ends the acting
+   * (stop() aborts both); the deadline cuts a pass that hangs (a Podman call that never answers).
+   */
+  async #pass(): Promise<PassResult> {
+    const { clock, reconciler } = this.#deps;
+    this.#passStartedAt = clock.now();
+    const done = new AbortController();
+    const deadline = new AbortController();
+    void (async () => {
+      while (!done.signal.aborted) {
+        const left = this.#passDeadlineAt() - clock.now();
+        if (left <= 0) return deadline.abort(new PodwardenError("E_TIMEOUT", `reconcile pass cut short: no progress for ${this.#passDeadlineMs} ms`));
+        await clock.sleep(left, done.signal);
+      }
+    })();
+    try {
+      return await reconciler.reconcileOnce(this.#actions.signal, deadline.signal);
+    } finally {
+      done.abort();
+      this.#passStartedAt = undefined;
+    }
+  }
+
+  /**
+   * The loop is alive: no pass is in flight past its deadline (with a second's grace to wind
+   * down once cut short). An idle loop waiting for events is alive; one stuck in a pass that
+   * ignores its deadline is not (systemd's watchdog, /healthz).
+   */
+  loopAlive(): boolean {
+    return this.#passStartedAt === undefined || this.#deps.clock.now() <= this.#passDeadlineAt() + DEADLINE_GRACE_MS;
   }
 
   /** Calls `listener` after every pass (or failed pass); returns the unsubscribe function. */

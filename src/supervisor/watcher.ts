@@ -1,7 +1,7 @@
 // Follows Podman's event stream so that an exit is noticed the moment it happens, not at
 // the next poll. Events carry no decisions: relevant ones only kick the loop. A broken
-// stream is reopened with a growing delay; every (re)connect kicks once, to catch up on
-// whatever happened while it was down.
+// stream is reopened with a growing delay; every loss and every (re)connect kicks once, to
+// catch up on whatever happened while it was down (and to relist more often meanwhile).
 
 import type { Clock } from "../lib/clock.js";
 import { errorMessage } from "../lib/errors.js";
@@ -59,6 +59,8 @@ export class EventWatcher {
         if (!lost) logger.warn({ err: errorMessage(err) }, "event stream lost; polling until it is back");
         lost = true;
       }
+      // Lost: the loop looks again now, and relists at its short period until the stream is back.
+      if (this.#connected && !signal.aborted) this.#deps.kick();
       this.#connected = false;
       failures += 1;
       await clock.sleep(Math.min(retry.maxMs, retry.initialMs * 2 ** (failures - 1)), signal);

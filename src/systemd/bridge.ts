@@ -1,7 +1,7 @@
 // Tells systemd how the daemon is doing: STATUS= on every phase change, READY=1 once the
 // pod first serves (every container ready, except soft dependencies that are down: a missing
 // DD_API_KEY must not hold `systemctl start` for its whole timeout), EXTEND_TIMEOUT_USEC while long work (image builds) makes
-// progress before that, WATCHDOG=1 only while the reconcile loop makes progress, and
+// progress before that, WATCHDOG=1 only while the reconcile loop is alive (no pass stuck past its deadline), and
 // STOPPING=1 on shutdown.
 
 import type { Mode } from "../domain/plan.js";
@@ -13,7 +13,7 @@ import type { Notifier } from "./sd-notify.js";
 
 export interface BridgeDeps {
   readonly notifier: Notifier;
-  readonly supervisor: Pick<Supervisor, "onPass" | "snapshot" | "serving" | "loopProgressedWithin">;
+  readonly supervisor: Pick<Supervisor, "onPass" | "snapshot" | "serving" | "loopAlive">;
   readonly spec: () => PodSpec;
   readonly mode: () => Mode;
   readonly logger: Logger;
@@ -49,20 +49,22 @@ export const bridgeToSystemd = (deps: BridgeDeps): SystemdBridge => {
     }
   });
 
-  // Ping at half the watchdog period, but only if a pass (or build progress) happened
-  // within a whole period: a stuck loop stops the pings and systemd restarts the daemon.
+  // Ping at half the watchdog period while the loop is alive: idle between events, or in a
+  // pass within its deadline (build progress moves it). A pass stuck past its deadline stops
+  // the pings and systemd restarts the daemon. An idle loop passes rarely (a relist a minute):
+  // the pings never wait for a pass.
   const interval = notifier.watchdogIntervalMs;
   let stalled = false;
   const timer =
     interval === undefined
       ? undefined
       : setInterval(() => {
-          if (supervisor.loopProgressedWithin(interval * 2)) {
+          if (supervisor.loopAlive()) {
             stalled = false;
             void notifier.watchdog();
           } else if (!stalled) {
             stalled = true;
-            logger.error({ withinMs: interval * 2 }, "reconcile loop made no progress: withholding the watchdog ping");
+            logger.error("a reconcile pass is stuck past its deadline: withholding the watchdog ping");
           }
         }, interval);
   timer?.unref();

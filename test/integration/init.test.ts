@@ -40,7 +40,7 @@ describe("init containers", () => {
     const mark = h.runtime.journal.length;
     const r2 = h.another();
     let settled = false;
-    for (let i = 0; i < 5 && !settled; i++) settled = (await r2.reconcileOnce()).settled;
+    for (let i = 0; i < 5 && !settled; i++) settled = (await h.pass(r2)).settled;
     expect(settled).toBe(true);
     expect(h.runtime.journal.slice(mark)).toEqual([]);
   });

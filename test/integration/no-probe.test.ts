@@ -17,7 +17,9 @@ describe("containers without a probe", () => {
     const h = new Harness({ spec });
     await h.runUntil((r) => r.settled);
     const next = await h.reconciler.reconcileOnce();
-    // The others are probed every 10 s once ready: the next wake-up is theirs, not "at once".
-    expect(next.requeueAfterMs).toBeGreaterThan(1_000);
+    // The others are probed every 10 s once ready, on the probe scheduler's own timer: the
+    // next wake-up is theirs, not "at once", and no pass is due for it.
+    expect(next.requeueAfterMs).toBeNull();
+    expect(h.reconciler.probes.nextDueAt()! - h.clock.now()).toBeGreaterThan(1_000);
   });
 });

@@ -7,8 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { ContainerCreateRequest } from "../../src/domain/create-request.js";
 import type { ContainerRuntime } from "../../src/runtime/port.js";
-import { Supervisor } from "../../src/supervisor/supervisor.js";
-import { Harness, silentLogger } from "../support/harness.js";
+import { Harness } from "../support/harness.js";
 import { chainSpec, container } from "../support/pod-spec.js";
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `c${String(i + 1).padStart(2, "0")}`);
@@ -24,7 +23,7 @@ const until = async (h: Harness, done: () => boolean, what: string): Promise<voi
 };
 
 const setup = (h: Harness) => {
-  const supervisor = new Supervisor({ reconciler: h.reconciler, clock: h.clock, logger: silentLogger() });
+  const supervisor = h.supervise();
   /** Journal length when the signal came. */
   let at: number | undefined;
   const signal = (): void => {

@@ -65,7 +65,7 @@ describe("adoption", () => {
     const journalLength = h.runtime.journal.length;
     const r2 = second(h);
     let settled = false;
-    for (let i = 0; i < 10 && !settled; i++) settled = (await r2.reconcileOnce()).settled;
+    for (let i = 0; i < 10 && !settled; i++) settled = (await h.pass(r2)).settled;
     expect(settled).toBe(true);
     expect(h.runtime.journal.length).toBe(journalLength);
     expect([...h.runtime.containers.values()].map((c) => [c.id, c.startedAt])).toEqual(before);
@@ -81,7 +81,7 @@ describe("adoption", () => {
     const r2 = second(h, changed);
     let settled = false;
     for (let i = 0; i < 20 && !settled; i++) {
-      settled = (await r2.reconcileOnce()).settled;
+      settled = (await h.pass(r2)).settled;
       h.clock.advance(10);
     }
     expect(settled).toBe(true);
@@ -162,8 +162,8 @@ describe("secrets", () => {
     const r2 = h.another({ secrets: new Map([["TOKEN", "second-value-2"]]) });
     const appId = h.runtime.byName("app")!.id;
     let passes = 0;
-    while (!(await r2.reconcileOnce()).settled && passes++ < 20) h.clock.advance(10);
-    await r2.reconcileOnce();
+    while (!(await h.pass(r2)).settled && passes++ < 20) h.clock.advance(10);
+    await h.pass(r2);
     const newSecret = h.runtime.byName("valkey")!.req.secretFile!.secret;
     expect(newSecret).not.toBe(oldSecret);
     expect([...h.runtime.secrets.keys()]).toEqual([newSecret]);
@@ -173,7 +173,7 @@ describe("secrets", () => {
 
   const settle = async (r: Reconciler, h: Harness): Promise<void> => {
     for (let i = 0; i < 50; i++) {
-      if ((await r.reconcileOnce()).settled) return;
+      if ((await h.pass(r)).settled) return;
       h.clock.advance(10);
     }
     throw new Error("not settled");
@@ -203,7 +203,7 @@ describe("secrets", () => {
     const old = h.runtime.byName("valkey")!.req.secretFile!.secret;
     const r2 = h.another({ namingKey: new Uint8Array(32).fill(9) });
     await settle(r2, h);
-    await r2.reconcileOnce();
+    await h.pass(r2);
     const renamed = h.runtime.byName("valkey")!.req.secretFile!.secret;
     expect(renamed).not.toBe(old);
     expect([...h.runtime.secrets.keys()]).toEqual([renamed]);

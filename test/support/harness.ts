@@ -1,6 +1,7 @@
-// Drives a Reconciler against the fake runtime with a fake clock, pass by pass: after
-// each pass the clock jumps to the requested requeue time, so minutes of supervision
-// run in milliseconds and always the same way.
+// Drives a Reconciler against the fake runtime with a fake clock, step by step: a step runs
+// the probes that are due (as the probe scheduler would), then one pass; the clock then jumps
+// to the next probe or the requested requeue time, whichever comes first, so minutes of
+// supervision run in milliseconds and always the same way.
 
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../src/domain/backoff.js";
 import type { SupervisorEvent } from "../../src/domain/events.js";
@@ -10,6 +11,7 @@ import { createLogger } from "../../src/observability/logger.js";
 import type { DiskSampler } from "../../src/probes/disk.js";
 import type { Prober } from "../../src/probes/prober.js";
 import { Reconciler, type PassResult } from "../../src/supervisor/reconciler.js";
+import { Supervisor, type SupervisorDeps } from "../../src/supervisor/supervisor.js";
 import { FakeClock } from "./fake-clock.js";
 import { FakeRuntime } from "./fake-runtime.js";
 
@@ -42,6 +44,10 @@ export class Harness {
   readonly failWith = new Map<string, string>();
   /** Every probe result, in order, with the container's name. */
   readonly probes: (ProbeResult & { name: string })[] = [];
+  /** How often the reconciler asked for a pass (a probe verdict changed, a background stop finished). */
+  kicks = 0;
+  /** The supervisor made by supervise(): the reconciler's kicks go to its loop. */
+  #supervisor: Supervisor | undefined;
 
   constructor(readonly opts: HarnessOptions) {
     this.runtime = new FakeRuntime(this.clock, opts.spec.containers.map((c) => c.image));
@@ -64,6 +70,10 @@ export class Harness {
       logger: silentLogger(),
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       random: () => 0.5,
+      kick: () => {
+        this.kicks += 1;
+        this.#supervisor?.kick();
+      },
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
       ...(opts.disk ? { disk: opts.disk } : {}),
     });
@@ -84,22 +94,42 @@ export class Harness {
       logger: silentLogger(),
       backoff: this.opts.backoff ?? DEFAULT_BACKOFF,
       random: () => 0.5,
+      kick: () => undefined,
     });
   }
 
-  /** One pass, then the clock moves to the requeue time (at least `minStepMs`). */
+  /** A supervisor over this harness's reconciler, clock and runtime; the reconciler's kicks reach its loop. */
+  supervise(over: Partial<SupervisorDeps> = {}): Supervisor {
+    this.#supervisor = new Supervisor({ reconciler: this.reconciler, clock: this.clock, logger: silentLogger(), ...over });
+    return this.#supervisor;
+  }
+
+  /** The probes that are due now (as the probe scheduler runs them), then one pass of `r`. */
+  async pass(r: Reconciler = this.reconciler): Promise<PassResult> {
+    await r.probes.runDue();
+    return r.reconcileOnce();
+  }
+
+  /** How long until the next probe or the requeue time, whichever is first (at least `minMs`). */
+  #nextIn(r: PassResult, minMs: number): number {
+    const probeAt = this.reconciler.probes.nextDueAt();
+    const probeIn = probeAt === undefined ? Number.POSITIVE_INFINITY : probeAt - this.clock.now();
+    return Math.max(minMs, Math.min(r.requeueAfterMs ?? 30_000, probeIn));
+  }
+
+  /** One step, then the clock moves to the next probe or the requeue time (at least `minStepMs`). */
   async step(minStepMs = 1): Promise<PassResult> {
-    const r = await this.reconciler.reconcileOnce();
-    this.clock.advance(Math.max(minStepMs, r.requeueAfterMs ?? 30_000));
+    const r = await this.pass();
+    this.clock.advance(this.#nextIn(r, minStepMs));
     return r;
   }
 
-  /** Passes until `done` holds or `maxPasses` run out; returns the passes used. */
+  /** Steps until `done` holds or `maxPasses` run out; returns the passes used. */
   async runUntil(done: (r: PassResult) => boolean, maxPasses = 500): Promise<number> {
     for (let i = 1; i <= maxPasses; i++) {
-      const r = await this.reconciler.reconcileOnce();
+      const r = await this.pass();
       if (done(r)) return i;
-      this.clock.advance(Math.max(1, r.requeueAfterMs ?? 30_000));
+      this.clock.advance(this.#nextIn(r, 1));
     }
     throw new Error(`not done after ${maxPasses} passes; states: ${JSON.stringify([...this.reconciler.history].map(([n, h]) => [n, h.state]))}`);
   }

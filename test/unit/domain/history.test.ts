@@ -89,4 +89,14 @@ describe("container history", () => {
     const later = absorbObservation(h, o(), { ...ctx, now: NOW + DEFAULT_BACKOFF.resetAfterMs });
     expect(later.failures).toBe(0);
   });
+
+  it("forgives at the exit a container that had stayed ready for the reset period, with no look in between", () => {
+    const h = { ...absorbObservation(emptyHistory(), o(), ctx), ready: true, readyAt: NOW, failures: 4 };
+    const exitAt = NOW + DEFAULT_BACKOFF.resetAfterMs + 1_000;
+    const exited = absorbObservation(h, o({ running: false, state: "exited", exitCode: 137, finishedAt: exitAt }), { ...ctx, now: exitAt + 50 });
+    expect(exited).toMatchObject({ failures: 1, lastExitCode: 137, nextAttemptAt: exitAt + 50 }); // a first failure: retried at once
+    // One that exited before the period was up is not, however late the exit is seen.
+    const early = absorbObservation(h, o({ running: false, state: "exited", exitCode: 137, finishedAt: NOW + 1_000 }), { ...ctx, now: exitAt });
+    expect(early.failures).toBe(5);
+  });
 });

@@ -60,11 +60,12 @@ describe("plan (up)", () => {
       requeue: 0,
     },
     {
-      name: "dependency running but not yet ready: wait for its next probe",
+      // Probes run on their own schedule and kick a pass when the verdict changes: the plan only wakes at the start deadline.
+      name: "dependency running but not yet ready: wait for its probe's verdict, look again at its start deadline",
       input: input([obs("db")], [["db", hist({ nextProbeAt: NOW + 200 })]]),
       actions: [],
       states: { db: "starting", app: "pending" },
-      requeue: 200,
+      requeue: 55_000,
     },
     {
       name: "dependency ready: create the dependent",
@@ -73,11 +74,11 @@ describe("plan (up)", () => {
       states: { db: "ready", app: "creating" },
     },
     {
-      name: "everything ready: nothing to do until the next probe",
+      name: "everything ready: nothing to do until something happens (the next probe is not the plan's business)",
       input: input([obs("db"), obs("app")], [["db", readyHist()], ["app", readyHist({ nextProbeAt: NOW + 3_000 })]]),
       actions: [],
       states: { db: "ready", app: "ready" },
-      requeue: 3_000,
+      requeue: null,
     },
     {
       name: "spec hash differs on a running container: stop it first",
@@ -193,25 +194,25 @@ describe("plan (up)", () => {
     },
     {
       name: "held (paused by a backup): no action and its state stays, even though Podman shows it not running",
-      input: input([obs("db", { running: false, state: "paused" }), obs("app")], [["db", readyHist({ state: "ready" })], ["app", readyHist()]], { held: new Set(["db"]) }),
+      input: input([obs("db", { running: false, state: "paused" }), obs("app")], [["db", readyHist({ state: "ready" })], ["app", readyHist()]], { overrides: { held: new Set(["db"]), suspended: new Set() } }),
       actions: [],
       states: { db: "ready", app: "ready" },
     },
     {
       name: "suspended (a restore): the dependent stops first, in reverse order",
-      input: input([obs("db"), obs("app")], [["db", readyHist()], ["app", readyHist()]], { suspended: new Set(["db", "app"]) }),
+      input: input([obs("db"), obs("app")], [["db", readyHist()], ["app", readyHist()]], { overrides: { held: new Set(), suspended: new Set(["db", "app"]) } }),
       actions: ["stop app suspended"],
       states: { db: "stopping", app: "stopping" },
     },
     {
       name: "suspended: once the dependent is down, the dependency stops",
-      input: input([obs("db"), obs("app", { running: false, state: "exited", exitCode: 0 })], [["db", readyHist()], ["app", hist({ running: false })]], { suspended: new Set(["db", "app"]) }),
+      input: input([obs("db"), obs("app", { running: false, state: "exited", exitCode: 0 })], [["db", readyHist()], ["app", hist({ running: false })]], { overrides: { held: new Set(), suspended: new Set(["db", "app"]) } }),
       actions: ["stop db suspended"],
       states: { db: "stopping", app: "stopped" },
     },
     {
       name: "suspended containers stay down; a dependent that is not suspended waits for them",
-      input: input([obs("db", { running: false, state: "exited", exitCode: 0 })], [["db", hist({ running: false })]], { suspended: new Set(["db"]) }),
+      input: input([obs("db", { running: false, state: "exited", exitCode: 0 })], [["db", hist({ running: false })]], { overrides: { held: new Set(), suspended: new Set(["db"]) } }),
       actions: [],
       states: { db: "stopped", app: "pending" },
     },
@@ -259,7 +260,7 @@ describe("plan: suspended containers with one not suspended between them", () =>
   // db <- mid <- app; a restore suspends db and app (mid has no data).
   const three = chainSpec({ containers: [container("db"), container("mid", ["db"]), container("app", ["mid"])] });
   const base = (observed: ObservedContainer[]): PlanInput => ({
-    ...input(observed, [["db", readyHist()], ["mid", readyHist()], ["app", readyHist()]], { suspended: new Set(["db", "app"]) }),
+    ...input(observed, [["db", readyHist()], ["mid", readyHist()], ["app", readyHist()]], { overrides: { held: new Set(), suspended: new Set(["db", "app"]) } }),
     spec: three,
     hashes: new Map([["db", "h-db"], ["mid", "h-mid"], ["app", "h-app"]]),
   });

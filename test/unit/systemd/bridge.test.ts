@@ -48,7 +48,7 @@ const fakeSupervisor = () => {
       get serving() {
         return state.readyCount === 4;
       },
-      loopProgressedWithin: () => state.progressing,
+      loopAlive: () => state.progressing,
     },
   };
 };

@@ -1,0 +1,135 @@
+// Runs each container's probe on its own schedule (its history's nextProbeAt), beside the
+// reconcile loop, against the container as the last pass saw it. A result is folded into the
+// history; only a changed verdict (ready or not, healthy or past its retries) asks the loop
+// for a pass. A probe that changes nothing costs no Podman call and no pass.
+
+import type { SupervisorEvent } from "../domain/events.js";
+import { absorbProbe, type ContainerHistory } from "../domain/history.js";
+import type { ObservedContainer } from "../domain/observed.js";
+import type { ContainerSpec, PodSpec, ProbeSpec } from "../domain/spec.js";
+import type { Clock } from "../lib/clock.js";
+import { errorMessage } from "../lib/errors.js";
+import type { Logger } from "../observability/logger.js";
+import type { Prober } from "../probes/prober.js";
+import type { HistoryBook } from "./history-book.js";
+
+export interface ProbeSchedulerDeps {
+  readonly book: HistoryBook;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The spec and the prober now (a reload changes both). */
+  readonly current: () => { readonly spec: PodSpec; readonly prober: Prober };
+  /** Whether probes run for `name` now (the pod is brought up, no job holds it). */
+  readonly active: (name: string) => boolean;
+  /** The container as the last pass saw it. */
+  readonly observed: (name: string) => ObservedContainer | undefined;
+  readonly emit: (e: SupervisorEvent) => void;
+  /** A verdict changed: the plan has something to act on. */
+  readonly kick: () => void;
+}
+
+/** What the plan acts on: ready or not, and whether the failures reached the probe's retries. */
+const verdict = (h: ContainerHistory, probe: ProbeSpec): string => `${h.ready}:${h.ready && h.consecutiveFailures >= probe.retries}`;
+
+export class ProbeScheduler {
+  readonly #deps: ProbeSchedulerDeps;
+  #wake: AbortController | undefined;
+  /** Probes running now, by container. */
+  readonly #inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(deps: ProbeSchedulerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Containers whose probe may run now, with their history: running, probed, not held, not init steps. */
+  #probed(): [ContainerSpec & { probe: ProbeSpec }, ContainerHistory][] {
+    const { spec } = this.#deps.current();
+    return spec.containers.flatMap((c) => {
+      const h = this.#deps.book.get(c.name);
+      if (!c.probe || c.init || !h?.running || h.nextProbeAt === undefined || !this.#deps.active(c.name)) return [];
+      if (this.#deps.observed(c.name)?.running !== true) return [];
+      return [[c as ContainerSpec & { probe: ProbeSpec }, h] as [ContainerSpec & { probe: ProbeSpec }, ContainerHistory]];
+    });
+  }
+
+  /** When the next probe is due (undefined: none is); a probe in flight is not due again. */
+  nextDueAt(): number | undefined {
+    const times = this.#probed()
+      .filter(([c]) => !this.#inFlight.has(c.name))
+      .map(([, h]) => h.nextProbeAt!);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  /**
+   * Starts every probe that is due now and not already running. Each probe is on its own: a
+   * slow one (an exec probe, a hung port) never holds back another container's. A changed
+   * verdict kicks the loop as soon as that probe is back.
+   */
+  #startDue(signal: AbortSignal | undefined): Promise<boolean>[] {
+    const now = this.#deps.clock.now();
+    return this.#probed()
+      .filter(([c, h]) => h.nextProbeAt! <= now && !this.#inFlight.has(c.name))
+      .map(([c, h]) => {
+        const p = this.#probe(c, h, signal)
+          .then((changed) => {
+            if (changed) this.#deps.kick();
+            return changed;
+          })
+          .catch((err: unknown) => {
+            this.#deps.logger.error({ container: c.name, err: errorMessage(err) }, "probe could not run");
+            return false;
+          })
+          .finally(() => {
+            this.#inFlight.delete(c.name);
+            this.reschedule();
+          });
+        this.#inFlight.set(c.name, p);
+        return p;
+      });
+  }
+
+  /** Runs every probe that is due now and waits for them; returns whether any verdict changed (and kicked the loop). */
+  async runDue(signal?: AbortSignal): Promise<boolean> {
+    return (await Promise.all(this.#startDue(signal))).includes(true);
+  }
+
+  async #probe(c: ContainerSpec & { probe: ProbeSpec }, before: ContainerHistory, signal?: AbortSignal): Promise<boolean> {
+    const { book, logger } = this.#deps;
+    const result = await this.#deps.current().prober(c, this.#deps.observed(c.name)!, signal);
+    // Stopped meanwhile, another instance by now (a pass saw a restart), or held: the result is about nothing current.
+    const current = book.get(c.name);
+    if (signal?.aborted || current === undefined || current.instance !== before.instance || !current.running || !this.#deps.active(c.name)) return false;
+    this.#deps.emit({ kind: "probe", at: result.at, container: c.name, ok: result.ok, ms: result.ms });
+    const after = book.update(c.name, (h) => absorbProbe(h, c, result));
+    if (after.ready && !current.ready) logger.info({ container: c.name, probe: c.probe.kind, ms: result.ms }, "probe passed: ready");
+    else if (!result.ok && current.ready) logger.warn({ container: c.name, failures: after.consecutiveFailures, reason: result.message }, "probe failed");
+    return verdict(current, c.probe) !== verdict(after, c.probe);
+  }
+
+  /** The schedule may have changed (a pass saw a new instance, a mode or a hold changed): look at it again. */
+  reschedule(): void {
+    this.#wake?.abort();
+  }
+
+  /**
+   * Sleeps until the next probe is due (or a reschedule), starts what is due, until `signal`
+   * aborts. Nothing is awaited between waking and going to sleep again, so no reschedule is lost.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock } = this.#deps;
+    while (!signal.aborted) {
+      const wake = new AbortController();
+      this.#wake = wake;
+      const onAbort = (): void => wake.abort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      const next = this.nextDueAt();
+      if (next === undefined) await new Promise((resolve) => wake.signal.addEventListener("abort", resolve, { once: true }));
+      else await clock.sleep(Math.max(0, next - clock.now()), wake.signal);
+      signal.removeEventListener("abort", onAbort);
+      this.#wake = undefined;
+      if (signal.aborted) break;
+      void this.#startDue(signal);
+    }
+    // Probes still out were told by `signal`; their results are dropped when they come back.
+  }
+}
