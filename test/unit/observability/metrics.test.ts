@@ -1,41 +1,175 @@
-import { describe, expect, it } from "vitest";
-import { Metrics, RENDER_REUSE_MS } from "../../../src/observability/metrics.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FAMILIES_PER_CHUNK, Metrics, type ProcessStats } from "../../../src/observability/metrics.js";
 
-const cpuLine = (text: string): string | undefined => /^podwarden_process_cpu_user_seconds_total .*$/m.exec(text)?.[0];
+const CONTAINERS = ["valkey", "falkordb", "datadog", "opencode"];
+/** Fixed process figures: two renders of the same series give the same text. */
+const STATS: ProcessStats = { cpu: { user: 1_500_000, system: 250_000 }, memory: { rss: 50_331_648, heapTotal: 20_000_000, heapUsed: 12_000_000, external: 1_000_000 }, openFds: 23 };
+const fixed = (over: Partial<{ containers: string[]; persisted: string[] }> = {}) =>
+  new Metrics({ version: "1", containers: over.containers ?? CONTAINERS, persisted: over.persisted ?? ["valkey"], processStats: () => STATS });
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const families = (text: string): string[] => text.split("\n").flatMap((l) => (l.startsWith("# TYPE ") ? [l.split(" ")[2]!] : []));
 
-describe("Metrics exposition reuse", () => {
-  it("shows every change of podwarden's own series in the very next scrape", async () => {
-    let now = 0;
-    const m = new Metrics({ version: "1", containers: ["valkey"], now: () => now });
-    await m.text();
-    m.onApiCall("container.list", 12, true);
-    expect(await m.text()).toContain('podwarden_podman_api_requests_total{operation="container.list"} 1');
-    now += 1;
-    m.onEvent({ kind: "probe", at: 0, container: "valkey", ok: false, ms: 3 });
-    expect(await m.text()).toContain('podwarden_container_probe_failures_total{container="valkey"} 1');
-    now += 1;
-    m.onPass(5, true, 1_000_000);
-    expect(await m.text()).toContain("podwarden_reconcile_runs_total 1");
+/** Every change the daemon feeds in, once each. */
+const changeEverything = (m: Metrics): void => {
+  m.onApiCall("container.list", 12, true);
+  m.onApiCall("container.start", 40, false);
+  m.onPass(5, false, 1_700_000_000_000);
+  m.onEvent({ kind: "probe", at: 0, container: "valkey", ok: false, ms: 3 });
+  m.onEvent({ kind: "restart", at: 0, container: "opencode", reason: "exited" });
+  m.onEvent({ kind: "start-failed", at: 0, container: "datadog", message: "no such image" });
+  m.onJob({ job: "backup", result: "ok", ms: 2_000 });
+  m.onBackup({ bytes: 4096, pausedMs: { valkey: 120 } }, 1_700_000_000_000);
+  m.onUpdate({ container: "falkordb", result: "rolled-back" });
+  m.setContainers([...CONTAINERS, "extra"], ["valkey", "extra"]);
+};
+
+/** Counts the families prom-client renders in each turn of the event loop while `run` runs. */
+const familiesPerTurn = async (m: Metrics, run: () => Promise<void>): Promise<{ perTurn: number[]; names: string[] }> => {
+  const names: string[] = [];
+  const render = m.registry.getSingleMetricAsString.bind(m.registry);
+  const spy = vi.spyOn(m.registry, "getSingleMetricAsString").mockImplementation((name) => (names.push(name), render(name)));
+  const perTurn: number[] = [];
+  let seen = 0;
+  let running = true;
+  const tick = (): void => {
+    perTurn.push(names.length - seen);
+    seen = names.length;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await run();
+  running = false;
+  await nextTurn();
+  spy.mockRestore();
+  return { perTurn: perTurn.filter((n) => n > 0), names };
+};
+
+describe("the exposition kept current off the request path", () => {
+  it("after a refresh, the kept text is exactly a fresh full render of the registry", async () => {
+    const m = fixed();
+    await m.refresh();
+    expect(m.text()).toBe(await m.registry.metrics());
+    changeEverything(m);
+    await m.refresh();
+    const text = m.text();
+    expect(text).toBe(await m.registry.metrics());
+    for (const line of [
+      'podwarden_podman_api_failures_total{operation="container.start"} 1',
+      "podwarden_reconcile_failures_total 1",
+      'podwarden_container_probe_failures_total{container="valkey"} 1',
+      'podwarden_container_restarts_total{container="opencode",reason="exited"} 1',
+      'podwarden_container_start_failures_total{container="datadog"} 1',
+      'podwarden_job_runs_total{job="backup",result="ok"} 1',
+      'podwarden_backup_pause_seconds{container="valkey"} 0.12',
+      'podwarden_image_rollbacks_total{container="falkordb"} 1',
+      'podwarden_container_ready{container="extra"} 0',
+    ]) {
+      expect(text).toContain(line);
+    }
   });
 
-  it("answers a scrape with nothing new from the last text, for at most RENDER_REUSE_MS", async () => {
-    let now = 0;
-    const m = new Metrics({ version: "1", containers: ["valkey"], now: () => now });
-    const first = await m.text();
-    // Burn CPU so that the process gauges would read differently if rendered again.
+  it("text() answers at once with the last complete text: a change shows after the next refresh, and a refresh under way is never seen half done", async () => {
+    const m = fixed();
+    await m.refresh();
+    const before = m.text();
+    m.onApiCall("container.list", 12, true);
+    expect(m.text()).toBe(before);
+    const refreshed = m.refresh();
+    let done = false;
+    void refreshed.then(() => (done = true));
+    for (let turns = 0; !done; turns++) {
+      await nextTurn();
+      if (!done) expect(m.text()).toBe(before);
+      expect(turns).toBeLessThan(100);
+    }
+    expect(m.text()).toContain('podwarden_podman_api_requests_total{operation="container.list"} 1');
+  });
+
+  it(`renders at most ${FAMILIES_PER_CHUNK} families per turn of the event loop, and every family on the first refresh`, async () => {
+    const m = fixed();
+    const first = await familiesPerTurn(m, () => m.refresh());
+    const all = families(m.text());
+    expect(first.names.sort()).toEqual([...all].sort());
+    expect(Math.max(...first.perTurn)).toBeLessThanOrEqual(FAMILIES_PER_CHUNK);
+    expect(first.perTurn.length).toBeGreaterThanOrEqual(Math.ceil(all.length / FAMILIES_PER_CHUNK));
+    changeEverything(m);
+    const again = await familiesPerTurn(m, () => m.refresh());
+    expect(Math.max(...again.perTurn)).toBeLessThanOrEqual(FAMILIES_PER_CHUNK);
+  });
+
+  it("a refresh renders again only the families that changed, and the process ones", async () => {
+    const m = fixed();
+    await m.refresh();
+    const idle = await familiesPerTurn(m, () => m.refresh());
+    const processFamilies = families(m.text()).filter((f) => /^podwarden_(process|nodejs)_/.test(f));
+    expect(idle.names.sort()).toEqual(processFamilies.sort());
+    m.onApiCall("container.list", 12, true);
+    const after = await familiesPerTurn(m, () => m.refresh());
+    expect(after.names.filter((f) => !processFamilies.includes(f)).sort()).toEqual(
+      ["podwarden_podman_api_failures_total", "podwarden_podman_api_request_duration_seconds", "podwarden_podman_api_requests_total"].sort(),
+    );
+  });
+
+  it("refreshes asked for while one runs are done once, after it, and see every change made meanwhile", async () => {
+    const m = fixed();
+    const first = m.refresh();
+    m.onApiCall("container.list", 12, true);
+    const second = m.refresh();
+    m.onApiCall("container.list", 12, true);
+    expect(m.refresh()).toBe(second);
+    await first;
+    await second;
+    expect(m.text()).toContain('podwarden_podman_api_requests_total{operation="container.list"} 2');
+  });
+});
+
+describe("process and Node.js families", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("keep the usual names and types, read from one sample per refresh; prom-client's monitors are gone", async () => {
+    const m = fixed();
+    await m.refresh();
+    const text = m.text();
+    for (const line of [
+      "# TYPE podwarden_process_cpu_user_seconds_total counter",
+      "podwarden_process_cpu_user_seconds_total 1.5",
+      "podwarden_process_cpu_system_seconds_total 0.25",
+      "# TYPE podwarden_process_cpu_seconds_total counter",
+      "podwarden_process_cpu_seconds_total 1.75",
+      "# TYPE podwarden_process_resident_memory_bytes gauge",
+      "podwarden_process_resident_memory_bytes 50331648",
+      "podwarden_process_open_fds 23",
+      "podwarden_nodejs_heap_size_used_bytes 12000000",
+      "podwarden_nodejs_heap_size_total_bytes 20000000",
+      "podwarden_nodejs_external_memory_bytes 1000000",
+    ]) {
+      expect(text).toContain(line);
+    }
+    expect(text).toMatch(/^podwarden_process_start_time_seconds \d{10}$/m);
+    expect(text).toMatch(/^podwarden_process_max_fds (\d+|NaN)$/m);
+    expect(text).not.toMatch(/eventloop_lag|gc_duration|heap_space/);
+  });
+
+  it("by default come from this process, and move between refreshes", async () => {
+    const m = new Metrics({ version: "1", containers: ["valkey"] });
+    await m.refresh();
+    const cpu = (): number => Number(/^podwarden_process_cpu_seconds_total (\S+)$/m.exec(m.text())?.[1]);
+    const rss = Number(/^podwarden_process_resident_memory_bytes (\S+)$/m.exec(m.text())?.[1]);
+    expect(rss).toBeGreaterThan(10 * 1024 * 1024);
+    expect(Number(/^podwarden_process_open_fds (\S+)$/m.exec(m.text())?.[1])).toBeGreaterThan(2);
+    const before = cpu();
     const until = performance.now() + 30;
     while (performance.now() < until);
-    now = RENDER_REUSE_MS - 1;
-    expect(await m.text()).toBe(first);
-    now = RENDER_REUSE_MS;
-    expect(cpuLine(await m.text())).not.toBe(cpuLine(first));
+    await m.refresh();
+    expect(cpu()).toBeGreaterThan(before);
   });
 });
 
 describe("persisted filesystem gauges", () => {
   it("exist from the start for the containers with persisted directories (free and size NaN until sampled, full 0), and for no other", async () => {
     const m = new Metrics({ version: "1", containers: ["valkey", "datadog"], persisted: ["valkey"] });
-    const text = await m.text();
+    await m.refresh();
+    const text = m.text();
     expect(text).toContain("# TYPE podwarden_persist_free_bytes gauge");
     // prom-client writes NaN as "Nan", which Prometheus and promtool read as NaN (case-insensitive).
     expect(text).toMatch(/^podwarden_persist_free_bytes\{container="valkey"\} nan$/im);
@@ -46,8 +180,10 @@ describe("persisted filesystem gauges", () => {
 
   it("a reload that adds a persisted directory adds its series", async () => {
     const m = new Metrics({ version: "1", containers: ["valkey"], persisted: [] });
-    expect(await m.text()).not.toContain('podwarden_persist_full{container="valkey"}');
+    await m.refresh();
+    expect(m.text()).not.toContain('podwarden_persist_full{container="valkey"}');
     m.setContainers(["valkey"], ["valkey"]);
-    expect(await m.text()).toContain('podwarden_persist_full{container="valkey"} 0');
+    await m.refresh();
+    expect(m.text()).toContain('podwarden_persist_full{container="valkey"} 0');
   });
 });
