@@ -320,7 +320,8 @@ export class Metrics {
    */
   follow(snapshot: () => Snapshot): Promise<void> {
     this.#source = snapshot;
-    this.#timer ??= setInterval(() => void this.refresh(), REFRESH_MS).unref();
+    // A refresh that fails (it should not) keeps the last text, as a failed render once failed only its scrape.
+    this.#timer ??= setInterval(() => void this.refresh().catch(() => undefined), REFRESH_MS).unref();
     return this.refresh();
   }
 
@@ -338,10 +339,11 @@ export class Metrics {
   refresh(): Promise<void> {
     if (this.#queued) return this.#refreshing;
     this.#queued = true;
-    this.#refreshing = this.#refreshing.then(() => {
+    const run = (): Promise<void> => {
       this.#queued = false;
       return this.#render();
-    });
+    };
+    this.#refreshing = this.#refreshing.then(run, run);
     return this.#refreshing;
   }
 

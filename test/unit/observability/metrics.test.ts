@@ -123,6 +123,24 @@ describe("the exposition kept current off the request path", () => {
   });
 });
 
+describe("a refresh that fails", () => {
+  it("rejects, keeps the last text, and leaves the next refreshes working", async () => {
+    const m = fixed();
+    await m.refresh();
+    const before = m.text();
+    m.onApiCall("container.list", 12, true);
+    await expect(
+      m.follow(() => {
+        throw new Error("no snapshot");
+      }),
+    ).rejects.toThrow("no snapshot");
+    m.unfollow();
+    expect(m.text()).toBe(before);
+    await m.refresh();
+    expect(m.text()).toContain('podwarden_podman_api_requests_total{operation="container.list"} 1');
+  });
+});
+
 describe("process and Node.js families", () => {
   afterEach(() => vi.restoreAllMocks());
 
