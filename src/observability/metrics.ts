@@ -3,9 +3,9 @@
 // Every series podwarden knows of exists from the start, at zero.
 //
 // A scrape never renders: it gets the exposition text kept current in the background, at
-// most REFRESH_MS old. A refresh sets the gauges from the snapshot, then renders again only
-// the families that changed (and the process ones), FAMILIES_PER_CHUNK per turn of the event
-// loop, so that no request waits behind a whole render.
+// most REFRESH_MS old. A refresh sets the gauges from the snapshot, renders again only the
+// families that changed, FAMILIES_PER_CHUNK per turn of the event loop (so that no request
+// waits behind a whole render), and appends the process families from a fresh sample.
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RESTART_REASONS, reasonKind, type SupervisorEvent } from "../domain/events.js";
@@ -40,6 +40,36 @@ export interface ProcessStats {
 }
 
 export const readProcessStats = (): ProcessStats => ({ cpu: process.cpuUsage(), memory: process.memoryUsage(), openFds: ownOpenFds() });
+
+/** What does not change while the process runs. */
+interface ProcessFacts {
+  readonly startS: number;
+  readonly maxFds: number;
+}
+
+/**
+ * The usual process and Node.js families (the names prom-client's default metrics give
+ * them), without its monitors and observers: a sample costs three cheap system calls.
+ */
+const PROCESS_FAMILIES: readonly { readonly name: string; readonly type: "counter" | "gauge"; readonly help: string; value(s: ProcessStats, f: ProcessFacts): number }[] = [
+  { name: "process_cpu_user_seconds_total", type: "counter", help: "Total user CPU time spent in seconds.", value: (s) => s.cpu.user / 1e6 },
+  { name: "process_cpu_system_seconds_total", type: "counter", help: "Total system CPU time spent in seconds.", value: (s) => s.cpu.system / 1e6 },
+  { name: "process_cpu_seconds_total", type: "counter", help: "Total user and system CPU time spent in seconds.", value: (s) => (s.cpu.user + s.cpu.system) / 1e6 },
+  { name: "process_start_time_seconds", type: "gauge", help: "Start time of the process since unix epoch in seconds.", value: (_s, f) => f.startS },
+  { name: "process_resident_memory_bytes", type: "gauge", help: "Resident memory size in bytes.", value: (s) => s.memory.rss },
+  { name: "process_open_fds", type: "gauge", help: "Number of open file descriptors.", value: (s) => s.openFds },
+  { name: "process_max_fds", type: "gauge", help: "Maximum number of open file descriptors.", value: (_s, f) => f.maxFds },
+  { name: "nodejs_heap_size_total_bytes", type: "gauge", help: "Process heap size from Node.js in bytes.", value: (s) => s.memory.heapTotal },
+  { name: "nodejs_heap_size_used_bytes", type: "gauge", help: "Process heap size used from Node.js in bytes.", value: (s) => s.memory.heapUsed },
+  { name: "nodejs_external_memory_bytes", type: "gauge", help: "Node.js external memory size in bytes.", value: (s) => s.memory.external },
+];
+
+/** The process families' exposition: each a single series without labels, as prom-client writes them. */
+const processText = (s: ProcessStats, f: ProcessFacts): string =>
+  PROCESS_FAMILIES.map(({ name, type, help, value }) => {
+    const v = value(s, f);
+    return `# HELP ${P}${name} ${help}\n# TYPE ${P}${name} ${type}\n${P}${name} ${Number.isNaN(v) ? "Nan" : v}`;
+  }).join("\n\n");
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -85,16 +115,16 @@ export class Metrics {
   readonly #persistFull: Gauge;
   /** Containers with persisted directories (they have the persist_* series). */
   readonly #persisted = new Set<string>();
-  /** Every family by name, in the order of the exposition. */
+  /** podwarden's own families and their names, in the order registered (that of the exposition). */
   readonly #names = new Map<Family, string>();
-  /** The process families: read again at each refresh. */
-  readonly #process: Family[];
   /** Each family's last rendered text. */
   readonly #texts = new Map<string, string>();
   /** Families whose series changed since they were last rendered. */
   readonly #dirty = new Set<Family>();
   readonly #stats: () => ProcessStats;
-  #sample: ProcessStats;
+  readonly #facts: ProcessFacts = { startS: Math.round(Date.now() / 1000 - process.uptime()), maxFds: ownMaxFds() };
+  /** podwarden's own families, joined. */
+  #own = "";
   /** The exposition a scrape gets: complete, from the last refresh. */
   #text = "";
   /** The refresh under way (or the last one) and whether another is queued behind it. */
@@ -114,7 +144,6 @@ export class Metrics {
     readonly processStats?: () => ProcessStats;
   }) {
     this.#stats = opts.processStats ?? readProcessStats;
-    this.#sample = this.#stats();
     const r = [this.registry];
     const named = <F extends Family>(f: F, name: string): F => (this.#names.set(f, P + name), f);
     const gauge = (name: string, help: string, labelNames: string[] = []) => named(new Gauge({ name: P + name, help, labelNames, registers: r }), name);
@@ -162,7 +191,6 @@ export class Metrics {
     );
     this.#persistSize = gauge("persist_size_bytes", "Size of the filesystem holding the container's persisted directories (the fullest one); NaN until sampled.", ["container"]);
     this.#persistFull = gauge("persist_full", "1 while the container is out of disk space (filesystem full, or it says it cannot write its data), else 0.", ["container"]);
-    this.#process = this.#processFamilies(named);
 
     for (const op of API_OPERATIONS) {
       this.#apiRequests.inc({ operation: op }, 0);
@@ -333,7 +361,7 @@ export class Metrics {
 
   /**
    * Brings the exposition up to date: the gauges from the followed snapshot, then every
-   * family changed since its last render, and the process ones. Refreshes run one at a
+   * family changed since its last render, then the process families. Refreshes run one at a
    * time; one asked for while another runs starts after it, and later asks join that one.
    */
   refresh(): Promise<void> {
@@ -349,8 +377,7 @@ export class Metrics {
 
   async #render(): Promise<void> {
     if (this.#source) this.update(this.#source());
-    this.#sample = this.#stats();
-    const due = [...this.#names].filter(([f]) => this.#dirty.has(f) || this.#process.includes(f)).map(([, name]) => name);
+    const due = [...this.#names].filter(([f]) => this.#dirty.has(f)).map(([, name]) => name);
     // Cleared before rendering: a change meanwhile is rendered by the next refresh.
     this.#dirty.clear();
     for (let i = 0; i < due.length; i += FAMILIES_PER_CHUNK) {
@@ -358,59 +385,11 @@ export class Metrics {
       for (const name of due.slice(i, i + FAMILIES_PER_CHUNK)) this.#texts.set(name, await this.registry.getSingleMetricAsString(name));
     }
     // What prom-client's Registry.metrics() gives (families in the order registered), from the families' parts.
-    this.#text = `${[...this.#names.values()].map((name) => this.#texts.get(name)).join("\n\n")}\n`;
+    if (due.length > 0) this.#own = [...this.#names.values()].map((name) => this.#texts.get(name)).join("\n\n");
+    this.#text = `${this.#own}\n\n${processText(this.#stats(), this.#facts)}\n`;
   }
 
   #touch(...families: Family[]): void {
     for (const f of families) this.#dirty.add(f);
-  }
-
-  /**
-   * The usual process and Node.js families (the names prom-client's default metrics give
-   * them), set from one sample taken at the start of each refresh: no monitor, no observer,
-   * no timer of their own.
-   */
-  #processFamilies(named: <F extends Family>(f: F, name: string) => F): Family[] {
-    const r = [this.registry];
-    const sample = (): ProcessStats => this.#sample;
-    const counter = (name: string, help: string, value: (s: ProcessStats) => number) =>
-      named(
-        new Counter({
-          name: P + name,
-          help,
-          registers: r,
-          collect() {
-            this.reset();
-            this.inc(value(sample()));
-          },
-        }),
-        name,
-      );
-    const gauge = (name: string, help: string, value: (s: ProcessStats) => number) =>
-      named(
-        new Gauge({
-          name: P + name,
-          help,
-          registers: r,
-          collect() {
-            this.set(value(sample()));
-          },
-        }),
-        name,
-      );
-    const startS = Math.round(Date.now() / 1000 - process.uptime());
-    const maxFds = ownMaxFds();
-    return [
-      counter("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (s) => s.cpu.user / 1e6),
-      counter("process_cpu_system_seconds_total", "Total system CPU time spent in seconds.", (s) => s.cpu.system / 1e6),
-      counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", (s) => (s.cpu.user + s.cpu.system) / 1e6),
-      gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", () => startS),
-      gauge("process_resident_memory_bytes", "Resident memory size in bytes.", (s) => s.memory.rss),
-      gauge("process_open_fds", "Number of open file descriptors.", (s) => s.openFds),
-      gauge("process_max_fds", "Maximum number of open file descriptors.", () => maxFds),
-      gauge("nodejs_heap_size_total_bytes", "Process heap size from Node.js in bytes.", (s) => s.memory.heapTotal),
-      gauge("nodejs_heap_size_used_bytes", "Process heap size used from Node.js in bytes.", (s) => s.memory.heapUsed),
-      gauge("nodejs_external_memory_bytes", "Node.js external memory size in bytes.", (s) => s.memory.external),
-    ];
   }
 }
