@@ -17,7 +17,8 @@ export interface HttpDeps {
   warnings(): readonly string[];
   /** Backups and updates, when the daemon runs jobs. */
   jobs?(): JobsStatus;
-  readonly metrics: { update(s: Snapshot): void; text(): Promise<string>; readonly contentType: string };
+  /** The exposition, kept current from the snapshot while the server is up (observability/metrics.ts). */
+  readonly metrics: { follow(snapshot: () => Snapshot): Promise<void>; unfollow(): void; text(): string; readonly contentType: string };
   /** False when the reconcile loop has not finished a pass for too long. */
   alive(): boolean;
   /** Control: present only when a token file is configured. */
@@ -38,10 +39,11 @@ export const buildServer = (deps: HttpDeps): FastifyInstance => {
     return reply.code(doc.status === "fail" ? 503 : 200).type("application/health+json").send(doc);
   });
 
-  app.get("/metrics", async (_req, reply) => {
-    deps.metrics.update(deps.snapshot());
-    return reply.type(deps.metrics.contentType).send(await deps.metrics.text());
-  });
+  // A scrape sends the text as it stands and never waits for a render: the first is done
+  // before the server is ready, the next ones in the background.
+  app.addHook("onReady", () => deps.metrics.follow(deps.snapshot));
+  app.addHook("onClose", async () => deps.metrics.unfollow());
+  app.get("/metrics", async (_req, reply) => reply.type(deps.metrics.contentType).send(deps.metrics.text()));
 
   app.get("/healthz", { schema: { response: { 200: ProbeResultSchema, 503: ProbeResultSchema } } }, async (_req, reply) =>
     deps.alive() ? reply.send({ status: "alive" }) : reply.code(503).send({ status: "reconcile loop stalled" }),

@@ -1,6 +1,7 @@
 // What /proc tells about a process: its argv and its start time (which, with its pid, names
-// one process even after the pid is reused).
+// one process even after the pid is reused); and about this one, its file descriptors.
 
+import { readdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 
 /**
@@ -20,3 +21,25 @@ export const startTicks = async (pid: number): Promise<number | undefined> =>
 /** A process's argv (empty when it is gone or cannot be read). */
 export const processArgv = async (pid: number): Promise<string[]> =>
   (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0").filter((a) => a !== "");
+
+/** How many file descriptors this process holds open (NaN when /proc cannot be read). */
+export const ownOpenFds = (): number => {
+  try {
+    // Less the one the listing itself holds open while it runs.
+    return readdirSync("/proc/self/fd").length - 1;
+  } catch {
+    return Number.NaN;
+  }
+};
+
+/** This process's soft limit on open file descriptors (NaN when /proc cannot be read or says unlimited). */
+export const ownMaxFds = (): number => {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
+    return Number(line?.split(/\s{2,}/)[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+};

@@ -1,11 +1,17 @@
 // podwarden's Prometheus metrics, on a registry of its own. Counters and histograms are fed
-// as things happen (events, API calls, passes); gauges are set from the status snapshot
-// when scraped. Every series podwarden knows of exists from the start, at zero.
+// as things happen (events, API calls, passes); gauges are set from the status snapshot.
+// Every series podwarden knows of exists from the start, at zero.
+//
+// A scrape never renders: it gets the exposition text kept current in the background, at
+// most REFRESH_MS old. A refresh sets the gauges from the snapshot, renders again only the
+// families that changed, FAMILIES_PER_CHUNK per turn of the event loop (so that no request
+// waits behind a whole render), and appends the process families from a fresh sample.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RESTART_REASONS, reasonKind, type SupervisorEvent } from "../domain/events.js";
 import { STATES } from "../domain/lifecycle.js";
 import type { ContainerSpec } from "../domain/spec.js";
+import { ownMaxFds, ownOpenFds } from "../lib/proc.js";
 import { API_OPERATIONS, type ApiOperation } from "../runtime/port.js";
 import { HEALTH, type Snapshot } from "../supervisor/snapshot.js";
 
@@ -22,17 +28,57 @@ export const startPeriodsS = (containers: readonly ContainerSpec[]): Record<stri
 
 const epochS = (iso: string | null): number => (iso === null ? 0 : Date.parse(iso) / 1000);
 
+/** How often the exposition is brought up to date while followed: a value a scrape sees is at most this old. */
+export const REFRESH_MS = 1000;
 /**
- * Rendering the exposition costs ~1.5 ms of CPU (prom-client formats every series each
- * time), so a scrape reuses the last text while podwarden's own series are unchanged, for
- * at most this long: only prom-client's process and Node.js gauges move by themselves.
+ * Families rendered in one turn of the event loop. prom-client formats a family of a few
+ * hundred series (the API latency histogram) in well under a millisecond on these machines.
  */
-export const RENDER_REUSE_MS = 1000;
+export const FAMILIES_PER_CHUNK = 4;
+
+/** What the process_* and nodejs_* families show; read once per refresh, nothing in between. */
+export interface ProcessStats {
+  /** Microseconds, as process.cpuUsage() gives them. */
+  readonly cpu: { readonly user: number; readonly system: number };
+  readonly memory: { readonly rss: number; readonly heapTotal: number; readonly heapUsed: number; readonly external: number };
+  readonly openFds: number;
+}
+
+export const readProcessStats = (): ProcessStats => ({ cpu: process.cpuUsage(), memory: process.memoryUsage(), openFds: ownOpenFds() });
+
+/** What does not change while the process runs. */
+interface ProcessFacts {
+  readonly startS: number;
+  readonly maxFds: number;
+}
+
 /**
- * Period of prom-client's event-loop delay sampling. Its default, 10 ms, wakes the idle
- * daemon 100 times a second, which costs ~0.8 % of a core on these machines by itself.
+ * The usual process and Node.js families (the names prom-client's default metrics give
+ * them), without its monitors and observers: a sample is three cheap calls, ~40 µs.
  */
-const EVENT_LOOP_SAMPLE_MS = 100;
+const PROCESS_FAMILIES: readonly { readonly name: string; readonly type: "counter" | "gauge"; readonly help: string; value(s: ProcessStats, f: ProcessFacts): number }[] = [
+  { name: "process_cpu_user_seconds_total", type: "counter", help: "Total user CPU time spent in seconds.", value: (s) => s.cpu.user / 1e6 },
+  { name: "process_cpu_system_seconds_total", type: "counter", help: "Total system CPU time spent in seconds.", value: (s) => s.cpu.system / 1e6 },
+  { name: "process_cpu_seconds_total", type: "counter", help: "Total user and system CPU time spent in seconds.", value: (s) => (s.cpu.user + s.cpu.system) / 1e6 },
+  { name: "process_start_time_seconds", type: "gauge", help: "Start time of the process since unix epoch in seconds.", value: (_s, f) => f.startS },
+  { name: "process_resident_memory_bytes", type: "gauge", help: "Resident memory size in bytes.", value: (s) => s.memory.rss },
+  { name: "process_open_fds", type: "gauge", help: "Number of open file descriptors.", value: (s) => s.openFds },
+  { name: "process_max_fds", type: "gauge", help: "Maximum number of open file descriptors.", value: (_s, f) => f.maxFds },
+  { name: "nodejs_heap_size_total_bytes", type: "gauge", help: "Process heap size from Node.js in bytes.", value: (s) => s.memory.heapTotal },
+  { name: "nodejs_heap_size_used_bytes", type: "gauge", help: "Process heap size used from Node.js in bytes.", value: (s) => s.memory.heapUsed },
+  { name: "nodejs_external_memory_bytes", type: "gauge", help: "Node.js external memory size in bytes.", value: (s) => s.memory.external },
+];
+
+/** The process families' exposition: each a single series without labels, as prom-client writes them. */
+const processText = (s: ProcessStats, f: ProcessFacts): string =>
+  PROCESS_FAMILIES.map(({ name, type, help, value }) => {
+    const v = value(s, f);
+    return `# HELP ${P}${name} ${help}\n# TYPE ${P}${name} ${type}\n${P}${name} ${Number.isNaN(v) ? "Nan" : v}`;
+  }).join("\n\n");
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+type Family = Counter | Gauge | Histogram;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -81,11 +127,23 @@ export class Metrics {
   readonly #notReadyAt = new Map<string, number>();
   /** Containers with persisted directories (they have the persist_* series). */
   readonly #persisted = new Set<string>();
-  readonly #now: () => number;
-  /** The last exposition and when it was rendered. */
-  #rendered: { readonly text: string; readonly at: number } | undefined;
-  /** podwarden's own series changed since the last render. */
-  #changed = true;
+  /** podwarden's own families and their names, in the order registered (that of the exposition). */
+  readonly #names = new Map<Family, string>();
+  /** Each family's last rendered text. */
+  readonly #texts = new Map<string, string>();
+  /** Families whose series changed since they were last rendered. */
+  readonly #dirty = new Set<Family>();
+  readonly #stats: () => ProcessStats;
+  readonly #facts: ProcessFacts = { startS: Math.round(Date.now() / 1000 - process.uptime()), maxFds: ownMaxFds() };
+  /** podwarden's own families, joined. */
+  #own = "";
+  /** The exposition a scrape gets: complete, from the last refresh. */
+  #text = "";
+  /** The refresh under way (or the last one) and whether another is queued behind it. */
+  #refreshing: Promise<void> = Promise.resolve();
+  #queued = false;
+  #source: (() => Snapshot) | undefined;
+  #timer: NodeJS.Timeout | undefined;
   /** What the gauges were last set from (see update). */
   #fromSnapshot = "";
 
@@ -98,15 +156,18 @@ export class Metrics {
     readonly startPeriodsS?: Readonly<Record<string, number>>;
     /** The longest gap between two scheduled backups, in seconds (0: backups not scheduled). */
     readonly backupIntervalS?: number;
-    readonly now?: () => number;
     readonly wallNow?: () => number;
+    /** Where the process families come from (default: this process). */
+    readonly processStats?: () => ProcessStats;
   }) {
-    this.#now = opts.now ?? (() => performance.now());
     this.#wallNow = opts.wallNow ?? Date.now;
+    this.#stats = opts.processStats ?? readProcessStats;
     const r = [this.registry];
-    const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name: P + name, help, labelNames, registers: r });
-    const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name: P + name, help, labelNames, registers: r });
-    const histogram = (name: string, help: string, labelNames: string[] = []) => new Histogram({ name: P + name, help, labelNames, buckets: SECONDS, registers: r });
+    const named = <F extends Family>(f: F, name: string): F => (this.#names.set(f, P + name), f);
+    const gauge = (name: string, help: string, labelNames: string[] = []) => named(new Gauge({ name: P + name, help, labelNames, registers: r }), name);
+    const counter = (name: string, help: string, labelNames: string[] = []) => named(new Counter({ name: P + name, help, labelNames, registers: r }), name);
+    const histogram = (name: string, help: string, labelNames: string[] = []) =>
+      named(new Histogram({ name: P + name, help, labelNames, buckets: SECONDS, registers: r }), name);
 
     this.#info = gauge("build_info", "podwarden's version and the Node.js it runs on (always 1).", ["version", "node"]);
     this.#info.set({ version: opts.version, node: process.versions.node }, 1);
@@ -151,17 +212,11 @@ export class Metrics {
     this.#startPeriod = gauge("container_start_period_seconds", "How long the container may take to pass its first probe after a start (from its probe's startPeriod; 0 without a probe).", ["container"]);
     this.#notReadySince = gauge(
       "container_not_ready_since_timestamp_seconds",
-      "Since when the container has not been ready (Unix time, as first seen by a scrape; 0 while it is ready).",
+      "Since when the container has not been ready (Unix time, as first seen by a metrics refresh; 0 while it is ready).",
       ["container"],
     );
     this.#backupInterval = gauge("backup_interval_seconds", "The longest gap between two runs of jobs.backup.schedule (0 when backups are not scheduled).");
     this.#backupInterval.set(opts.backupIntervalS ?? 0);
-    collectDefaultMetrics({ register: this.registry, prefix: P, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-    // prom-client names three gauges `_total`, which Prometheus reserves for counters
-    // (promtool rejects them); the handle and request counts are in process_* anyway.
-    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
-      this.registry.removeSingleMetric(P + name);
-    }
 
     for (const op of API_OPERATIONS) {
       this.#apiRequests.inc({ operation: op }, 0);
@@ -185,7 +240,7 @@ export class Metrics {
 
   /** Makes the series of these containers exist (at zero); call again after a reload. */
   setContainers(names: readonly string[], persisted: readonly string[] = [], startPeriodsS: Readonly<Record<string, number>> = {}): void {
-    this.#changed = true;
+    for (const f of this.#names.keys()) this.#dirty.add(f);
     this.#podContainers.set(names.length);
     for (const container of names) this.#startPeriod.set({ container }, startPeriodsS[container] ?? 0);
     for (const container of persisted) {
@@ -212,14 +267,14 @@ export class Metrics {
   }
 
   onApiCall = (operation: ApiOperation, ms: number, ok: boolean): void => {
-    this.#changed = true;
+    this.#touch(this.#apiRequests, this.#apiFailures, this.#apiDuration);
     this.#apiRequests.inc({ operation });
     if (!ok) this.#apiFailures.inc({ operation });
     this.#apiDuration.observe({ operation }, ms / 1000);
   };
 
   onPass = (ms: number, ok: boolean, at: number): void => {
-    this.#changed = true;
+    this.#touch(this.#passes, this.#passFailures, this.#passDuration, this.#lastPass);
     this.#passes.inc();
     if (!ok) this.#passFailures.inc();
     this.#passDuration.observe(ms / 1000);
@@ -229,7 +284,7 @@ export class Metrics {
   onEvent = (e: SupervisorEvent): void => {
     const container = e.container;
     if (!this.#containers.has(container)) return;
-    this.#changed = true;
+    this.#touch(this.#restarts, this.#startFailures, this.#probes, this.#probeFailures, this.#probeDuration);
     if (e.kind === "restart") this.#restarts.inc({ container, reason: reasonKind(e.reason) });
     else if (e.kind === "start-failed") this.#startFailures.inc({ container });
     else if (e.kind === "probe") {
@@ -240,13 +295,13 @@ export class Metrics {
   };
 
   onJob = (o: { readonly job: string; readonly result: string; readonly ms: number }): void => {
-    this.#changed = true;
+    this.#touch(this.#jobRuns, this.#jobDuration);
     this.#jobRuns.inc({ job: o.job, result: o.result });
     if (o.result !== "skipped") this.#jobDuration.observe({ job: o.job }, o.ms / 1000);
   };
 
   onBackup = (r: { readonly bytes: number; readonly pausedMs: Readonly<Record<string, number>> }, at: number): void => {
-    this.#changed = true;
+    this.#touch(this.#backupLastSuccess, this.#backupBytes, this.#backupPause);
     this.#backupLastSuccess.set(at / 1000);
     this.#backupBytes.set(r.bytes);
     for (const container of this.#containers) this.#backupPause.set({ container }, (r.pausedMs[container] ?? 0) / 1000);
@@ -254,21 +309,37 @@ export class Metrics {
 
   onUpdate = (o: { readonly container: string; readonly result: string }): void => {
     if (!this.#containers.has(o.container)) return;
-    this.#changed = true;
+    this.#touch(this.#updates, this.#rollbacks);
     this.#updates.inc({ container: o.container, result: o.result });
     if (o.result === "rolled-back") this.#rollbacks.inc({ container: o.container });
   };
 
-  /** Sets the gauges from the snapshot (at scrape time). */
+  /** Sets the gauges from the snapshot (a refresh does, from the followed one). */
   update(s: Snapshot): void {
     const from = JSON.stringify([
       s.podman,
       s.pod,
-      Object.entries(s.containers).map(([n, c]) => [n, c.state, c.health, c.ready, c.lastExitCode, c.running, c.startedAt, c.backoffSeconds, c.id, c.image, c.imageId, c.disk?.freeBytes, c.disk?.full]),
+      Object.entries(s.containers).map(([n, c]) => [n, c.state, c.health, c.ready, c.lastExitCode, c.running, c.startedAt, c.backoffSeconds, c.id, c.image, c.imageId, c.disk?.freeBytes, c.disk?.sizeBytes, c.disk?.full]),
     ]);
     if (from === this.#fromSnapshot) return;
     this.#fromSnapshot = from;
-    this.#changed = true;
+    this.#touch(
+      this.#podmanUp,
+      this.#eventsUp,
+      this.#podState,
+      this.#podReady,
+      this.#containerInfo,
+      this.#state,
+      this.#health,
+      this.#ready,
+      this.#notReadySince,
+      this.#exitCode,
+      this.#startedAt,
+      this.#backoff,
+      this.#persistFree,
+      this.#persistSize,
+      this.#persistFull,
+    );
     this.#podmanUp.set(s.podman.reachable ? 1 : 0);
     this.#eventsUp.set(s.podman.events ? 1 : 0);
     const podState = s.pod.exists ? s.pod.state : "absent";
@@ -298,14 +369,59 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The exposition: rendered again when podwarden's series changed or RENDER_REUSE_MS have passed. */
-  async text(): Promise<string> {
-    const now = this.#now();
-    if (!this.#changed && this.#rendered && now - this.#rendered.at < RENDER_REUSE_MS) return this.#rendered.text;
-    // Cleared before rendering: a change while prom-client collects marks the next scrape.
-    this.#changed = false;
-    const text = await this.registry.metrics();
-    this.#rendered = { text, at: now };
-    return text;
+  /** The exposition as of the last refresh (empty before the first): what a scrape answers, at once. */
+  text(): string {
+    return this.#text;
+  }
+
+  /**
+   * Keeps the exposition current from this snapshot, every REFRESH_MS, until unfollow();
+   * resolves once the first refresh is done. The timer does not keep the process alive.
+   */
+  follow(snapshot: () => Snapshot): Promise<void> {
+    this.#source = snapshot;
+    // A refresh that fails (it should not) keeps the last text, as a failed render once failed only its scrape.
+    this.#timer ??= setInterval(() => void this.refresh().catch(() => undefined), REFRESH_MS).unref();
+    return this.refresh();
+  }
+
+  unfollow(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#source = undefined;
+  }
+
+  /**
+   * Brings the exposition up to date: the gauges from the followed snapshot, then every
+   * family changed since its last render, then the process families. Refreshes run one at a
+   * time; one asked for while another runs starts after it, and later asks join that one.
+   */
+  refresh(): Promise<void> {
+    if (this.#queued) return this.#refreshing;
+    this.#queued = true;
+    const run = (): Promise<void> => {
+      this.#queued = false;
+      return this.#render();
+    };
+    this.#refreshing = this.#refreshing.then(run, run);
+    return this.#refreshing;
+  }
+
+  async #render(): Promise<void> {
+    if (this.#source) this.update(this.#source());
+    const due = [...this.#names].filter(([f]) => this.#dirty.has(f)).map(([, name]) => name);
+    // Cleared before rendering: a change meanwhile is rendered by the next refresh.
+    this.#dirty.clear();
+    for (let i = 0; i < due.length; i += FAMILIES_PER_CHUNK) {
+      if (i > 0) await nextTurn();
+      for (const name of due.slice(i, i + FAMILIES_PER_CHUNK)) this.#texts.set(name, await this.registry.getSingleMetricAsString(name));
+    }
+    // What prom-client's Registry.metrics() gives (families in the order registered), from the families' parts.
+    if (due.length > 0) this.#own = [...this.#names.values()].map((name) => this.#texts.get(name)).join("\n\n");
+    this.#text = `${this.#own}\n\n${processText(this.#stats(), this.#facts)}\n`;
+  }
+
+  #touch(...families: Family[]): void {
+    for (const f of families) this.#dirty.add(f);
   }
 }

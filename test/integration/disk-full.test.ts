@@ -59,6 +59,7 @@ const setup = async () => {
     return { code: res.statusCode, doc: res.json() as { status: string; notes: string[]; containers: Record<string, { state: string; disk: { full: boolean; freeBytes: number; filesystem: string; reason: string | null } | null }> } };
   };
   const gauge = async (name: string, container: string) => {
+    await metrics.refresh(); // what the daemon's timer does at most REFRESH_MS later
     const line = (await app.inject("/metrics")).body.split("\n").find((l) => l.startsWith(`podwarden_${name}{container="${container}"}`));
     return line === undefined ? undefined : Number(line.split(" ")[1]);
   };

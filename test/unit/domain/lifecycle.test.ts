@@ -175,8 +175,7 @@ class Sim {
       history: this.history,
       now: this.now,
       mode: this.mode,
-      held: this.held,
-      suspended: this.suspended,
+      overrides: { held: this.held, suspended: this.suspended },
       diskFull: this.diskFull,
     });
     for (const [name, state] of p.states) {

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { buildServer, type HttpDeps } from "../../../src/http/server.js";
-import { Metrics } from "../../../src/observability/metrics.js";
+import { Metrics, REFRESH_MS } from "../../../src/observability/metrics.js";
 import { buildSnapshot, podReady, type Snapshot } from "../../../src/supervisor/snapshot.js";
 import { Timeline } from "../../../src/supervisor/timeline.js";
 import { Harness } from "../../support/harness.js";
@@ -127,7 +127,8 @@ describe("GET /status", () => {
 describe("GET /metrics", () => {
   it("exposes every known series from the start, at zero", async () => {
     const metrics = new Metrics({ version: "1.2.3", containers: ["valkey", "opencode"] });
-    const text = await metrics.text();
+    await metrics.refresh();
+    const text = metrics.text();
     for (const line of [
       'podwarden_build_info{version="1.2.3",node="' + process.versions.node + '"} 1',
       "podwarden_podman_up 0",
@@ -161,6 +162,37 @@ describe("GET /metrics", () => {
     expect(res.body).toMatch(/podwarden_container_probe_runs_total\{container="datadog"\} [1-9]/);
     expect(res.body).toContain('podwarden_pod_containers_ready 4');
     expect(res.body).not.toContain(SECRET);
+  });
+
+  it("answers the text as it stands: the snapshot reaches it every REFRESH_MS while the server is up, never through a request", async () => {
+    const { snap: before } = await snapshotAfter(allReady);
+    const { snap: after } = await snapshotAfter(async (h) => {
+      await h.runUntil((r) => r.settled);
+      h.runtime.crash("datadog", 137);
+      await h.runUntil((r) => r.settled);
+    });
+    let snap = before;
+    const metrics = new Metrics({ version: "1.2.3", containers: Object.keys(before.containers) });
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      const app = server(snap, { snapshot: () => snap }, metrics);
+      const exitCode = async (): Promise<string | undefined> => /^podwarden_container_last_exit_code\{container="datadog"\} (\S+)$/m.exec((await app.inject("/metrics")).body)?.[1];
+      expect(await exitCode()).toBe("0");
+      snap = after;
+      const refresh = vi.spyOn(metrics, "refresh");
+      expect(await exitCode()).toBe("0");
+      vi.advanceTimersByTime(REFRESH_MS - 1);
+      expect(refresh).not.toHaveBeenCalled();
+      vi.advanceTimersByTime(1);
+      expect(refresh).toHaveBeenCalledTimes(1);
+      await refresh.mock.results[0]!.value;
+      expect(await exitCode()).toBe("137");
+      await app.close();
+      vi.advanceTimersByTime(10 * REFRESH_MS);
+      expect(refresh).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
