@@ -3,7 +3,7 @@
 
 import { createRuntime, load } from "../main.js";
 import { EXIT } from "../lib/errors.js";
-import { ensureImage } from "../supervisor/images.js";
+import { ensureImage } from "../runtime/ensure-image.js";
 import type { CommandContext } from "./index.js";
 import { noArgs, printJson, withInterrupt } from "./shared.js";
 

@@ -12,7 +12,7 @@ import { PodwardenError, UsageError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime, Progress } from "../runtime/port.js";
 import type { Snapshot } from "../supervisor/snapshot.js";
-import { ensureImage, imageOutdated, type ImageRuntime } from "../supervisor/images.js";
+import { ensureImage, imageOutdated, type ImageRuntime } from "../runtime/ensure-image.js";
 import type { PodHandle } from "./pod-handle.js";
 import type { StateStore, UpdateRecord } from "./state.js";
 

@@ -36,7 +36,7 @@ import type { Logger } from "../observability/logger.js";
 import type { DiskSampler } from "../probes/disk.js";
 import type { Prober } from "../probes/prober.js";
 import type { ContainerRuntime } from "../runtime/port.js";
-import { ensureImage } from "./images.js";
+import { ensureImage } from "../runtime/ensure-image.js";
 
 export interface ReconcilerDeps {
   readonly spec: PodSpec;
