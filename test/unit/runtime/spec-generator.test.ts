@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { loadConfig } from "../../../src/config/load.js";
-import { containerCreateRequest, podCreateRequest, SECRET_ENV_TARGET } from "../../../src/domain/create-request.js";
+import { containerCreateRequest, podCreateRequest, SECRET_ENV_TARGET, type ContainerCreateRequest } from "../../../src/domain/create-request.js";
 import { secretKeysFor } from "../../../src/domain/secret-env.js";
 import type { PodSpec } from "../../../src/domain/spec.js";
 import { effectiveArgv, toPodSpecGenerator, toSpecGenerator, type ImageArgv } from "../../../src/runtime/spec-generator.js";
@@ -76,7 +76,7 @@ describe("spec generator", () => {
   });
 
   it("puts the spec's entrypoint before its command, else the image's entrypoint before the spec's or the image's command", () => {
-    const req = { command: ["b"] } as Parameters<typeof effectiveArgv>[0];
+    const req: ContainerCreateRequest = { name: "x", pod: "p", image: "i", env: {}, mounts: [], labels: {}, stopTimeoutS: 1, command: ["b"] };
     expect(effectiveArgv({ ...req, entrypoint: ["a"] }, { entrypoint: ["x"], cmd: ["y"] })).toEqual(["a", "b"]);
     expect(effectiveArgv(req, { entrypoint: ["x"], cmd: ["y"] })).toEqual(["x", "b"]);
     expect(effectiveArgv({ ...req, command: undefined }, { entrypoint: ["x"], cmd: ["y"] })).toEqual(["x", "y"]);
