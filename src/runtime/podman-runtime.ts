@@ -11,6 +11,7 @@ import { CONMON_EXIT_DIR, watchPod } from "./exit-watcher.js";
 import { mapInfo, pingVersion, type InfoJson } from "./host-info.js";
 import { PodmanImages } from "./image-client.js";
 import { LIBPOD } from "./libpod.js";
+import { isRelevant } from "./map-event.js";
 import { PodmanLogs } from "./log-client.js";
 import { PodObserver } from "./pod-observer.js";
 import { ignoreStatus, PodmanApi, unlessMissing, type ApiCallListener } from "./podman-api.js";
@@ -210,7 +211,12 @@ export class PodmanRuntime implements ContainerRuntime {
 
   watch(pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void> {
     const opts = { pod, exitDir: this.#opts.exitDir ?? CONMON_EXIT_DIR, nameOf: (id: string) => this.#observer.nameOf(pod, id) };
-    return watchPod(this.#api, opts, onEvent, signal, onConnected);
+    const notice = (e: RuntimeEvent): void => {
+      // What changed is read beside the next observe's list (see pod-observer.ts).
+      if (isRelevant(e)) this.#observer.noticed(pod, e.type === "pod" ? "" : e.id);
+      onEvent(e);
+    };
+    return watchPod(this.#api, opts, notice, signal, onConnected);
   }
 
   // Images, secrets and logs: their own clients.

@@ -88,6 +88,12 @@ let requests: string[];
 /** When set, list requests get no answer (to test aborting). */
 let hang: boolean;
 let closed: number;
+/** When set, the list is answered only once this many requests came in (or after a second). */
+let holdListFor: number | undefined;
+/** Requests that had come in when a held list was first answered. */
+let beforeListAnswer: string[];
+/** Runs after a container inspect was answered, before anything else is. */
+let afterInspect: ((m: Model) => void) | undefined;
 
 const at = Date.parse("2026-11-30T12:00:00.250Z");
 const model = (name: string, over: Partial<Model> = {}): Model => ({
@@ -110,6 +116,9 @@ beforeEach(async () => {
   requests = [];
   hang = false;
   closed = 0;
+  holdListFor = undefined;
+  beforeListAnswer = [];
+  afterInspect = undefined;
   server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0]!;
     requests.push(path);
@@ -119,12 +128,21 @@ beforeEach(async () => {
     };
     if (path === "/v4.0.0/libpod/containers/json") {
       if (hang) return void req.on("close", () => (closed += 1));
-      return json(200, podExists ? models.map(listed) : []);
+      const answer = (): void => {
+        if (holdListFor !== undefined && beforeListAnswer.length === 0) beforeListAnswer = kinds();
+        json(200, podExists ? models.map(listed) : []);
+      };
+      if (holdListFor === undefined) return answer();
+      const until = Date.now() + 1_000;
+      const wait = (): unknown => (requests.length >= holdListFor! || Date.now() > until ? answer() : setTimeout(wait, 5));
+      return void wait();
     }
     const c = /^\/v4\.0\.0\/libpod\/containers\/([^/]+)\/json$/.exec(path);
     if (c) {
       const m = models.find((x) => x.id === c[1]);
-      return m && podExists ? json(200, inspected(m)) : json(404, { message: "no such container" });
+      if (!m || !podExists) return json(404, { message: "no such container" });
+      json(200, inspected(m));
+      return afterInspect?.(m);
     }
     if (path === `/v4.0.0/libpod/pods/${POD}/json`) {
       return podExists ? json(200, { Id: POD_ID, Name: POD, State: podState(models), Labels: labels(models[0]!) }) : json(404, { message: "no such pod" });
@@ -236,5 +254,35 @@ describe("observe", () => {
     abort.abort();
     await expect(pending).rejects.toThrow();
     await expect.poll(() => closed).toBe(1);
+  });
+
+  it("inspects a container an exit notice named, and the pod, beside the list instead of after it", async () => {
+    const observer = new PodObserver(api);
+    await observeChecked(observer);
+    Object.assign(models[1]!, { state: "exited", exitCode: 137, exitedAt: at + 900 });
+    observer.noticed(POD, models[1]!.id);
+    holdListFor = 3;
+    const { calls, observed } = await observeChecked(observer);
+    expect(beforeListAnswer.sort()).toEqual(["inspect valkey", "list", "pod"]);
+    expect(calls.sort()).toEqual(["inspect valkey", "list", "pod"]);
+    expect(observed.containers.get("valkey")).toMatchObject({ running: false, exitCode: 137 });
+    // The notice is used once.
+    holdListFor = undefined;
+    expect((await observeChecked(observer)).calls).toEqual(["list"]);
+  });
+
+  it("inspects again when the early inspect no longer agrees with the list (restarted in between)", async () => {
+    const observer = new PodObserver(api);
+    await observeChecked(observer);
+    Object.assign(models[1]!, { state: "exited", exitCode: 137, exitedAt: at + 900 });
+    observer.noticed(POD, models[1]!.id);
+    holdListFor = 3;
+    afterInspect = (m) => {
+      afterInspect = undefined;
+      Object.assign(m, { state: "running", pid: 4242, startedAt: at + 2_000 });
+    };
+    const { calls, observed } = await observeChecked(observer);
+    expect(calls.sort()).toEqual(["inspect valkey", "inspect valkey", "list", "pod"]);
+    expect(observed.containers.get("valkey")).toMatchObject({ running: true, startedAt: at + 2_000 });
   });
 });
