@@ -256,12 +256,18 @@ describe("observe", () => {
     await expect.poll(() => closed).toBe(1);
   });
 
-  it("inspects a container an exit notice named, and the pod, beside the list instead of after it", async () => {
+  /** An observer that saw the pod, then valkey exits and a notice names it; the next list waits for three requests. */
+  const valkeyExitNoticed = async (): Promise<PodObserver> => {
     const observer = new PodObserver(api);
     await observeChecked(observer);
     Object.assign(models[1]!, { state: "exited", exitCode: 137, exitedAt: at + 900 });
     observer.noticed(POD, models[1]!.id);
     holdListFor = 3;
+    return observer;
+  };
+
+  it("inspects a container an exit notice named, and the pod, beside the list instead of after it", async () => {
+    const observer = await valkeyExitNoticed();
     const { calls, observed } = await observeChecked(observer);
     expect(beforeListAnswer.sort()).toEqual(["inspect valkey", "list", "pod"]);
     expect(calls.sort()).toEqual(["inspect valkey", "list", "pod"]);
@@ -272,11 +278,7 @@ describe("observe", () => {
   });
 
   it("inspects again when the early inspect no longer agrees with the list (restarted in between)", async () => {
-    const observer = new PodObserver(api);
-    await observeChecked(observer);
-    Object.assign(models[1]!, { state: "exited", exitCode: 137, exitedAt: at + 900 });
-    observer.noticed(POD, models[1]!.id);
-    holdListFor = 3;
+    const observer = await valkeyExitNoticed();
     afterInspect = (m) => {
       afterInspect = undefined;
       Object.assign(m, { state: "running", pid: 4242, startedAt: at + 2_000 });

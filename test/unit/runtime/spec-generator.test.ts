@@ -2,19 +2,17 @@
 // run): the libpod JSON bodies are pinned by golden files (UPDATE_GOLDEN=1 rewrites them),
 // and the secrets' values never reach them.
 
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { loadConfig } from "../../../src/config/load.js";
 import { containerCreateRequest, podCreateRequest, SECRET_ENV_TARGET, type ContainerCreateRequest } from "../../../src/domain/create-request.js";
 import { secretKeysFor } from "../../../src/domain/secret-env.js";
 import type { PodSpec } from "../../../src/domain/spec.js";
+import { fixture, REPO_CONFIG_DIR } from "../config/fixture.js";
 import { effectiveArgv, toPodSpecGenerator, toSpecGenerator, type ImageArgv } from "../../../src/runtime/spec-generator.js";
 
-const CONFIG_DIR = fileURLToPath(new URL("../../../config/", import.meta.url));
 const GOLDEN = fileURLToPath(new URL("./golden/", import.meta.url));
 const SECRET_VALUES = ["pw-Lm4-distinctive", "dd-Qe7-distinctive"];
 const ENV = `OPENCODE_SERVER_PASSWORD=${SECRET_VALUES[0]}\nDD_API_KEY=${SECRET_VALUES[1]}\n`;
@@ -22,17 +20,10 @@ const ENV = `OPENCODE_SERVER_PASSWORD=${SECRET_VALUES[0]}\nDD_API_KEY=${SECRET_V
 const IMAGE_ARGV: ImageArgv = { entrypoint: null, cmd: ["/bin/entrypoint.sh"] };
 
 const localPod = async (): Promise<{ spec: PodSpec; envKeys: string[] }> => {
-  const dir = await mkdtemp(path.join(tmpdir(), "podwarden-specgen-"));
-  try {
-    await writeFile(path.join(dir, "secrets.env"), ENV);
-    await chmod(path.join(dir, "secrets.env"), 0o600);
-    const file = path.join(dir, "local.yaml");
-    await writeFile(file, stringify({ extends: path.join(CONFIG_DIR, "local.yaml"), pod: { envFile: "secrets.env" } }));
-    const { spec, secrets } = await loadConfig(file);
-    return { spec, envKeys: [...secrets.keys()].sort() };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const f = await fixture(ENV);
+  const file = await f.write("local.yaml", { extends: path.join(REPO_CONFIG_DIR, "local.yaml"), pod: { envFile: f.envFile } });
+  const { spec, secrets } = await loadConfig(file);
+  return { spec, envKeys: [...secrets.keys()].sort() };
 };
 
 /** The bodies podwarden would POST for the pod and each container (every mount present). */
