@@ -1,5 +1,7 @@
-// The ContainerRuntime port: everything the supervisor needs from Podman, in podwarden's
-// own types. PodmanRuntime implements it over the API socket; tests use a fake.
+// The runtime ports: what podwarden needs from Podman, in its own types, split by concern
+// (host, pod, events, images, secrets, logs) so each user depends on the part it uses.
+// ContainerRuntime is all of them: PodmanRuntime implements it over the API socket; tests
+// use a fake.
 
 import type { ContainerCreateRequest, PodCreateRequest } from "../domain/create-request.js";
 import type { Observed } from "../domain/observed.js";
