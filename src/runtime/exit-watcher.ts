@@ -3,7 +3,7 @@
 // stream followed (every other change, and exits when the directory cannot be watched).
 // A notice only says "look now"; the pass that follows reads the state from Podman.
 
-import { existsSync, watch as watchDir } from "node:fs";
+import { statSync, watch as watchDir } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
@@ -19,25 +19,35 @@ import type { RuntimeEvent } from "./port.js";
  */
 export const CONMON_EXIT_DIR = "/run/libpod/exits";
 
-/** How long an exit file's id is remembered, so that conmon's write and rename report once. */
-const REPEAT_WINDOW_MS = 500;
+/** The exit file's identity (a new exit writes a new file), or undefined when it is not there. */
+const fileIdentity = (path: string): string | undefined => {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${st.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
+};
 
 /**
  * Reports a "died" event as soon as conmon writes the exit file of one of the pod's
  * containers (`nameOf` gives the logical name of the ids the pod had at the last observe).
- * Returns the function that stops watching; off when the directory cannot be watched.
+ * Each file is reported once, however many notifications it causes (conmon writes a
+ * temporary file and renames it; Podman's cleanup removes it), and a container that exits
+ * again at once is reported again. Returns the function that stops watching; off when the
+ * directory cannot be watched.
  */
 export const watchExits = (dir: string, nameOf: (id: string) => string | undefined, onEvent: (e: RuntimeEvent) => void): (() => void) => {
-  const recent = new Set<string>();
+  const reported = new Map<string, string>();
   try {
     const watcher = watchDir(dir, (_type, file) => {
       const id = file === null ? "" : String(file);
       const name = nameOf(id);
-      // One report per exit: conmon's write and rename both notify, and Podman's
-      // cleanup removes the file again later.
-      if (name === undefined || recent.has(id) || !existsSync(join(dir, id))) return;
-      recent.add(id);
-      setTimeout(() => recent.delete(id), REPEAT_WINDOW_MS).unref();
+      if (name === undefined) return;
+      const identity = fileIdentity(join(dir, id));
+      if (identity === undefined) return void reported.delete(id);
+      if (reported.get(id) === identity) return;
+      reported.set(id, identity);
       onEvent({ type: "container", action: "died", name, id, exitCode: undefined, at: Date.now() });
     });
     watcher.on("error", () => watcher.close());
