@@ -2,7 +2,9 @@
 // container's state, health, pid, exit code and times (in seconds); a container's inspect
 // (ms times, OOM, image id) is fetched only when it is new or its listed state changed,
 // and the pod's inspect only when the pod or anything in it changed (its state is derived
-// from its containers'). Unchanged containers reuse the last inspect.
+// from its containers'). Unchanged containers reuse the last inspect. (A container someone
+// added to the pod by hand carries no podwarden label and is not listed: a change of its
+// alone reaches the pod's state, which only /status shows, with the next change of ours.)
 //
 // A container an event or exit notice named since the last observe is inspected at the
 // same time as the list, with the pod: after an exit, Podman's cleanup process holds the
