@@ -9,7 +9,7 @@ import { EXIT, PodwardenError, UsageError, errorMessage } from "./lib/errors.js"
 import { COMMANDS, DECLARATIONS, type BaseContext } from "./commands/index.js";
 import { commandHelp, foreignOption, GENERAL, optionHelp, parseCommandLine, readOptions, SHARED } from "./commands/options.js";
 import { logFailure } from "./commands/failure.js";
-import { PATHS } from "./install/plan.js";
+import { PATHS } from "./domain/host-paths.js";
 
 const version = (): string => {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8")) as { version: string };

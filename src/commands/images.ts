@@ -3,7 +3,7 @@
 
 import { createRuntime, load } from "../main.js";
 import { EXIT } from "../lib/errors.js";
-import { ensureImage } from "../supervisor/images.js";
+import { ensureImage } from "../runtime/ensure-image.js";
 import type { ContextOf } from "./options.js";
 import type { IMAGES } from "./declarations.js";
 import { noArgs, printJson, withInterrupt } from "./shared.js";

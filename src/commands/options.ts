@@ -5,7 +5,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EXIT, UsageError } from "../lib/errors.js";
-import { PATHS } from "../install/plan.js";
+import { PATHS } from "../domain/host-paths.js";
 import type { CommandContext } from "./context.js";
 
 interface OptionBase {

@@ -5,7 +5,7 @@
 
 import { EXIT, UsageError } from "../lib/errors.js";
 import { load } from "../main.js";
-import { PATHS } from "../install/plan.js";
+import { PATHS } from "../domain/host-paths.js";
 import { serviceName, systemctl, unitConfig } from "../systemd/systemctl.js";
 import { handOver } from "./handover.js";
 import type { ContextOf } from "./options.js";

@@ -5,18 +5,8 @@
 
 import { posix } from "node:path";
 import { PodwardenError } from "../lib/errors.js";
+import { DEFAULT_PREFIX, PATHS, UNIT } from "../domain/host-paths.js";
 
-export const UNIT = "opencode-memory-pod.service";
-export const DEFAULT_PREFIX = "/opt/podwarden";
-/** Where the shipped unit expects things (and where install puts them). */
-export const PATHS = {
-  unitFile: `/etc/systemd/system/${UNIT}`,
-  dropInDir: `/etc/systemd/system/${UNIT}.d`,
-  config: "/etc/podwarden/opencode-memory-pod.yaml",
-  envFile: "/run/secrets/opencode.env",
-  persistRoot: "/persist/containers",
-  stateDir: "/var/lib/podwarden",
-} as const;
 const SHIPPED_NODE = "/usr/bin/node";
 
 /**

@@ -4,7 +4,8 @@
 import { lstat, readFile, readdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { Systemctl } from "../systemd/systemctl.js";
-import { InstallError, PATHS, UNIT, productionPackages, type PrefixState, type Survey } from "./plan.js";
+import { PATHS, UNIT } from "../domain/host-paths.js";
+import { InstallError, productionPackages, type PrefixState, type Survey } from "./plan.js";
 
 export interface SurveyInput {
   /** "/" on a real install; another directory for tests and packaging. */

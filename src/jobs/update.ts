@@ -10,9 +10,9 @@ import type { ContainerSpec } from "../domain/spec.js";
 import type { Clock } from "../lib/clock.js";
 import { PodwardenError, UsageError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
-import type { ContainerRuntime, Progress } from "../runtime/port.js";
+import type { ImageClient, Progress } from "../runtime/port.js";
 import type { Snapshot } from "../supervisor/snapshot.js";
-import { ensureImage, imageOutdated, type ImageRuntime } from "../supervisor/images.js";
+import { ensureImage, imageOutdated } from "../runtime/ensure-image.js";
 import type { PodHandle } from "./pod-handle.js";
 import type { StateStore, UpdateRecord } from "./state.js";
 
@@ -35,7 +35,7 @@ export interface UpdateOutcome extends UpdateRecord {
 
 export interface UpdateDeps {
   readonly pod: PodHandle;
-  readonly runtime: ImageRuntime & Pick<ContainerRuntime, "imageId" | "tagImage">;
+  readonly runtime: ImageClient;
   readonly state: StateStore;
   readonly clock: Clock;
   readonly logger: Logger;

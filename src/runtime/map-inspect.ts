@@ -39,7 +39,8 @@ const toEpochMs = (value: string | undefined): number | null => {
   return Number.isNaN(ms) ? null : ms;
 };
 
-const runState = (status: string | undefined): RunState => {
+/** Podman's container status (inspect's State.Status, the list's State) as a RunState. */
+export const runState = (status: string | undefined): RunState => {
   const s = (status ?? "").toLowerCase();
   if (s === "stopped" || s === "dead" || s === "configured") return s === "configured" ? "created" : "exited";
   return RUN_STATES.has(s) ? (s as RunState) : "unknown";

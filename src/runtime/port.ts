@@ -1,5 +1,7 @@
-// The ContainerRuntime port: everything the supervisor needs from Podman, in podwarden's
-// own types. PodmanRuntime implements it over the API socket; tests use a fake.
+// The runtime ports: what podwarden needs from Podman, in its own types, split by concern
+// (host, pod, events, images, secrets, logs) so each user depends on the part it uses.
+// ContainerRuntime is all of them: PodmanRuntime implements it over the API socket; tests
+// use a fake.
 
 import type { ContainerCreateRequest, PodCreateRequest } from "../domain/create-request.js";
 import type { Observed } from "../domain/observed.js";
@@ -78,18 +80,52 @@ export interface HostInfo {
   readonly graphDriver: string;
 }
 
-export interface ContainerRuntime {
+/** The Podman host itself. */
+export interface HostClient {
   /** Fails with PodmanUnavailableError when the API socket does not answer. */
   ping(signal?: AbortSignal): Promise<{ version: string }>;
   /** What Podman says about its host: runtime, network backend, cgroups. */
   hostInfo(): Promise<HostInfo>;
-  /** The pod and the containers podwarden manages in it (by label). */
+}
+
+/** The pod and its containers: what the reconciler observes and acts on. */
+export interface PodClient {
+  /**
+   * The pod and the containers podwarden manages in it (by label). One list call when
+   * nothing changed since the last call; containers new or changed since are inspected.
+   * An aborted signal aborts the request in flight.
+   */
   observe(pod: string, signal?: AbortSignal): Promise<Observed>;
   createPod(req: PodCreateRequest): Promise<void>;
   /** Starts the pod's infra container (and anything else in it). */
   startPod(name: string): Promise<void>;
   /** Force-removes the pod (and anything left in it). Missing pod: no error. */
   removePod(name: string): Promise<void>;
+  /** Creates missing persist directories, then the container; returns its id. */
+  createContainer(req: ContainerCreateRequest): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  stopContainer(id: string, timeoutS: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer) / thaws it. */
+  pauseContainer(id: string): Promise<void>;
+  unpauseContainer(id: string): Promise<void>;
+  /** Runs the container's exec health check once, now (libpod healthcheck endpoint); gives up after timeoutMs. */
+  healthcheck(id: string, timeoutMs: number): Promise<HealthcheckResult>;
+}
+
+/** What turns a container's exit (or any change of the pod) into a notice. */
+export interface EventClient {
+  /**
+   * Follows Podman's event stream for this pod until it ends (resolves) or breaks (rejects),
+   * calling `onEvent` for every event about the pod or its managed containers, and for each
+   * exit of one of its containers as soon as conmon records it.
+   * `onConnected` is called once the stream is open.
+   */
+  watch(pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void>;
+}
+
+/** Local images: present, current (recipe label), pulled, built or bootstrapped. */
+export interface ImageClient {
   imageExists(ref: string): Promise<boolean>;
   /** The recipe label of a local image podwarden made (undefined: no such image; "" : no label). */
   imageRecipe(ref: string): Promise<string | undefined>;
@@ -103,32 +139,26 @@ export interface ContainerRuntime {
   /** Builds and labels the image with `recipe`. */
   buildImage(ref: string, build: ImageBuildSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void>;
   bootstrapImage(ref: string, spec: DebootstrapSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void>;
+}
+
+/** Podman secrets holding the containers' env-file keys. */
+export interface SecretClient {
   /** Creates the secret unless one with this name exists (names are content-addressed). */
   ensureSecret(name: string, value: string): Promise<void>;
   /** Removes the pod's secrets whose names are not in `keep`. */
   pruneSecrets(pod: string, keep: ReadonlySet<string>): Promise<void>;
-  /** Creates missing persist directories, then the container; returns its id. */
-  createContainer(req: ContainerCreateRequest): Promise<string>;
-  startContainer(id: string): Promise<void>;
-  stopContainer(id: string, timeoutS: number): Promise<void>;
-  removeContainer(id: string): Promise<void>;
-  /** Freezes every process of the container (cgroup freezer) / thaws it. */
-  pauseContainer(id: string): Promise<void>;
-  unpauseContainer(id: string): Promise<void>;
-  /**
-   * Follows Podman's event stream for this pod until it ends (resolves) or breaks (rejects),
-   * calling `onEvent` for every event about the pod or its managed containers.
-   * `onConnected` is called once the stream is open.
-   */
-  watch(pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void>;
-  /** Copies a container's logs (by Podman name) to out/err; with follow, until the signal aborts or the container goes. */
-  logs(
-    name: string,
-    opts: { readonly follow: boolean; readonly sinceS?: number; readonly tail?: number },
-    out: NodeJS.WritableStream,
-    err: NodeJS.WritableStream,
-    signal?: AbortSignal,
-  ): Promise<void>;
-  /** Runs the container's exec health check once, now (libpod healthcheck endpoint); gives up after timeoutMs. */
-  healthcheck(id: string, timeoutMs: number): Promise<HealthcheckResult>;
 }
+
+export interface LogOptions {
+  readonly follow: boolean;
+  readonly sinceS?: number;
+  readonly tail?: number;
+}
+
+export interface LogClient {
+  /** Copies a container's logs (by Podman name) to out/err; with follow, until the signal aborts or the container goes. */
+  logs(name: string, opts: LogOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream, signal?: AbortSignal): Promise<void>;
+}
+
+/** Everything podwarden needs from Podman; each part depends only on the clients it uses. */
+export interface ContainerRuntime extends HostClient, PodClient, EventClient, ImageClient, SecretClient, LogClient {}

@@ -12,7 +12,7 @@ import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime } from "../runtime/port.js";
 import type { HistoryBook } from "./history-book.js";
-import { ensureImage } from "./images.js";
+import { ensureImage } from "../runtime/ensure-image.js";
 
 export interface ActorDeps {
   readonly runtime: ContainerRuntime;

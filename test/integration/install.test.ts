@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applySteps } from "../../src/install/apply.js";
-import { PATHS, planInstall, planUninstall, type InstallOptions } from "../../src/install/plan.js";
+import { PATHS } from "../../src/domain/host-paths.js";
+import { planInstall, planUninstall, type InstallOptions } from "../../src/install/plan.js";
 import { survey } from "../../src/install/survey.js";
 import type { Systemctl } from "../../src/systemd/systemctl.js";
 

@@ -115,8 +115,10 @@ export class FakeRuntime implements ContainerRuntime {
     };
   }
 
-  async observe(pod: string): Promise<Observed> {
+  async observe(pod: string, signal?: AbortSignal): Promise<Observed> {
     this.#check();
+    // As the real one does: an aborted request fails instead of answering.
+    signal?.throwIfAborted();
     const containers = new Map<string, ObservedContainer>();
     for (const c of this.containers.values()) {
       if (c.req.pod !== pod) continue;

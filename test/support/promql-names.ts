@@ -25,6 +25,7 @@ export const metricNames = (expr: string): string[] => {
 /** Every series name in podwarden's exposition (histograms as _bucket, _sum and _count). */
 export const exportedNames = async (): Promise<Set<string>> => {
   const m = new Metrics({ version: "test", containers: ["valkey"], persisted: ["valkey"] });
-  const text = await m.text();
+  await m.refresh();
+  const text = m.text();
   return new Set(text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => /^[A-Za-z_:][\w:]*/.exec(l)?.[0] ?? ""));
 };

@@ -4,9 +4,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config/load.js";
+import { PATHS, UNIT } from "../../../src/domain/host-paths.js";
 import {
-  PATHS,
-  UNIT,
   checkedPath,
   describeStep,
   planInstall,

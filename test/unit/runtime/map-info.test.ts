@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapInfo } from "../../../src/runtime/podman-runtime.js";
+import { mapInfo } from "../../../src/runtime/host-info.js";
 
 describe("mapInfo", () => {
   it("reads GET /libpod/info as Podman 4.3 answers it here", () => {

@@ -5,9 +5,9 @@
 import { createHash } from "node:crypto";
 import type { ImageSpec } from "../domain/spec.js";
 import { PodwardenError } from "../lib/errors.js";
-import type { ContainerRuntime, Progress } from "../runtime/port.js";
+import type { ImageClient, Progress } from "./port.js";
 
-export type ImageRuntime = Pick<ContainerRuntime, "imageExists" | "imageRecipe" | "buildInputsHash" | "pullImage" | "buildImage" | "bootstrapImage">;
+export type ImageRuntime = Pick<ImageClient, "imageExists" | "imageRecipe" | "buildInputsHash" | "pullImage" | "buildImage" | "bootstrapImage">;
 
 const hash = (...parts: string[]): string => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
 

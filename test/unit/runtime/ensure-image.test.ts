@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ImageSpec } from "../../../src/domain/spec.js";
-import { ensureImage } from "../../../src/supervisor/images.js";
+import { ensureImage } from "../../../src/runtime/ensure-image.js";
 import { FakeClock } from "../../support/fake-clock.js";
 import { FakeRuntime } from "../../support/fake-runtime.js";
 
