@@ -52,7 +52,7 @@ export const daemonStart = async (ctx: BenchContext): Promise<SectionResult> => 
   for (let i = 0; i < 5; i++) {
     const a = await timed(process.execPath, ["-e", "0"]);
     nodeMs.push(a.endAt - a.startAt);
-    const b = await timed(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(join(REPO, "dist/main.js"))})`]);
+    const b = await timed(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(join(REPO, "dist/daemon/daemon.js"))})`]);
     importMs.push(b.endAt - b.startAt);
   }
   const col = (f: (s: Start) => number): string => `${ms(median(starts.map(f)))} | ${ms(Math.min(...starts.map(f)))} | ${ms(worst(starts.map(f)))}`;
@@ -71,7 +71,7 @@ export const daemonStart = async (ctx: BenchContext): Promise<SectionResult> => 
     `| **HTTP listening** | ${col((s) => s.listeningMs)} |`,
     `| adoption complete ("pod ready": observed, all four probed, nothing restarted) | ${col((s) => s.adoptedMs)} |`,
     "",
-    `Where the start goes: \`node -e 0\` takes ${ms(median(nodeMs))} (median of 5); \`node\` importing dist/main.js (every module the`,
+    `Where the start goes: \`node -e 0\` takes ${ms(median(nodeMs))} (median of 5); \`node\` importing dist/daemon/daemon.js (every module the`,
     `daemon loads: dockerode with docker-modem, ssh2 and grpc-js; fastify; pino; prom-client; TypeBox) takes ${ms(median(importMs))}.`,
   ];
   return {

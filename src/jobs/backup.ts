@@ -24,7 +24,7 @@ import type { Logger } from "../observability/logger.js";
 import { hostPortFor } from "../probes/prober.js";
 import type { ContainerRuntime } from "../runtime/port.js";
 import { copyTree, describeTree, packArchive } from "./archive.js";
-import type { PodHandle } from "./pod-handle.js";
+import type { PodControl } from "./pod-control.js";
 import { redisSave } from "./redis-save.js";
 
 export interface BackupResult {
@@ -47,7 +47,7 @@ export interface ArchiveInfo {
 }
 
 export interface BackupDeps {
-  readonly pod: PodHandle;
+  readonly pod: PodControl;
   readonly runtime: Pick<ContainerRuntime, "observe" | "pauseContainer" | "unpauseContainer">;
   readonly settings: BackupSettings;
   readonly clock: Clock;

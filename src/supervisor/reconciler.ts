@@ -1,5 +1,6 @@
 // One reconcile pass: observe (Podman + due probes) -> plan (pure) -> act.
 
+import type { ImagePin } from "../domain/jobs.js";
 import type { BackoffPolicy } from "../domain/backoff.js";
 import {
   containerCreateRequest,
@@ -72,15 +73,6 @@ interface Desired {
   readonly request: ContainerCreateRequest;
   /** The secret file to create before the container: [name, content]. */
   readonly secret: readonly [string, string] | undefined;
-}
-
-/**
- * An image pinned by a job (an update, a rollback) in place of the spec's reference, while the
- * spec still names `ref`: a changed config drops the pin.
- */
-export interface ImagePin {
-  readonly ref: string;
-  readonly image: string;
 }
 
 /** Renders every container's create request once; the spec-hash label goes on last. */

@@ -68,7 +68,7 @@ describe("podwarden install --root", () => {
   it("the installed copy works on its own: every module of the daemon loads, validate and render run", async () => {
     const dist = at(join(PREFIX, "dist"));
     // The daemon's whole graph (dockerode, fastify, pino, node-cron, prom-client, the sd_notify addon).
-    const imports = ["main.js", "commands/run.js", "commands/install.js", "systemd/sd-notify.js"].map((f) => `await import(${JSON.stringify(join(dist, f))});`).join(" ");
+    const imports = ["daemon/daemon.js", "commands/run.js", "commands/install.js", "systemd/sd-notify.js"].map((f) => `await import(${JSON.stringify(join(dist, f))});`).join(" ");
     const loaded = await node(["--input-type=module", "-e", `${imports} const { createRequire } = await import("node:module"); createRequire(${JSON.stringify(`${dist}/`)})("unix-dgram"); console.log("loaded");`]);
     expect(loaded.stderr).toBe("");
     expect(loaded.stdout.trim()).toBe("loaded");

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../../src/observability/logger.js";
-import type { ContainerSnapshot, Snapshot } from "../../../src/supervisor/snapshot.js";
+import type { ContainerSnapshot, Snapshot } from "../../../src/domain/snapshot.js";
 import { bridgeToSystemd } from "../../../src/systemd/bridge.js";
 import { createNotifier } from "../../../src/systemd/sd-notify.js";
 import { receivers, startReceiver } from "../../support/notify-receiver.js";
