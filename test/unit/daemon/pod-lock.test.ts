@@ -13,7 +13,7 @@ import { isDaemonArgv, liveDaemon } from "../../../src/daemon/pidfile.js";
 import { parseStartTicks, startTicks } from "../../../src/lib/proc.js";
 import { EXIT } from "../../../src/lib/errors.js";
 
-const LOCK_MODULE = fileURLToPath(new URL("../../../src/commands/pod-lock.ts", import.meta.url));
+const LOCK_MODULE = fileURLToPath(new URL("../../../src/daemon/pod-lock.ts", import.meta.url));
 
 describe("pod lock", () => {
   let dir: string;
