@@ -2,7 +2,7 @@
 // entry the unit, the install and the tests run; every command is a chunk of its own, loaded
 // when that command runs (the dynamic imports of src/commands/index.ts are split points), so
 // `run` loads the daemon's code and nothing of render, install or the CLI-only commands.
-// dist/main.js (the composition root) is an entry too, for whoever imports the daemon's code.
+// dist/daemon.js (the composition root, src/daemon/daemon.ts) is an entry too, for whoever imports the daemon's code.
 //
 // Left out: what dockerode and docker-modem load at require time for features podwarden never
 // uses (the ssh:// transport with ssh2 and its native cpu-features, BuildKit sessions with
@@ -79,7 +79,7 @@ const rewrites: Plugin = {
 
 export const bundleOptions = (outdir: string, from = REPO): BuildOptions => ({
   absWorkingDir: from,
-  entryPoints: { cli: "src/cli.ts", main: "src/main.ts" },
+  entryPoints: { cli: "src/cli.ts", daemon: "src/daemon/daemon.ts" },
   outdir,
   bundle: true,
   splitting: true,

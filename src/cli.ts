@@ -4,7 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { GlobalOptions } from "./main.js";
+import type { GlobalOptions } from "./daemon/options.js";
 import { EXIT, PodwardenError, UsageError, errorMessage } from "./lib/errors.js";
 import { COMMANDS, DECLARATIONS, type BaseContext } from "./commands/index.js";
 import { commandHelp, foreignOption, GENERAL, optionHelp, parseCommandLine, readOptions, SHARED } from "./commands/options.js";

@@ -48,8 +48,8 @@ export const daemonStart = async (ctx: BenchContext): Promise<SectionResult> => 
     await sleep(300);
   }
   // The parts that are not podwarden's work: node itself, and loading the modules.
-  // dist/main.js is the daemon's composition root when dist/ is tsc's output; a bundle has none.
-  const mainJs = join(REPO, "dist/main.js");
+  // dist/daemon.js: the bundle's entry for the daemon's composition root (src/daemon/daemon.ts).
+  const mainJs = join(REPO, "dist/daemon.js");
   const hasMain = existsSync(mainJs);
   const nodeMs: number[] = [];
   const versionMs: number[] = [];
@@ -80,7 +80,7 @@ export const daemonStart = async (ctx: BenchContext): Promise<SectionResult> => 
     `| adoption complete ("pod ready": observed, all four probed, nothing restarted) | ${col((s) => s.adoptedMs)} |`,
     "",
     `Where the start goes (medians of 5): \`node -e 0\` takes ${ms(median(nodeMs))}; \`node dist/cli.js --version\` (the entry, nothing of \`run\`) ${ms(median(versionMs))}` +
-      (hasMain ? `; \`node\` importing dist/main.js (every module the daemon loads) ${ms(median(importMs))}.` : "."),
+      (hasMain ? `; \`node\` importing dist/daemon.js (every module the daemon loads) ${ms(median(importMs))}.` : "."),
   ];
   return {
     id: "start",

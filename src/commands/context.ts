@@ -3,7 +3,7 @@
 // Commands import this module, never index.ts (which loads the commands).
 
 import type { Writable } from "node:stream";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../daemon/options.js";
 
 export interface CommandContext<O extends object = object> {
   readonly global: GlobalOptions;

@@ -5,7 +5,7 @@ import { request } from "node:http";
 import { loadConfig } from "../config/load.js";
 import { EXIT, PodwardenError, errorMessage, type ErrorCode } from "../lib/errors.js";
 import type { CommandContext } from "./context.js";
-import { controlSocketPath } from "./pidfile.js";
+import { controlSocketPath } from "../daemon/pidfile.js";
 
 /** Busy or not ready: try again later (sysexits EX_TEMPFAIL). */
 export const EXIT_TEMPFAIL = 75;

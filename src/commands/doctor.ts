@@ -7,7 +7,7 @@ import { loadConfig } from "../config/load.js";
 import { probePodName, runChecks, type CheckInput } from "../doctor/checks.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
 import { exitCodeFor, formatChecks } from "../doctor/report.js";
-import { createRuntime } from "../main.js";
+import { createRuntime } from "../daemon/load.js";
 import type { ContainerRuntime } from "../runtime/port.js";
 import type { ContextOf } from "./options.js";
 import type { DOCTOR } from "./declarations.js";

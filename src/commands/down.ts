@@ -1,17 +1,17 @@
 // podwarden down: stop the containers in reverse dependency order, then remove the pod.
 // Persisted data directories are never touched.
 
-import { buildDaemon } from "../main.js";
+import { buildPod } from "../daemon/daemon.js";
 import { EXIT } from "../lib/errors.js";
 import type { ContextOf } from "./options.js";
 import type { DOWN } from "./declarations.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
-import { acquirePodLock } from "./pod-lock.js";
+import { acquirePodLock } from "../daemon/pod-lock.js";
 
 export const down = async (ctx: ContextOf<typeof DOWN>): Promise<number> => {
   noArgs(ctx, "down");
   const limit = timeoutMs(ctx, 5 * 60_000);
-  const d = await buildDaemon(ctx.global, false, undefined, "throwaway");
+  const d = await buildPod(ctx.global, { naming: "throwaway" });
   // Refused (exit 73) while a `run` daemon supervises the pod (it would bring it back), or another `up` or `down` works on it.
   const lock = await acquirePodLock({ env: ctx.global.env, pod: d.spec.name, command: "down", config: d.spec.source });
   const started = performance.now();

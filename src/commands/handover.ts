@@ -8,8 +8,8 @@ import { readFile } from "node:fs/promises";
 import { describeFsError } from "../config/fs-error.js";
 import { PodwardenError, UsageError } from "../lib/errors.js";
 import { mainPid, serviceOfCgroup, type Systemctl } from "../systemd/systemctl.js";
-import { keepPodPath, readMarker, withdrawMarker, writeMarker } from "./keep-pod.js";
-import { liveDaemon, pidfilePath } from "./pidfile.js";
+import { keepPodPath, readMarker, withdrawMarker, writeMarker } from "../daemon/keep-pod.js";
+import { liveDaemon, pidfilePath } from "../daemon/pidfile.js";
 import type { Say } from "../lib/say.js";
 
 export type RestartRoute = { readonly how: "systemd" } | { readonly how: "signal" } | { readonly how: "refuse"; readonly reason: string };

@@ -1,7 +1,7 @@
 // podwarden images: make sure every image the pod needs exists (pull, build, bootstrap),
 // printing progress. `up` does the same on demand; this lets a person do it ahead of time.
 
-import { createRuntime, load } from "../main.js";
+import { createRuntime, load } from "../daemon/load.js";
 import { EXIT } from "../lib/errors.js";
 import { ensureImage } from "../runtime/ensure-image.js";
 import type { ContextOf } from "./options.js";

@@ -4,7 +4,7 @@
 import { parseDuration } from "../config/durations.js";
 import { loadConfig } from "../config/load.js";
 import { podmanName } from "../domain/spec.js";
-import { createRuntime } from "../main.js";
+import { createRuntime } from "../daemon/load.js";
 import { EXIT, UsageError } from "../lib/errors.js";
 import type { ContextOf } from "./options.js";
 import type { LOGS } from "./declarations.js";

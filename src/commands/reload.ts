@@ -7,13 +7,14 @@
 // everything it says is a JSON log line.
 
 import { EXIT, PodwardenError, UsageError } from "../lib/errors.js";
-import { load, type ReloadResult } from "../main.js";
+import { load } from "../daemon/load.js";
+import type { ReloadResult } from "../daemon/reload.js";
 import type { Say } from "../lib/say.js";
 import type { ContextOf } from "./options.js";
 import type { RELOAD } from "./declarations.js";
 import { realpath } from "node:fs/promises";
 import { answerOf, callDaemon } from "./control-client.js";
-import { controlSocketPath, liveDaemon, pidfilePath } from "./pidfile.js";
+import { controlSocketPath, liveDaemon, pidfilePath } from "../daemon/pidfile.js";
 import { noArgs, printJson, sayer } from "./shared.js";
 
 /** Errors of the socket that mean "no daemon listens there": try the pid file. */

@@ -4,7 +4,7 @@
 // Without --config (or with the default one), the unit's own PODWARDEN_CONFIG is used.
 
 import { EXIT, UsageError } from "../lib/errors.js";
-import { load } from "../main.js";
+import { load } from "../daemon/load.js";
 import { PATHS } from "../domain/host-paths.js";
 import { serviceName, systemctl, unitConfig } from "../systemd/systemctl.js";
 import { handOver } from "./handover.js";

@@ -5,14 +5,14 @@
 import { describePortHolders } from "../doctor/checks.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
 import { blockingError, blockingErrors, formatCheck } from "../doctor/report.js";
-import { buildDaemon, checkHost, type Daemon } from "../main.js";
+import { buildPod, checkHost, type Pod } from "../daemon/daemon.js";
 import { EXIT, HostNotReadyError, PodwardenError } from "../lib/errors.js";
-import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
+import { softDown, softDownNote, type Snapshot } from "../domain/snapshot.js";
 import type { CommandContext } from "./context.js";
 import type { ContextOf } from "./options.js";
 import type { UP } from "./declarations.js";
 import { noArgs, printJson, timeoutMs, withInterrupt } from "./shared.js";
-import { acquirePodLock } from "./pod-lock.js";
+import { acquirePodLock } from "../daemon/pod-lock.js";
 
 const describeNotReady = (s: Snapshot): string =>
   Object.entries(s.containers)
@@ -47,7 +47,7 @@ export const summarize = (s: Snapshot, elapsedMs: number) => ({
 });
 
 /** doctor's checks first: what retrying cannot fix ends `up` before any container is touched. */
-const checkFirst = async (d: Daemon, ctx: CommandContext): Promise<void> => {
+const checkFirst = async (d: Pod, ctx: CommandContext): Promise<void> => {
   const started = performance.now();
   const checks = await checkHost(d, ctx.global);
   const blocking = blockingErrors(checks);
@@ -63,7 +63,7 @@ const checkFirst = async (d: Daemon, ctx: CommandContext): Promise<void> => {
  * A host port taken after the checks passed (Podman's error names it when the pod's infra container
  * cannot start) is not waited out: rejects at once, naming the process that holds the port.
  */
-const portTaken = (d: Daemon, ctx: CommandContext, signal: AbortSignal): Promise<never> =>
+const portTaken = (d: Pod, ctx: CommandContext, signal: AbortSignal): Promise<never> =>
   new Promise((_, reject) => {
     const off = d.supervisor.onPass(() => {
       const p = d.supervisor.snapshot().blocked;
@@ -84,7 +84,7 @@ const portTaken = (d: Daemon, ctx: CommandContext, signal: AbortSignal): Promise
 export const up = async (ctx: ContextOf<typeof UP>): Promise<number> => {
   noArgs(ctx, "up");
   const limit = timeoutMs(ctx, 15 * 60_000);
-  const d = await buildDaemon(ctx.global);
+  const d = await buildPod(ctx.global);
   // Refused (exit 73) while a `run` daemon supervises the pod, or another `up` or `down` works on it.
   const lock = await acquirePodLock({ env: ctx.global.env, pod: d.spec.name, command: "up", config: d.spec.source });
   try {
@@ -94,7 +94,7 @@ export const up = async (ctx: ContextOf<typeof UP>): Promise<number> => {
   }
 };
 
-const bringUp = async (ctx: ContextOf<typeof UP>, d: Daemon, limit: number): Promise<number> => {
+const bringUp = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number): Promise<number> => {
   const podman = await d.runtime.ping();
   await checkFirst(d, ctx);
   d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");

@@ -5,7 +5,7 @@ import path from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import { persistedMounts } from "../domain/backup.js";
 import type { ContainerSpec, ImageSpec } from "../domain/spec.js";
-import { scheduleError } from "../jobs/cron.js";
+import { scheduleError } from "../domain/schedule.js";
 import { parseDuration } from "./durations.js";
 import { isPlainObject, type FieldPath } from "./field-path.js";
 import { parseSize } from "./sizes.js";

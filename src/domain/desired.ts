@@ -6,16 +6,8 @@
 import { containerCreateRequest, podCreateRequest, renderSecretFile, type ContainerCreateRequest, type PodCreateRequest } from "./create-request.js";
 import { secretKeysFor } from "./secret-env.js";
 import { secretName, specHash } from "./spec-hash.js";
+import type { ImagePin } from "./jobs.js";
 import { LABELS, type PodSpec, type Secrets } from "./spec.js";
-
-/**
- * An image pinned by a job (an update, a rollback) in place of the spec's reference, while the
- * spec still names `ref`: a changed config drops the pin.
- */
-export interface ImagePin {
-  readonly ref: string;
-  readonly image: string;
-}
 
 /** What jobs change about the pod for a while, in one value. */
 export interface Overrides {

@@ -3,8 +3,8 @@
 
 import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
-import type { JobsStatus } from "../jobs/jobs.js";
-import type { Snapshot } from "../supervisor/snapshot.js";
+import type { JobsStatus } from "../domain/jobs.js";
+import type { Snapshot } from "../domain/snapshot.js";
 import type { TimelineEntry } from "../supervisor/timeline.js";
 import { STATUS_PAGE } from "./page.js";
 import { ErrorSchema, ProbeResultSchema, StatusSchema } from "./schemas.js";

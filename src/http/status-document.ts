@@ -1,9 +1,9 @@
 // The /status document (application/health+json style), built from the last snapshot.
 
 import { diskNote } from "../domain/disk.js";
-import { softDown, softDownNote, type Snapshot } from "../supervisor/snapshot.js";
+import { softDown, softDownNote, type Snapshot } from "../domain/snapshot.js";
 import type { TimelineEntry } from "../supervisor/timeline.js";
-import type { JobsStatus } from "../jobs/jobs.js";
+import type { JobsStatus } from "../domain/jobs.js";
 import type { StatusDocument } from "./schemas.js";
 
 /** What /status says about jobs when the daemon runs none (tests, or a server built without them). */

@@ -23,7 +23,7 @@ import { PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { hostPortFor } from "../probes/prober.js";
 import type { ContainerRuntime } from "../runtime/port.js";
-import type { PodHandle } from "./pod-handle.js";
+import type { PodControl } from "./pod-control.js";
 import { redisSave } from "./redis-save.js";
 
 export interface BackupResult {
@@ -46,7 +46,7 @@ export interface ArchiveInfo {
 }
 
 export interface BackupDeps {
-  readonly pod: PodHandle;
+  readonly pod: PodControl;
   readonly runtime: Pick<ContainerRuntime, "observe" | "pauseContainer" | "unpauseContainer">;
   readonly settings: BackupSettings;
   readonly clock: Clock;

@@ -2,15 +2,8 @@
 // pure "when does it fire next" decision that the scheduler's timer is a thin shell around.
 // Times are the host's local time, as cron's are.
 
-import { createTask, parse, validateDetailed, type ScheduledTask } from "node-cron";
-
-/** Why `expression` is not a schedule, or undefined when it is one. */
-export const scheduleError = (expression: string): string | undefined => {
-  const v = validateDetailed(expression);
-  if (v.valid) return undefined;
-  const first = v.errors[0];
-  return first ? `not a cron expression: ${first.field} ${first.message}` : "not a cron expression";
-};
+import { createTask, parse, type ScheduledTask } from "node-cron";
+import { scheduleError } from "../domain/schedule.js";
 
 /** Looks up to this far ahead (Feb 29 on a Monday is rarer than that; such schedules are refused). */
 const HORIZON_MS = 5 * 366 * 86_400_000;

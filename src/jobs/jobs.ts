@@ -8,14 +8,15 @@ import { rm } from "node:fs/promises";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime, Progress } from "../runtime/port.js";
-import { podReady } from "../supervisor/snapshot.js";
+import { podReady } from "../domain/snapshot.js";
 import { Backups, type ArchiveInfo, type BackupResult } from "./backup.js";
-import type { PodHandle } from "./pod-handle.js";
+import type { PodControl } from "./pod-control.js";
 import { restoreArchive, type RestoreResult } from "./restore.js";
 import { recoverRestores } from "./restore-leftovers.js";
-import { JobLock, JobRunner, type JobOutcome } from "./runner.js";
+import type { JobOutcome, JobsStatus } from "../domain/jobs.js";
+import { JobLock, JobRunner } from "./runner.js";
 import { Scheduler, type ScheduledJob } from "./scheduler.js";
-import { StateStore, type UpdateRecord } from "./state.js";
+import { StateStore } from "./state.js";
 import { Updates, type UpdateCheck, type UpdateOutcome } from "./update.js";
 
 export interface JobHooks {
@@ -26,7 +27,7 @@ export interface JobHooks {
 }
 
 export interface JobsDeps {
-  readonly pod: PodHandle;
+  readonly pod: PodControl;
   readonly runtime: ContainerRuntime;
   readonly settings: JobsSettings;
   readonly clock: Clock;
@@ -35,18 +36,10 @@ export interface JobsDeps {
   readonly progress?: Progress;
 }
 
-export interface JobsStatus {
-  readonly running: string | null;
-  readonly backup: { readonly configured: boolean; readonly dir: string | null; readonly schedule: string | null; readonly nextRunAt: string | null; readonly last: JobOutcome | null };
-  readonly update: { readonly nextRunAt: Readonly<Record<string, string | null>>; readonly last: JobOutcome | null };
-  /** Per container: the image pinned by an update or rollback, the previous image, the last update. */
-  readonly containers: Readonly<Record<string, { readonly pinnedImage: string | null; readonly previousImageId: string | null; readonly lastUpdate: UpdateRecord | null }>>;
-}
-
 /** How long a daemon start waits for the pod to become ready on data restored before a crash. */
 const RECOVERY_WAIT_MS = 24 * 3_600_000;
 
-const notReady = (pod: PodHandle) => (): string | undefined => {
+const notReady = (pod: PodControl) => (): string | undefined => {
   const s = pod.snapshot();
   return podReady(s) ? undefined : `the pod is not ready (${s.pod.containersReady} of ${s.pod.containersTotal} containers ready)`;
 };

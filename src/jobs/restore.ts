@@ -14,8 +14,8 @@ import { leftoverName } from "../domain/restore-leftovers.js";
 import type { Clock } from "../lib/clock.js";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
-import { podReady, type Snapshot } from "../supervisor/snapshot.js";
-import type { PodHandle } from "./pod-handle.js";
+import { podReady, type Snapshot } from "../domain/snapshot.js";
+import type { PodControl } from "./pod-control.js";
 
 export interface RestoreResult {
   readonly archive: string;
@@ -32,7 +32,7 @@ export interface RestoreResult {
 }
 
 export interface RestoreDeps {
-  readonly pod: PodHandle;
+  readonly pod: PodControl;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Most bytes of file content an archive may hold (jobs.backup.maxSize). */
@@ -42,7 +42,7 @@ export interface RestoreDeps {
 const allStopped = (names: readonly string[]) => (s: Snapshot): boolean => names.every((n) => s.containers[n]?.running === false);
 
 /** Every mount in the archive must be a persisted directory of the same container in today's spec. */
-const checkFits = (manifest: Manifest, pod: PodHandle, archive: string): void => {
+const checkFits = (manifest: Manifest, pod: PodControl, archive: string): void => {
   const spec = pod.spec();
   if (manifest.pod !== spec.name) {
     throw new PodwardenError("E_RESTORE", `${archive} is a backup of pod ${manifest.pod}, not of ${spec.name}`);

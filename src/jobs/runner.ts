@@ -1,21 +1,13 @@
 // One job: never overlaps itself (or the other jobs that change the pod), never throws into
 // the scheduler, logs and counts every outcome, and stops cleanly with the daemon.
 
+import type { JobOutcome, Trigger } from "../domain/jobs.js";
 import { PodwardenError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 
 /** A run that did not start (busy, not possible now): logged and counted as skipped, not as failed. */
 export class JobSkipped extends PodwardenError {}
 
-export type Trigger = "scheduled" | "manual";
-
-export interface JobOutcome {
-  readonly job: string;
-  readonly trigger: Trigger;
-  readonly result: "ok" | "failed" | "skipped";
-  readonly ms: number;
-  readonly message: string;
-}
 
 /** One lock for the jobs that change the pod: a backup, a restore and an update never run at once. */
 export class JobLock {

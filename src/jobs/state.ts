@@ -4,17 +4,7 @@
 
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ImagePin } from "../supervisor/reconciler.js";
-
-export interface UpdateRecord {
-  readonly at: string;
-  readonly result: "updated" | "rolled-back" | "up-to-date" | "failed" | "skipped";
-  /** Image id before, and the candidate tried. */
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly message: string;
-  readonly ms: number;
-}
+import type { ImagePin, UpdateRecord } from "../domain/jobs.js";
 
 export interface JobState {
   readonly pins: Readonly<Record<string, ImagePin>>;

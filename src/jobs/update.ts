@@ -11,10 +11,11 @@ import type { Clock } from "../lib/clock.js";
 import { PodwardenError, UsageError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ImageClient, Progress } from "../runtime/port.js";
-import type { Snapshot } from "../supervisor/snapshot.js";
+import type { Snapshot } from "../domain/snapshot.js";
 import { ensureImage, imageOutdated } from "../runtime/ensure-image.js";
-import type { PodHandle } from "./pod-handle.js";
-import type { StateStore, UpdateRecord } from "./state.js";
+import type { PodControl } from "./pod-control.js";
+import type { UpdateRecord } from "../domain/jobs.js";
+import type { StateStore } from "./state.js";
 
 /** Where the image a container ran before its last update is tagged, so that pruning keeps it. */
 export const PREVIOUS_REPO = "localhost/podwarden-previous";
@@ -34,7 +35,7 @@ export interface UpdateOutcome extends UpdateRecord {
 }
 
 export interface UpdateDeps {
-  readonly pod: PodHandle;
+  readonly pod: PodControl;
   readonly runtime: ImageClient;
   readonly state: StateStore;
   readonly clock: Clock;
@@ -163,7 +164,7 @@ const readyOn = (name: string, image: string) => (s: Snapshot): boolean | Error 
 };
 
 /** Resolves when `name` stayed ready (same instance) for `ms`; rejects as soon as it does not. */
-const staysReady = async (pod: PodHandle, name: string, ms: number, signal: AbortSignal): Promise<void> => {
+const staysReady = async (pod: PodControl, name: string, ms: number, signal: AbortSignal): Promise<void> => {
   const first = pod.snapshot().containers[name];
   const broken = (s: Snapshot): boolean | Error => {
     const x = s.containers[name];

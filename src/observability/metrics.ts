@@ -13,7 +13,7 @@ import { STATES } from "../domain/lifecycle.js";
 import type { ContainerSpec } from "../domain/spec.js";
 import { ownMaxFds, ownOpenFds } from "../lib/proc.js";
 import { API_OPERATIONS, type ApiOperation } from "../runtime/port.js";
-import { HEALTH, type Snapshot } from "../supervisor/snapshot.js";
+import { HEALTH, type Snapshot } from "../domain/snapshot.js";
 
 const P = "podwarden_";
 /** Pod states Podman reports, plus "absent". */

@@ -3,7 +3,7 @@
 import { formatBytes } from "../domain/disk.js";
 import { startOrder } from "../domain/graph.js";
 import type { PodSpec } from "../domain/spec.js";
-import type { Snapshot } from "./snapshot.js";
+import type { Snapshot } from "../domain/snapshot.js";
 
 export const phaseText = (spec: PodSpec, s: Snapshot): string => {
   const total = spec.containers.length;

@@ -1,8 +1,9 @@
 // One reconcile pass: observe (one look at Podman) -> plan (pure) -> act (act.ts). Probes run
 // on their own schedule beside it (probe-scheduler.ts) and ask for a pass when a verdict changes.
 
+import type { ImagePin } from "../domain/jobs.js";
 import type { BackoffPolicy } from "../domain/backoff.js";
-import { desiredChanges, renderDesired, type Desired, type ImagePin } from "../domain/desired.js";
+import { desiredChanges, renderDesired, type Desired } from "../domain/desired.js";
 import { absorbNoProbe, absorbObservation, resetBackoff, type AbsorbContext, type ContainerHistory } from "../domain/history.js";
 import { diskNote, diskVerdicts, fullContainers, persistedPaths, type DiskVerdict, type FsSample } from "../domain/disk.js";
 import type { SupervisorEvent } from "../domain/events.js";
@@ -20,8 +21,6 @@ import type { ContainerRuntime } from "../runtime/port.js";
 import { Actor } from "./act.js";
 import { HistoryBook } from "./history-book.js";
 import { ProbeScheduler } from "./probe-scheduler.js";
-
-export type { ImagePin } from "../domain/desired.js";
 
 export interface ReconcilerDeps {
   readonly spec: PodSpec;

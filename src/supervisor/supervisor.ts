@@ -6,12 +6,13 @@ import type { HostProblem } from "../domain/host-problems.js";
 import type { Mode } from "../domain/plan.js";
 import type { Clock } from "../lib/clock.js";
 import { PodmanUnavailableError, PodwardenError } from "../lib/errors.js";
+import { waitFor } from "../lib/wait-for.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime, RuntimeEvent } from "../runtime/port.js";
 import { ReconcileLoop } from "./loop.js";
 import { EventWatcher } from "./watcher.js";
 import type { PassResult, Reconciler } from "./reconciler.js";
-import { buildSnapshot, type Snapshot } from "./snapshot.js";
+import { buildSnapshot, type Snapshot } from "../domain/snapshot.js";
 
 export interface SupervisorDeps {
   readonly reconciler: Reconciler;
@@ -246,28 +247,14 @@ export class Supervisor {
    * rejects at the deadline.
    */
   waitUntilSettled(timeoutMs: number, signal?: AbortSignal, goal: "settled" | "serving" = "settled"): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const settled = (): boolean => (goal === "serving" ? this.serving : this.settled);
-      if (settled()) return resolve();
-      const finish = (err?: Error): void => {
-        clearTimeout(timer);
-        this.#listeners.delete(check);
-        signal?.removeEventListener("abort", onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const check: Listener = () => {
-        if (settled()) finish();
-        // Conflicts do not go away by waiting: give up at once.
-        else if (this.#lastError instanceof PodwardenError && this.#lastError.code === "E_CONFLICT") finish(this.#lastError);
-      };
-      const onAbort = (): void => finish(new PodwardenError("E_ABORTED", "interrupted"));
-      const timer = setTimeout(
-        () => finish(new PodwardenError("E_TIMEOUT", `not ${this.#deps.reconciler.mode === "up" ? "ready" : "down"} after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.#listeners.add(check);
-      signal?.addEventListener("abort", onAbort, { once: true });
+    const settled = (): boolean => (goal === "serving" ? this.serving : this.settled);
+    if (settled()) return Promise.resolve();
+    // Conflicts do not go away by waiting: give up at once.
+    const check = (): boolean | Error => settled() || (this.#lastError instanceof PodwardenError && this.#lastError.code === "E_CONFLICT" ? this.#lastError : false);
+    return waitFor(check, timeoutMs, signal, {
+      clock: this.#deps.clock,
+      changes: (l) => this.onPass(l),
+      timedOut: () => new PodwardenError("E_TIMEOUT", `not ${this.#deps.reconciler.mode === "up" ? "ready" : "down"} after ${timeoutMs} ms`),
     });
   }
 }

@@ -6,6 +6,7 @@
 
 import type { Mode } from "../domain/plan.js";
 import type { PodSpec } from "../domain/spec.js";
+import { systemClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../observability/logger.js";
 import { phaseText } from "../supervisor/phase.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
@@ -19,6 +20,8 @@ export interface BridgeDeps {
   readonly logger: Logger;
   /** How much longer to ask for at each extension while building before READY. */
   readonly extendByMs?: number;
+  /** The watchdog's timer and the extensions' spacing (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 export interface SystemdBridge {
@@ -31,6 +34,8 @@ export interface SystemdBridge {
 
 export const bridgeToSystemd = (deps: BridgeDeps): SystemdBridge => {
   const { notifier, supervisor, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const closed = new AbortController();
   const extendByMs = deps.extendByMs ?? 180_000;
   let readySent = false;
   let phase = "";
@@ -55,24 +60,25 @@ export const bridgeToSystemd = (deps: BridgeDeps): SystemdBridge => {
   // the pings never wait for a pass.
   const interval = notifier.watchdogIntervalMs;
   let stalled = false;
-  const timer =
-    interval === undefined
-      ? undefined
-      : setInterval(() => {
-          if (supervisor.loopAlive()) {
-            stalled = false;
-            void notifier.watchdog();
-          } else if (!stalled) {
-            stalled = true;
-            logger.error("a reconcile pass is stuck past its deadline: withholding the watchdog ping");
-          }
-        }, interval);
-  timer?.unref();
+  const pings = async (ms: number): Promise<void> => {
+    for (;;) {
+      await clock.sleep(ms, closed.signal);
+      if (closed.signal.aborted) return;
+      if (supervisor.loopAlive()) {
+        stalled = false;
+        void notifier.watchdog();
+      } else if (!stalled) {
+        stalled = true;
+        logger.error("a reconcile pass is stuck past its deadline: withholding the watchdog ping");
+      }
+    }
+  };
+  const pinging = interval === undefined ? undefined : pings(interval);
 
   return {
     progress: () => {
       if (readySent) return;
-      const now = Date.now();
+      const now = clock.now();
       if (now - lastExtension < extendByMs / 3) return;
       lastExtension = now;
       void notifier.extendTimeout(extendByMs * 1000, "building images");
@@ -80,7 +86,8 @@ export const bridgeToSystemd = (deps: BridgeDeps): SystemdBridge => {
     stopping: (status = "stopping containers in reverse order") => notifier.stopping(status),
     close: async () => {
       unsubscribe();
-      if (timer) clearInterval(timer);
+      closed.abort();
+      await pinging;
       await notifier.close();
     },
   };

@@ -7,7 +7,7 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keepPodPath, readMarker, writeMarker } from "../../src/commands/keep-pod.js";
+import { keepPodPath, readMarker, writeMarker } from "../../src/daemon/keep-pod.js";
 import {
   cleanupRun,
   cli,

@@ -71,7 +71,7 @@ describe("podwarden install --root", () => {
     // node-cron and prom-client), and the sd_notify addon as sd-notify.ts requires it, from dist/chunks/.
     const chunks = (await readdir(join(dist, "chunks"))).filter((f) => f.endsWith(".js")).map((f) => join("chunks", f));
     expect(chunks.length).toBeGreaterThan(10);
-    const imports = ["main.js", ...chunks].map((f) => `await import(${JSON.stringify(join(dist, f))});`).join(" ");
+    const imports = ["daemon.js", ...chunks].map((f) => `await import(${JSON.stringify(join(dist, f))});`).join(" ");
     const loaded = await node(["--input-type=module", "-e", `${imports} const { createRequire } = await import("node:module"); createRequire(${JSON.stringify(`${dist}/chunks/`)})("unix-dgram"); console.log("loaded");`]);
     expect(loaded.stderr).toBe("");
     expect(loaded.stdout.trim()).toBe("loaded");

@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { podLockPath } from "../../src/commands/pod-lock.js";
+import { podLockPath } from "../../src/daemon/pod-lock.js";
 import { podEvents } from "../support/podman-events.js";
 import {
   SOCKET,

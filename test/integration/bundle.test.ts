@@ -84,7 +84,7 @@ describe("the bundle", () => {
     const loaded = [...loadedByRun()];
     const src = loaded.filter((i) => i.startsWith("src/"));
     expect(src).toContain("src/commands/run.ts");
-    expect(src).toContain("src/main.ts");
+    expect(src).toContain("src/daemon/daemon.ts");
     const others = ["render", "install", "doctor", "validate", "status", "logs", "auth", "backup", "restore", "update", "images", "restart-daemon", "up", "down", "reload"];
     for (const c of others) expect(src, `src/commands/${c}.ts`).not.toContain(`src/commands/${c}.ts`);
     expect(src.filter((i) => i.startsWith("src/render/") || i.startsWith("src/install/"))).toEqual([]);

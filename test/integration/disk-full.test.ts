@@ -9,7 +9,7 @@ import type { MountSpec, PodSpec } from "../../src/domain/spec.js";
 import { buildServer } from "../../src/http/server.js";
 import { Metrics } from "../../src/observability/metrics.js";
 import type { DiskSampler } from "../../src/probes/disk.js";
-import { buildSnapshot } from "../../src/supervisor/snapshot.js";
+import { buildSnapshot } from "../../src/domain/snapshot.js";
 import { Timeline } from "../../src/supervisor/timeline.js";
 import { Harness } from "../support/harness.js";
 import { chainSpec } from "../support/pod-spec.js";

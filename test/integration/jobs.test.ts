@@ -8,11 +8,12 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PodSpec } from "../../src/domain/spec.js";
 import { Backups } from "../../src/jobs/backup.js";
-import type { PodHandle } from "../../src/jobs/pod-handle.js";
-import { JobLock, JobRunner, type JobOutcome } from "../../src/jobs/runner.js";
+import type { PodControl } from "../../src/jobs/pod-control.js";
+import type { JobOutcome } from "../../src/domain/jobs.js";
+import { JobLock, JobRunner } from "../../src/jobs/runner.js";
 import { Scheduler } from "../../src/jobs/scheduler.js";
 import { PodwardenError } from "../../src/lib/errors.js";
-import type { Snapshot } from "../../src/supervisor/snapshot.js";
+import type { Snapshot } from "../../src/domain/snapshot.js";
 import { FakeClock } from "../support/fake-clock.js";
 import { FakeRuntime } from "../support/fake-runtime.js";
 import { silentLogger } from "../support/harness.js";
@@ -163,14 +164,14 @@ describe("backups against a fake runtime and real files", () => {
   let spec: PodSpec;
   const held: string[] = [];
 
-  const handle = (): PodHandle =>
+  const handle = (): PodControl =>
     ({
       spec: () => spec,
       secrets: () => new Map(),
       snapshot: () => ({ pod: { containersReady: 1, containersTotal: 1 } }) as unknown as Snapshot,
       hold: (n: string) => void held.push(`hold ${n}`),
       release: (n: string) => void held.push(`release ${n}`),
-    }) as unknown as PodHandle;
+    }) as unknown as PodControl;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "pw-jobs-"));

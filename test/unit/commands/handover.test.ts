@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { handOver, restartRoute, type HandoverDeps } from "../../../src/commands/handover.js";
-import { keepPodPath, readMarker } from "../../../src/commands/keep-pod.js";
+import { keepPodPath, readMarker } from "../../../src/daemon/keep-pod.js";
 import { startTicks } from "../../../src/lib/proc.js";
 import { unitOption } from "../../../src/commands/restart-daemon.js";
 import { serviceName, serviceOfCgroup, unitConfig, type SystemctlResult } from "../../../src/systemd/systemctl.js";

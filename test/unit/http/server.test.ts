@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { buildServer, type HttpDeps } from "../../../src/http/server.js";
 import { Metrics, REFRESH_MS } from "../../../src/observability/metrics.js";
-import { buildSnapshot, podReady, type Snapshot } from "../../../src/supervisor/snapshot.js";
+import { buildSnapshot, podReady, type Snapshot } from "../../../src/domain/snapshot.js";
 import { Timeline } from "../../../src/supervisor/timeline.js";
 import { Harness } from "../../support/harness.js";
 import type { ContainerSpec } from "../../../src/domain/spec.js";

@@ -3,7 +3,8 @@
 // CET jumps to 03:00 CEST, 2026-10-25 03:00 CEST falls back to 02:00 CET).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CronSchedule, scheduleError } from "../../../src/jobs/cron.js";
+import { scheduleError } from "../../../src/domain/schedule.js";
+import { CronSchedule } from "../../../src/jobs/cron.js";
 
 const ZONE = "Europe/Berlin";
 let savedTz: string | undefined;

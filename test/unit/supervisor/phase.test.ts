@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { phaseText } from "../../../src/supervisor/phase.js";
-import type { ContainerSnapshot, Snapshot } from "../../../src/supervisor/snapshot.js";
+import type { ContainerSnapshot, Snapshot } from "../../../src/domain/snapshot.js";
 import { chainSpec } from "../../support/pod-spec.js";
 
 const spec = chainSpec();

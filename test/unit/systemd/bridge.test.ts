@@ -6,11 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../../src/observability/logger.js";
-import type { ContainerSnapshot, Snapshot } from "../../../src/supervisor/snapshot.js";
+import type { ContainerSnapshot, Snapshot } from "../../../src/domain/snapshot.js";
 import { bridgeToSystemd } from "../../../src/systemd/bridge.js";
 import { createNotifier } from "../../../src/systemd/sd-notify.js";
 import { receivers, startReceiver } from "../../support/notify-receiver.js";
 import { chainSpec } from "../../support/pod-spec.js";
+import { FakeClock } from "../../support/fake-clock.js";
 
 const spec = chainSpec();
 const ready = (r: boolean): ContainerSnapshot =>
@@ -139,5 +140,27 @@ describe("systemd bridge", () => {
     await bridge.close();
     const data = (await rx.waitFor(3)).map((d) => d.data);
     expect(data.filter((d) => d.startsWith("EXTEND_TIMEOUT_USEC="))).toEqual(["EXTEND_TIMEOUT_USEC=90000000\nSTATUS=building images"]);
+  });
+
+  it("runs its watchdog and the extensions' spacing on the injected clock: no ping before the period has passed on it", async () => {
+    const { socket, rx } = await receiver();
+    const clock = new FakeClock();
+    const f = fakeSupervisor();
+    const notifier = createNotifier({ NOTIFY_SOCKET: socket, WATCHDOG_USEC: "200000" });
+    const bridge = bridgeToSystemd({ notifier, supervisor: f.supervisor, spec: () => spec, mode: () => "up", logger: createLogger({ level: "silent" }), clock, extendByMs: 90_000 });
+    bridge.progress("STEP 1/5");
+    await sleep(300); // three periods of real time: the fake clock has not moved
+    expect(rx.got.map((d) => d.data).filter((d) => d === "WATCHDOG=1")).toHaveLength(0);
+    clock.advance(100);
+    await rx.waitFor(2);
+    clock.advance(29_899); // another period: a second ping; a third of the extension after the first, less 1 ms
+    await rx.waitFor(3);
+    bridge.progress("STEP 2/5"); // still throttled
+    clock.advance(1);
+    bridge.progress("STEP 3/5");
+    await bridge.close();
+    const data = (await rx.waitFor(4)).map((d) => d.data);
+    expect(data.filter((d) => d.startsWith("EXTEND_TIMEOUT_USEC="))).toHaveLength(2);
+    expect(data.filter((d) => d === "WATCHDOG=1")).toHaveLength(2);
   });
 });

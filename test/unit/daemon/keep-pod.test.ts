@@ -3,7 +3,7 @@ import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { handoverDecision, keepPodPath, parseMarker, readMarker, withdrawMarker, writeMarker } from "../../../src/commands/keep-pod.js";
+import { handoverDecision, keepPodPath, parseMarker, readMarker, withdrawMarker, writeMarker } from "../../../src/daemon/keep-pod.js";
 
 describe("the keep-pod marker: parsing and the decision", () => {
   it("accepts exactly one pid, optionally with one newline", () => {

@@ -8,12 +8,12 @@ import { lstat, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquirePodLock, lockedMessage, parseHolder, podLockPath, readLockHolder, type LockHolder } from "../../../src/commands/pod-lock.js";
-import { isDaemonArgv, liveDaemon } from "../../../src/commands/pidfile.js";
+import { acquirePodLock, lockedMessage, parseHolder, podLockPath, readLockHolder, type LockHolder } from "../../../src/daemon/pod-lock.js";
+import { isDaemonArgv, liveDaemon } from "../../../src/daemon/pidfile.js";
 import { parseStartTicks, startTicks } from "../../../src/lib/proc.js";
 import { EXIT } from "../../../src/lib/errors.js";
 
-const LOCK_MODULE = fileURLToPath(new URL("../../../src/commands/pod-lock.ts", import.meta.url));
+const LOCK_MODULE = fileURLToPath(new URL("../../../src/daemon/pod-lock.ts", import.meta.url));
 
 describe("pod lock", () => {
   let dir: string;

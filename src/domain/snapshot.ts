@@ -1,13 +1,14 @@
-// The status snapshot: built from the last pass only, so readers never call Podman.
+// The status snapshot: the shared words for how the pod stands (health, states, readiness), built
+// from the last pass only (pure: the supervisor hands in what it saw), so readers never call Podman.
 
-import type { DiskVerdict } from "../domain/disk.js";
-import type { ContainerHistory } from "../domain/history.js";
-import { hostProblemIn, type HostProblem } from "../domain/host-problems.js";
-import type { ContainerState } from "../domain/lifecycle.js";
-import type { Observed } from "../domain/observed.js";
-import type { Mode, Plan } from "../domain/plan.js";
-import { hasGivenUp, isServing, softDependenciesDown, softOnlyDependencies } from "../domain/serving.js";
-import type { PodSpec } from "../domain/spec.js";
+import type { DiskVerdict } from "./disk.js";
+import type { ContainerHistory } from "./history.js";
+import { hostProblemIn, type HostProblem } from "./host-problems.js";
+import type { ContainerState } from "./lifecycle.js";
+import type { Observed } from "./observed.js";
+import type { Mode, Plan } from "./plan.js";
+import { hasGivenUp, isServing, softDependenciesDown, softOnlyDependencies } from "./serving.js";
+import type { PodSpec } from "./spec.js";
 
 export const HEALTH = ["healthy", "unhealthy", "starting", "stopped", "none"] as const;
 export type Health = (typeof HEALTH)[number];

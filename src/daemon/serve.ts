@@ -1,0 +1,36 @@
+// Opening the daemon's two doors: the HTTP endpoints and the control socket. Neither failing
+// stops the supervising: the pod matters more than its dashboard.
+
+import { chmod, mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { HttpSettings } from "../config/http.js";
+import type { buildServer } from "../http/server.js";
+import { errorMessage } from "../lib/errors.js";
+import type { Logger } from "../observability/logger.js";
+
+/** The parts of the HTTP apps the daemon uses (keeps fastify's types inside http/). */
+export type FastifyLikeServer = ReturnType<typeof buildServer>;
+
+export const listen = async (server: FastifyLikeServer | undefined, http: HttpSettings, log: Logger): Promise<void> => {
+  if (!server) return;
+  try {
+    await server.listen({ host: http.host, port: http.port });
+    log.info({ url: `http://${http.host}:${http.port}/` }, "serving /status, /metrics, /healthz, /readyz and the status page");
+  } catch (err) {
+    // Keep supervising, say why there is no HTTP.
+    log.error({ host: http.host, port: http.port, err: errorMessage(err) }, "cannot listen: HTTP endpoints are off (is the port taken? set http.port)");
+  }
+};
+
+/** The control socket: root-only by its mode; a stale file from a crashed daemon is replaced. */
+export const listenControl = async (control: FastifyLikeServer, log: Logger, path: string): Promise<void> => {
+  try {
+    await rm(path, { force: true });
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await control.listen({ path });
+    await chmod(path, 0o600);
+    log.info({ socket: path }, "control socket ready (podwarden backup, restore, update, reload)");
+  } catch (err) {
+    log.error({ socket: path, err: errorMessage(err) }, "cannot open the control socket: backup, restore and update from the CLI are off; reload falls back to SIGHUP");
+  }
+};
