@@ -261,7 +261,9 @@ export class Reconciler {
       const from = h?.state ?? "pending";
       if (from === state) continue;
       const log = this.#deps.logger;
-      if (!isLegalTransition(from, state)) log.warn({ container: name, from, to: state }, "unexpected state transition");
+      // The table is tested against the pure core (test/unit/domain/lifecycle.test.ts): a change
+      // outside it is a bug in podwarden, logged loudly; supervising goes on.
+      if (!isLegalTransition(from, state)) log.error({ container: name, from, to: state }, `bug: ${from} -> ${state} is not in the lifecycle table (domain/lifecycle.ts)`);
       log.info({ container: name, from, reason: h?.lastReason }, `-> ${state}`);
       this.#book.update(name, (x) => ({ ...x, state }));
       this.#deps.onEvent?.({ kind: "transition", at: this.#deps.clock.now(), container: name, from, to: state, ...(h?.lastReason ? { reason: h.lastReason } : {}) });
