@@ -6,7 +6,7 @@
 
 import { HostGate } from "../doctor/gate.js";
 import { buildDaemon, checkHost, type Daemon } from "../main.js";
-import { EXIT, errorMessage } from "../lib/errors.js";
+import { EXIT } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { bridgeToSystemd, type SystemdBridge } from "../systemd/bridge.js";
 import { createNotifier } from "../systemd/sd-notify.js";
@@ -51,7 +51,7 @@ const listen = async (d: Daemon, log: Logger): Promise<void> => {
     log.info({ url: `http://${d.http.host}:${d.http.port}/` }, "serving /status, /metrics, /healthz, /readyz and the status page");
   } catch (err) {
     // The pod matters more than its dashboard: keep supervising, say why there is no HTTP.
-    log.error({ host: d.http.host, port: d.http.port, err: errorMessage(err) }, "cannot listen: HTTP endpoints are off (is the port taken? set http.port)");
+    log.error({ host: d.http.host, port: d.http.port, err }, "cannot listen: HTTP endpoints are off (is the port taken? set http.port)");
   }
 };
 
@@ -64,7 +64,7 @@ const listenControl = async (d: Daemon, log: Logger, path: string): Promise<void
     await chmod(path, 0o600);
     log.info({ socket: path }, "control socket ready (podwarden backup, restore, update, reload)");
   } catch (err) {
-    log.error({ socket: path, err: errorMessage(err) }, "cannot open the control socket: backup, restore and update from the CLI are off; reload falls back to SIGHUP");
+    log.error({ socket: path, err }, "cannot open the control socket: backup, restore and update from the CLI are off; reload falls back to SIGHUP");
   }
 };
 
@@ -78,7 +78,7 @@ const stopPod = async (d: Daemon, log: Logger): Promise<number> => {
     log.info("pod stopped and removed");
     return EXIT.ok;
   } catch (err) {
-    log.error({ err: errorMessage(err) }, "shutdown did not finish");
+    log.error({ err }, "shutdown did not finish");
     return EXIT.failure;
   }
 };
@@ -91,7 +91,7 @@ const takeKeepPodMarker = async (path: string, log: Logger): Promise<boolean> =>
   const marker = await readMarker(path);
   const decision = handoverDecision(marker, process.pid);
   if (marker.kind !== "absent") {
-    await removeMarker(path).catch((err: unknown) => log.warn({ marker: path, err: errorMessage(err) }, "cannot remove the keep-pod marker"));
+    await removeMarker(path).catch((err: unknown) => log.warn({ marker: path, err }, "cannot remove the keep-pod marker"));
   }
   if (decision.ignored) log.warn({ marker: path, reason: decision.ignored }, "ignoring the keep-pod marker: the pod is stopped as usual");
   return decision.handover;
@@ -104,7 +104,7 @@ const logProcessTrouble = (log: Logger): void => {
   const crash =
     (what: string) =>
     (err: unknown): void => {
-      log.fatal({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, what);
+      log.fatal({ err }, what);
       process.exit(EXIT.failure);
     };
   process.on("uncaughtException", crash("uncaught exception: exiting"));
@@ -175,9 +175,9 @@ export const run = async (ctx: CommandContext): Promise<number> => {
   d.onReload(() => gate.recheck());
   reloadOnHup(d);
   const pidfile = pidfilePath(ctx.global.env, d.spec.name);
-  await writePidfile(pidfile, d.spec.source).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
+  await writePidfile(pidfile, d.spec.source).catch((err: unknown) => log.warn({ pidfile, err }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
   // Image pins from earlier updates apply before the first pass, so adoption keeps those containers.
-  await d.jobs.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, "jobs not started: no scheduled backups or updates"));
+  await d.jobs.start().catch((err: unknown) => log.error({ err }, "jobs not started: no scheduled backups or updates"));
   // Stopped during the start-up: the pod is not started at all.
   if (!stop.requested) gate.begin();
   await listen(d, log);

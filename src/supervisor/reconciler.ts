@@ -386,7 +386,7 @@ export class Reconciler {
     logger.info({ container: name, reason, timeoutS }, "stopping");
     runtime.stopContainer(id, timeoutS).then(
       () => this.#kick?.(),
-      (err: unknown) => logger.warn({ container: name, err: errorMessage(err) }, "stop request failed; will ask again"),
+      (err: unknown) => logger.warn({ container: name, err }, "stop request failed; will ask again"),
     );
   }
 
@@ -424,7 +424,7 @@ export class Reconciler {
   #startFailed(name: string, what: string, err: unknown, adjust: (h: ContainerHistory) => ContainerHistory): void {
     const message = errorMessage(err);
     this.#update(name, (h) => markStartFailed(adjust(h), message, this.#ctx()));
-    this.#deps.logger.error({ container: name, err: message }, what);
+    this.#deps.logger.error({ container: name, err }, what);
     this.#emit({ kind: "start-failed", at: this.#deps.clock.now(), container: name, message });
   }
 
