@@ -227,6 +227,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
     checkUpdates: (container) => jobs.checkUpdates(container),
     update: (container) => jobs.update(container),
     reload: (config) => reloadFile(config),
+    logger: loaded.logger,
   });
   const server = loaded.http.enabled
     ? buildServer({
@@ -239,6 +240,7 @@ export const buildDaemon = async (opts: GlobalOptions, patient = false, onProgre
         // The loop passes at least every 30 s (idle relist); three missed ones mean it is stuck.
         alive: () => supervisor.loopProgressedWithin(LOOP_STALL_MS),
         ...(loaded.http.token ? { control: { token: loaded.http.token, reload } } : {}),
+        logger: loaded.logger,
       })
     : undefined;
   return { ...loaded, runtime, socket, reconciler, supervisor, clock, reload, onReload, metrics, timeline, server, jobs, control };
