@@ -48,10 +48,10 @@ describe("HTTP logging through the daemon's logger", () => {
     expect(lines.filter((l) => l.msg === "no such route").map((l) => l.url)).toEqual(["/nope"]);
   });
 
-  it("a route that throws is a 500 logged as an error: type, message and stack, the secret scrubbed", async () => {
+  it("a route that throws is a 500 logged as an error: type, message, stack and cause, the secret scrubbed", async () => {
     const { app, lines } = await logged("info", {
       snapshot: () => {
-        throw new Error(`snapshot broke near ${SECRET}`);
+        throw new Error(`snapshot broke near ${SECRET}`, { cause: Object.assign(new Error("underneath"), { code: "EIO" }) });
       },
     });
     const res = await app.inject("/readyz");
@@ -59,7 +59,7 @@ describe("HTTP logging through the daemon's logger", () => {
     expect(JSON.stringify(lines)).not.toContain(SECRET);
     const errors = lines.filter((l) => l.level === 50);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ component: "http", url: "/readyz", statusCode: 500, err: { type: "Error", message: "snapshot broke near [REDACTED]" } });
+    expect(errors[0]).toMatchObject({ component: "http", url: "/readyz", statusCode: 500, err: { type: "Error", message: "snapshot broke near [REDACTED]", cause: { message: "underneath", code: "EIO" } } });
     expect(String((errors[0]!.err as { stack: string }).stack)).toMatch(/^Error: snapshot broke near \[REDACTED\]\n\s+at /);
   });
 
