@@ -15,7 +15,7 @@ import { buildServer } from "../http/server.js";
 import { longestGapS } from "../jobs/cron.js";
 import { Jobs } from "../jobs/jobs.js";
 import { systemClock, type Clock } from "../lib/clock.js";
-import { EXIT, errorMessage } from "../lib/errors.js";
+import { EXIT } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { Metrics, startPeriodsS } from "../observability/metrics.js";
 import { createDiskSampler } from "../probes/disk.js";
@@ -171,7 +171,7 @@ const stopPod = async (d: Pod, log: Logger): Promise<number> => {
     log.info("pod stopped and removed");
     return EXIT.ok;
   } catch (err) {
-    log.error({ err: errorMessage(err) }, "shutdown did not finish");
+    log.error({ err }, "shutdown did not finish");
     return EXIT.failure;
   }
 };
@@ -184,7 +184,7 @@ const takeKeepPodMarker = async (path: string, log: Logger): Promise<boolean> =>
   const marker = await readMarker(path);
   const decision = handoverDecision(marker, process.pid);
   if (marker.kind !== "absent") {
-    await removeMarker(path).catch((err: unknown) => log.warn({ marker: path, err: errorMessage(err) }, "cannot remove the keep-pod marker"));
+    await removeMarker(path).catch((err: unknown) => log.warn({ marker: path, err }, "cannot remove the keep-pod marker"));
   }
   if (decision.ignored) log.warn({ marker: path, reason: decision.ignored }, "ignoring the keep-pod marker: the pod is stopped as usual");
   return decision.handover;
@@ -234,6 +234,7 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
         // Stuck: a pass in flight past its deadline (an idle loop passes rarely and is alive).
         alive: () => d.supervisor.loopAlive(),
         ...(d.http.token ? { control: { token: d.http.token, reload: d.reload } } : {}),
+        logger: d.logger,
       })
     : undefined;
   // HTTP comes up while the host is checked (fastify's start-up work overlaps the Podman
@@ -258,9 +259,9 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
   // SIGHUP: apply a changed config (the reload logs the outcome); a bad one changes nothing.
   process.on("SIGHUP", () => void d.reload().catch(() => undefined));
   const pidfile = pidfilePath(opts.env, d.spec.name);
-  await writePidfile(pidfile, d.spec.source).catch((err: unknown) => log.warn({ pidfile, err: errorMessage(err) }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
+  await writePidfile(pidfile, d.spec.source).catch((err: unknown) => log.warn({ pidfile, err }, "cannot write the pid file; `podwarden reload` will not find this daemon"));
   // Image pins from earlier updates apply before the first pass, so adoption keeps those containers.
-  await jobs.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, "jobs not started: no scheduled backups or updates"));
+  await jobs.start().catch((err: unknown) => log.error({ err }, "jobs not started: no scheduled backups or updates"));
   // Stopped during the start-up: the pod is not started at all.
   if (!stop.requested) gate.begin();
   await listening;
@@ -271,6 +272,7 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
     checkUpdates: (container) => jobs.checkUpdates(container),
     update: (container) => jobs.update(container),
     reload: (config) => d.reloadFile(config),
+    logger: d.logger,
   });
   const socket = controlSocketPath(opts.env, d.spec.name);
   await listenControl(control, log, socket);

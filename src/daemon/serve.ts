@@ -5,7 +5,6 @@ import { chmod, mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { HttpSettings } from "../config/http.js";
 import type { buildServer } from "../http/server.js";
-import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 
 /** The parts of the HTTP apps the daemon uses (keeps fastify's types inside http/). */
@@ -18,7 +17,7 @@ export const listen = async (server: FastifyLikeServer | undefined, http: HttpSe
     log.info({ url: `http://${http.host}:${http.port}/` }, "serving /status, /metrics, /healthz, /readyz and the status page");
   } catch (err) {
     // Keep supervising, say why there is no HTTP.
-    log.error({ host: http.host, port: http.port, err: errorMessage(err) }, "cannot listen: HTTP endpoints are off (is the port taken? set http.port)");
+    log.error({ host: http.host, port: http.port, err }, "cannot listen: HTTP endpoints are off (is the port taken? set http.port)");
   }
 };
 
@@ -31,6 +30,6 @@ export const listenControl = async (control: FastifyLikeServer, log: Logger, pat
     await chmod(path, 0o600);
     log.info({ socket: path }, "control socket ready (podwarden backup, restore, update, reload)");
   } catch (err) {
-    log.error({ socket: path, err: errorMessage(err) }, "cannot open the control socket: backup, restore and update from the CLI are off; reload falls back to SIGHUP");
+    log.error({ socket: path, err }, "cannot open the control socket: backup, restore and update from the CLI are off; reload falls back to SIGHUP");
   }
 };

@@ -1,7 +1,7 @@
 // The daemon's process: SIGTERM and SIGINT from its first moment, and Node's own warnings and
 // crashes told through the logger.
 
-import { EXIT, errorMessage } from "../lib/errors.js";
+import { EXIT } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 
 /** Under `run` every line is the logger's: Node's warnings and a crash too (a crash still exits 1). */
@@ -11,7 +11,7 @@ export const logProcessTrouble = (log: Logger): void => {
   const crash =
     (what: string) =>
     (err: unknown): void => {
-      log.fatal({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, what);
+      log.fatal({ err }, what);
       process.exit(EXIT.failure);
     };
   process.on("uncaughtException", crash("uncaught exception: exiting"));

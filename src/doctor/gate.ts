@@ -60,7 +60,7 @@ export class HostGate {
       checks = await this.#deps.check();
     } catch (err) {
       // The checks are a help, not a precondition of their own: the daemon goes on without them.
-      this.#deps.logger.error({ err: (err as Error).message }, "host checks failed to run; starting without them");
+      this.#deps.logger.error({ err }, "host checks failed to run; starting without them");
       return;
     }
     const configError = configErrorOf(blockingErrors(checks), this.#deps.source());
@@ -100,7 +100,7 @@ export class HostGate {
         if (this.#stop.signal.aborted) return;
         this.#apply(checks);
       } catch (err) {
-        this.#deps.logger.error({ err: (err as Error).message }, "host checks failed to run; trying again");
+        this.#deps.logger.error({ err }, "host checks failed to run; trying again");
       }
     }
   }

@@ -100,3 +100,5 @@ export type StatusDocument = Static<typeof StatusSchema>;
 
 export const ProbeResultSchema = Type.Object({ status: Type.String() });
 export const ErrorSchema = Type.Object({ error: Type.String() });
+/** What a reload changed: the containers it recreates, and whether the pod itself is recreated. */
+export const ReloadResultSchema = Type.Object({ changed: Type.Array(Type.String()), podChanged: Type.Boolean() });

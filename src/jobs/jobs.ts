@@ -5,7 +5,7 @@
 import type { JobsSettings } from "../config/jobs.js";
 import type { Clock } from "../lib/clock.js";
 import { rm } from "node:fs/promises";
-import { PodwardenError, errorMessage } from "../lib/errors.js";
+import { PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime, Progress } from "../runtime/port.js";
 import { podReady } from "../domain/snapshot.js";
@@ -118,7 +118,7 @@ export class Jobs {
         for (const path of whenReady) await rm(path, { recursive: true, force: true });
         log.info({ deleted: whenReady }, "the pod is ready on the restored data: the replaced data is deleted");
       },
-      (err: unknown) => log.warn({ kept: whenReady, err: errorMessage(err) }, "the pod did not become ready on the restored data: the replaced data is kept"),
+      (err: unknown) => log.warn({ kept: whenReady, err }, "the pod did not become ready on the restored data: the replaced data is kept"),
     );
   }
 

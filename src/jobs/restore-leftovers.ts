@@ -8,7 +8,6 @@ import { basename, dirname, join } from "node:path";
 import { persistedMounts } from "../domain/backup.js";
 import { parseLeftover, planLeftovers, type LeftoverAction, type PersistedDirState } from "../domain/restore-leftovers.js";
 import type { PodSpec } from "../domain/spec.js";
-import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 
 const present = (p: string): Promise<boolean> => lstat(p).then(() => true, () => false);
@@ -50,7 +49,7 @@ export const recoverRestores = async (spec: PodSpec, backupDir: string | undefin
     for (const n of await readdir(backupDir).catch(() => [])) {
       if (!n.startsWith(".restore-")) continue;
       logger.warn({ path: join(backupDir, n) }, "removing the unpack directory of a restore cut short (a copy of its archive)");
-      await rm(join(backupDir, n), { recursive: true, force: true }).catch((err: unknown) => logger.error({ path: join(backupDir, n), err: errorMessage(err) }, "cannot remove it"));
+      await rm(join(backupDir, n), { recursive: true, force: true }).catch((err: unknown) => logger.error({ path: join(backupDir, n), err }, "cannot remove it"));
     }
   }
   const whenReady: string[] = [];
@@ -71,7 +70,7 @@ export const recoverRestores = async (spec: PodSpec, backupDir: string | undefin
       await apply(a);
     } catch (err) {
       held.add(a.container);
-      logger.error({ container: a.container, err: errorMessage(err) }, `cannot undo a restore cut short: ${a.container} is kept stopped; put its data back by hand (see the leftovers beside ${basename(a.do === "rename" ? a.to : a.path)}), then restart podwarden`);
+      logger.error({ container: a.container, err }, `cannot undo a restore cut short: ${a.container} is kept stopped; put its data back by hand (see the leftovers beside ${basename(a.do === "rename" ? a.to : a.path)}), then restart podwarden`);
     }
   }
   return { whenReady, held: [...held] };

@@ -145,7 +145,7 @@ export const restoreArchive = async (archive: string, deps: RestoreDeps, signal:
         if (inPlace) await rename(m.source, staged(m));
         if (movedAside) await rename(aside(m), m.source);
       } catch (undo) {
-        logger.error({ source: m.source, err: errorMessage(undo) }, "cannot put the data back after a failed swap: the next start will");
+        logger.error({ source: m.source, err: undo }, "cannot put the data back after a failed swap: the next start will");
       }
     }
     for (const m of manifest.mounts) await rm(staged(m), { recursive: true, force: true });

@@ -91,7 +91,7 @@ export class JobRunner<A, T> {
     } catch (err) {
       if (!(err instanceof JobSkipped)) {
         const ms = this.#deps.now() - started;
-        log.error({ ms, err: errorMessage(err) }, "job failed");
+        log.error({ ms, err }, "job failed");
         this.#record(trigger, "failed", ms, errorMessage(err));
       }
       throw err;

@@ -137,7 +137,7 @@ export class Updates {
       await staysReady(pod, c.name, c.update!.windowMs, signal);
     } catch (err) {
       if (signal.aborted) throw err;
-      this.#d.logger.warn({ container: c.name, image: short(candidate), err: errorMessage(err) }, "update failed: rolling back");
+      this.#d.logger.warn({ container: c.name, image: short(candidate), err }, "update failed: rolling back");
       await this.#pin(c, current);
       await state.update((s) => ({ ...s, rejected: { ...s.rejected, [c.name]: candidate } }));
       await pod.waitFor(`${c.name} ready again on ${short(current)}`, readyOn(c.name, current), budget, signal);

@@ -1,5 +1,7 @@
 // The one pino() call. Known secret-bearing keys are redacted by path, and every line is
-// scrubbed of the env file's secret values before it is written, whatever key holds them.
+// scrubbed of the env file's secret values before it is written, whatever key holds them:
+// an error logged under `err` is serialized into the line first (type, message, stack, code
+// and its other fields, each cause nested under `cause`), so the scrub covers all of it.
 
 import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
 import { withPriority } from "./journal.js";
@@ -78,6 +80,9 @@ export const createLogger = (options: LoggerOptions = {}): Logger => {
       name: "podwarden",
       level: options.level ?? "info",
       redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+      // Causes as objects of their own (their codes kept), not glued into one message: our
+      // errors already repeat their cause's message in their own.
+      serializers: { err: pino.stdSerializers.errWithCause },
       hooks: { streamWrite: scrub },
     },
     options.destination ?? jsonDestination(2),

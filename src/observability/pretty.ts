@@ -6,8 +6,20 @@ import type { Writable } from "node:stream";
 const LEVELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "WARN", 50: "ERROR", 60: "FATAL" };
 const HIDDEN = new Set(["level", "time", "pid", "hostname", "name", "msg"]);
 
-const field = (key: string, value: unknown): string =>
-  `${key}=${typeof value === "string" && !/\s/.test(value) ? value : JSON.stringify(value)}`;
+/**
+ * A serialized error (pino's `err`: type, message, stack, code...) as one short phrase: its code
+ * and message. The stack stays in the JSON lines; a person at a terminal wants the cause.
+ */
+const errorPhrase = (value: unknown): unknown => {
+  if (typeof value !== "object" || value === null || typeof (value as { message?: unknown }).message !== "string") return value;
+  const { message, code } = value as { message: string; code?: unknown };
+  return typeof code === "string" && !message.startsWith(code) ? `${code}: ${message}` : message;
+};
+
+const field = (key: string, value: unknown): string => {
+  const v = key === "err" ? errorPhrase(value) : value;
+  return `${key}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`;
+};
 
 export const formatLine = (line: string): string => {
   let rec: Record<string, unknown>;

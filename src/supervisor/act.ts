@@ -91,7 +91,7 @@ export class Actor {
     logger.info({ container: name, reason, timeoutS }, "stopping");
     runtime.stopContainer(id, timeoutS).then(
       () => this.#deps.kick(),
-      (err: unknown) => logger.warn({ container: name, err: errorMessage(err) }, "stop request failed; will ask again"),
+      (err: unknown) => logger.warn({ container: name, err }, "stop request failed; will ask again"),
     );
   }
 
@@ -123,7 +123,7 @@ export class Actor {
   #startFailed(name: string, what: string, err: unknown, adjust: (h: ContainerHistory) => ContainerHistory): void {
     const message = errorMessage(err);
     this.#deps.book.update(name, (h) => markStartFailed(adjust(h), message, this.#deps.ctx()));
-    this.#deps.logger.error({ container: name, err: message }, what);
+    this.#deps.logger.error({ container: name, err }, what);
     this.#deps.emit({ kind: "start-failed", at: this.#deps.clock.now(), container: name, message });
   }
 

@@ -2,7 +2,6 @@
 // "reconcile now" and coalesce; a failed pass is retried with a growing delay.
 
 import type { Clock } from "../lib/clock.js";
-import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { PassResult } from "./reconciler.js";
 
@@ -48,7 +47,7 @@ export class ReconcileLoop {
       } catch (err) {
         errors += 1;
         delay = Math.min(errorBackoff.maxMs, errorBackoff.initialMs * 2 ** (errors - 1));
-        logger.error({ err: errorMessage(err), retryInMs: delay }, "reconcile pass failed");
+        logger.error({ err, retryInMs: delay }, "reconcile pass failed");
         this.#opts.onPass?.(err instanceof Error ? err : new Error(String(err)), performance.now() - started);
       }
       // Stopped during the pass: an already aborted signal never fires its abort listener,

@@ -8,7 +8,6 @@ import { absorbProbe, type ContainerHistory } from "../domain/history.js";
 import type { ObservedContainer } from "../domain/observed.js";
 import type { ContainerSpec, PodSpec, ProbeSpec } from "../domain/spec.js";
 import type { Clock } from "../lib/clock.js";
-import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { Prober } from "../probes/prober.js";
 import type { HistoryBook } from "./history-book.js";
@@ -76,7 +75,7 @@ export class ProbeScheduler {
             return changed;
           })
           .catch((err: unknown) => {
-            this.#deps.logger.error({ container: c.name, err: errorMessage(err) }, "probe could not run");
+            this.#deps.logger.error({ container: c.name, err }, "probe could not run");
             return false;
           })
           .finally(() => {

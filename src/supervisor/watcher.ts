@@ -4,7 +4,6 @@
 // catch up on whatever happened while it was down (and to relist more often meanwhile).
 
 import type { Clock } from "../lib/clock.js";
-import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import { isRelevant } from "../runtime/map-event.js";
 import type { ContainerRuntime, RuntimeEvent } from "../runtime/port.js";
@@ -56,7 +55,7 @@ export class EventWatcher {
         if (!signal.aborted) logger.warn("event stream ended; reopening");
       } catch (err) {
         if (signal.aborted) break;
-        if (!lost) logger.warn({ err: errorMessage(err) }, "event stream lost; polling until it is back");
+        if (!lost) logger.warn({ err }, "event stream lost; polling until it is back");
         lost = true;
       }
       // Lost: the loop looks again now, and relists at its short period until the stream is back.

@@ -245,7 +245,7 @@ export const createNotifier = (env: NotifyEnv, logger: NotifierLogger = noopLogg
       kind = "unix-dgram";
     } catch (err) {
       logger.warn(
-        { err: err instanceof Error ? err.message : String(err), notifySocket: raw },
+        { err, notifySocket: raw },
         "sd_notify: the unix-dgram addon is not available (was its install script skipped? see npm install-scripts ls); using systemd-notify, which needs root or NotifyAccess=all",
       );
       kind = "systemd-notify";
@@ -265,7 +265,7 @@ export const createNotifier = (env: NotifyEnv, logger: NotifierLogger = noopLogg
         if (failing) logger.debug({ notifySocket: raw }, "sd_notify: sending works again");
         failing = false;
       } catch (err) {
-        const fields = { notifySocket: raw, transport: kind, message: lines[0], err: err instanceof Error ? err.message : String(err) };
+        const fields = { notifySocket: raw, transport: kind, message: lines[0], err };
         if (!failing) logger.warn(fields, "sd_notify: could not notify systemd (further failures are logged at debug until a send works)");
         else logger.debug(fields, "sd_notify: could not notify systemd");
         failing = true;
