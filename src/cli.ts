@@ -37,8 +37,12 @@ const OPTION_HELP: Readonly<Record<string, string>> = {
                         render flux: a workspace (repeat for more)`,
   out: "      --out DIR         render flux: write kubernetes/apps/opencode/ under DIR (default: stdout)",
   image: `      --image REF       render flux: the OpenCode image from a registry, pinned by version tag
-                        or digest (default: the config's, if it is one; localhost/ and :latest
-                        are refused)`,
+                        or digest (default: the config's if a cluster can pull it, else the stock
+                        ghcr.io/anomalyco/opencode 1.x; localhost/, :latest and a stock image
+                        outside 1.x are refused)`,
+  pull: "      --pull            render flux: fast-forward each workspace's branch at every later start (AUTO-01)",
+  "depends-on": `      --depends-on A,B  render flux: the Flux Kustomizations the workspaces wait for
+                        (default external-secrets-stores,cert-manager; "" for none)`,
   gateway: "      --gateway NS/NAME[:SECTION]  render flux: the Gateway (default network/envoy-external:https)",
   store: "      --store NAME      render flux: the Doppler ClusterSecretStore (default doppler)",
   "storage-class": "      --storage-class NAME  render: PVC storage class (flux default ceph-block)",
@@ -131,6 +135,8 @@ const OPTIONS = {
   issuer: { type: "string" },
   backup: { type: "boolean", default: false },
   "with-memory": { type: "boolean", default: false },
+  pull: { type: "boolean", default: false },
+  "depends-on": { type: "string" },
   "log-level": { type: "string", default: "info" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
@@ -221,6 +227,8 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       issuer: values.issuer,
       backup: values.backup,
       withMemory: values["with-memory"],
+      pull: values.pull,
+      dependsOn: values["depends-on"],
     },
     service: {
       unit: values.unit,

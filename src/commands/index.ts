@@ -32,6 +32,10 @@ export interface CommandContext {
     readonly issuer: string | undefined;
     readonly backup: boolean;
     readonly withMemory: boolean;
+    /** render flux --pull: AUTO-01 for every workspace. */
+    readonly pull: boolean;
+    /** render flux --depends-on A,B: the Flux Kustomizations the workspaces wait for ("" = none). */
+    readonly dependsOn?: string;
   };
   /** restart-daemon, install, uninstall. */
   readonly service: {
@@ -65,7 +69,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   logs: { summary: "a container's logs: podwarden logs <container> [-f] [--since 10m] [--tail 100]", options: ["config", "socket", "follow", "since", "tail"], load: async () => (await import("./logs.js")).logs },
   reload: { summary: "check the config, then have the running daemon apply it (SIGHUP)", options: ["config", "json"], load: async () => (await import("./reload.js")).reload },
   auth: { summary: "auth import: copy a provider's login (Copilot) into the pod's persisted auth.json, or to Doppler", options: ["config", "json", "from", "provider", "doppler-secret", "doppler-project", "doppler-config"], load: async () => (await import("./auth.js")).auth },
-  render: { summary: "render kube | render flux --domain D --workspace NAME=REPO_URL: the pod as Kubernetes YAML or a Flux tree", options: ["config", "domain", "workspace", "out", "image", "gateway", "store", "storage-class", "issuer", "backup", "with-memory"], load: async () => (await import("./render.js")).render },
+  render: { summary: "render kube | render flux --domain D --workspace NAME=REPO_URL: the pod as Kubernetes YAML or a Flux tree", options: ["config", "domain", "workspace", "out", "image", "gateway", "store", "storage-class", "issuer", "backup", "with-memory", "pull", "depends-on"], load: async () => (await import("./render.js")).render },
   backup: { summary: "backup now | backup list: have the daemon write a consistent archive of every persisted directory, or list them", options: ["config", "json"], load: async () => (await import("./backup.js")).backup },
   restore: { summary: "restore ARCHIVE: verify it, stop the affected containers, swap their data, start in order, wait until ready", options: ["config", "json"], load: async () => (await import("./restore.js")).restore },
   update: { summary: "update [--check] [CONTAINER]: move to new images (pull or rebuild), rolling back any that does not stay ready", options: ["config", "check", "json"], load: async () => (await import("./update.js")).update },

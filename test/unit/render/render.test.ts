@@ -23,6 +23,7 @@ import { CLONE_ONCE } from "../../../src/domain/opencode.js";
 import type { PodSpec } from "../../../src/domain/spec.js";
 import { FLUX_DEFAULTS, imageProblem, renderFlux, type FluxOptions } from "../../../src/render/flux.js";
 import { renderKube } from "../../../src/render/kube.js";
+import { readFluxScripts } from "../../../src/commands/render.js";
 import { REPO } from "../../support/podman-harness.js";
 
 const REPO_CONFIG_DIR = fileURLToPath(new URL("../../../config/", import.meta.url));
@@ -48,6 +49,8 @@ async function shipped(): Promise<{ spec: PodSpec; envKeys: string[] }> {
 }
 const shippedSpec = async (): Promise<PodSpec> => (await shipped()).spec;
 
+const SCRIPTS = await readFluxScripts();
+
 const fluxOptions = (envKeys: readonly string[], over: Partial<FluxOptions> = {}): FluxOptions => ({
   ...FLUX_DEFAULTS,
   domain: "angryninja.cloud",
@@ -56,6 +59,7 @@ const fluxOptions = (envKeys: readonly string[], over: Partial<FluxOptions> = {}
     { name: "ha", repo: "https://github.com/angryninja/home-assistant-config.git" },
   ],
   image: "ghcr.io/angryninja/opencode-server:1.18.33",
+  scripts: SCRIPTS,
   envKeys,
   ...over,
 });
@@ -116,7 +120,8 @@ function validate(o: Obj): void {
   required?.(o);
 }
 
-const allFlux = (files: ReadonlyMap<string, string>): Obj[] => [...files.values()].flatMap(docs);
+/** The manifests (scripts/ holds a shell script and a README). */
+const allFlux = (files: ReadonlyMap<string, string>): Obj[] => [...files].filter(([f]) => f.endsWith(".yaml")).flatMap(([, text]) => docs(text));
 const find = (objs: Obj[], kind: string, name?: string): Obj[] => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
 
 describe("render kube", () => {
