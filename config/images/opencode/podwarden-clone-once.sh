@@ -18,7 +18,7 @@
 # The token never reaches argv, the URL, .git/config or the output: git gets it as an
 # HTTP header through GIT_CONFIG_* variables of its own process only. The clone goes to a
 # temporary directory beside REPO_DIR and is renamed into place when complete, so a
-# half-done clone is never taken for done. Never run this with `set -x`.
+# half-done clone is never taken for done. Never trace it (sh -x).
 set -eu
 
 say() { printf 'clone-once: %s\n' "$*"; }
