@@ -2,7 +2,7 @@
 // Node HTTP server on 127.0.0.1 that demands basic auth and counts every request.
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +13,8 @@ export interface GitServer {
   readonly token: string;
   /** Every request that reached the server (method and path), authorised or not. */
   readonly requests: string[];
+  /** Commits `file` with `content` on main and pushes it to the served repository (a new upstream commit). */
+  commit(file: string, content: string): string;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,13 @@ export const startGitServer = async (token: string, opts: GitServerOptions = {})
     url: `http://127.0.0.1:${port}/repo.git`,
     token,
     requests,
+    commit: (file, content) => {
+      writeFileSync(join(work, file), content);
+      git("add", file);
+      git("commit", "--quiet", "-m", `update ${file}`);
+      git("push", "--quiet", join(root, "repo.git"), "main");
+      return execFileSync("git", ["rev-parse", "HEAD"], { cwd: work }).toString().trim();
+    },
     close: async () => {
       await new Promise((r) => server.close(r));
       rmSync(root, { recursive: true, force: true });
