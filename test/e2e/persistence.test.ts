@@ -150,7 +150,7 @@ describe("data survives down and up, in the directories the servers write to", (
     // The image's /data is the real one's: a plain directory with only the symlink to the data path.
     expect((await podman("exec", ctr, "ls", "-A", "/data")).trim()).toBe("data");
     expect((await podman("exec", ctr, "readlink", "/data/data")).trim()).toBe(FALKORDB_DATA);
-    expect((await podman("exec", `${run.pod}-opencode`, "ls", "/root/.local/share/opencode")).split("\n")).toContain("opencode.db");
+    expect((await podman("exec", `${run.pod}-opencode`, "ls", "/home/opencode/.local/share/opencode")).split("\n")).toContain("opencode.db");
   }, 120_000);
 });
 

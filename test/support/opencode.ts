@@ -112,13 +112,15 @@ export const infraPid = async (pod: string): Promise<number> => {
 /**
  * Starts the git smart-HTTP server (basic auth with `token`) on 127.0.0.1:`port` INSIDE the
  * pod's network namespace (nsenter -n into the infra container's), so the pod's containers
- * reach it on their loopback. The token travels in the environment, never in argv.
+ * reach it on their loopback. The token travels in the environment, never in argv. With
+ * `root`, the repository lives there and a later server (after the pod was recreated) serves
+ * the same history.
  */
-export const startGitServerInPod = async (pod: string, token: string, port: number, delayMs = 0): Promise<PodGitServer> => {
+export const startGitServerInPod = async (pod: string, token: string, port: number, delayMs = 0, root?: string): Promise<PodGitServer> => {
   const pid = await infraPid(pod);
   const child = spawn("nsenter", ["-t", String(pid), "-n", "--", process.execPath, "--import", "tsx", NETNS_SCRIPT, String(port), String(delayMs)], {
     cwd: REPO,
-    env: { ...process.env, PW_GIT_TOKEN: token },
+    env: { ...process.env, PW_GIT_TOKEN: token, ...(root ? { PW_GIT_ROOT: root } : {}) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const requests: { authorised: boolean; line: string }[] = [];

@@ -5,6 +5,7 @@
 // mergeAuthEntry (test/unit/domain/opencode-auth.test.ts runs both on the same cases).
 // Prints provider names only, never a token.
 //   node podwarden-merge-auth.mjs SOURCE TARGET
+/* global process, console -- a Node script of its own (run by node in the cluster), not part of the build */
 import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 
 const [source, target] = process.argv.slice(2);
