@@ -104,8 +104,6 @@ const XDG_DATA = "/var/lib/opencode";
 const OPENCODE_DATA = `${XDG_DATA}/opencode`;
 const HOME = "/home/opencode";
 const WORKSPACES = WORKSPACES_TARGET;
-const AUTH_MOUNT = "/run/podwarden/copilot";
-const TOKEN_MOUNT = "/run/podwarden/git";
 const SCRIPTS_MOUNT = "/podwarden";
 /** The non-root user and group OpenCode and its init steps run as (the stock image has no USER). */
 const UID = 1000;
@@ -387,8 +385,9 @@ const authInit = (w: Ws): K8sObject => ({
   image: w.opts.nodeImage,
   imagePullPolicy: "IfNotPresent",
   // FLUX-08: the Doppler entry merged into the persisted auth.json (other providers kept, mode 0600).
-  command: ["node", `${SCRIPTS_MOUNT}/merge-auth.mjs`, `${AUTH_MOUNT}/auth.json`, `${OPENCODE_DATA}/auth.json`],
-  volumeMounts: [mount("data", OPENCODE_DATA, { subPath: "opencode" }), mount("copilot-auth", AUTH_MOUNT, { readOnly: true }), scriptsMount],
+  command: ["node", `${SCRIPTS_MOUNT}/merge-auth.mjs`, "env:COPILOT_AUTH_JSON", `${OPENCODE_DATA}/auth.json`],
+  env: [{ name: "COPILOT_AUTH_JSON", valueFrom: { secretKeyRef: { name: w.secret, key: "auth.json" } } }],
+  volumeMounts: [mount("data", OPENCODE_DATA, { subPath: "opencode" }), scriptsMount],
   resources: RESOURCES,
   securityContext: RESTRICTED,
 });
@@ -409,19 +408,20 @@ const openCodeContainer = (w: Ws): K8sObject => {
       { name: "HOME", value: HOME },
       { name: "XDG_DATA_HOME", value: XDG_DATA },
       // A manual `git pull` in OpenCode's terminal: git asks the helper, which reads the token
-      // file at run time. Set in git's environment, so nothing is written to .git/config.
+      // from the environment when git asks (Reloader restarts the pod when the Secret changes).
+      // Set in git's environment, so nothing is written to .git/config.
       { name: "GIT_CONFIG_COUNT", value: "1" },
       { name: "GIT_CONFIG_KEY_0", value: "credential.helper" },
       { name: "GIT_CONFIG_VALUE_0", value: `!sh ${SCRIPTS_MOUNT}/git-credential.sh` },
       { name: "REPO_URL", value: w.ws.repo },
-      { name: "REPO_TOKEN_FILE", value: `${TOKEN_MOUNT}/token` },
+      { name: "REPO_TOKEN_VAR", value: "GITHUB_PAT" },
+      { name: "GITHUB_PAT", valueFrom: { secretKeyRef: { name: w.secret, key: "GITHUB_PAT" } } },
       { name: w.pod.passwordKey, valueFrom: { secretKeyRef: { name: w.secret, key: "OPENCODE_SERVER_PASSWORD" } } },
     ],
     volumeMounts: [
       mount("home", HOME),
       mount("data", OPENCODE_DATA, { subPath: "opencode" }),
       mount("data", WORKSPACES, { subPath: "workspaces" }),
-      mount("git-token", TOKEN_MOUNT, { readOnly: true }),
       scriptsMount,
     ],
     resources: RESOURCES,
@@ -455,8 +455,6 @@ const deployment = (w: Ws): Built => {
   const volumes: K8sObject[] = [
     { name: "data", persistentVolumeClaim: { claimName: w.app } },
     { name: "home", emptyDir: {} },
-    { name: "copilot-auth", secret: { secretName: w.secret, items: [{ key: "auth.json", path: "auth.json" }], defaultMode: 0o400 } },
-    { name: "git-token", secret: { secretName: w.secret, items: [{ key: "GITHUB_PAT", path: "token" }], defaultMode: 0o400 } },
     { name: "scripts", configMap: { name: w.scriptsMap, defaultMode: 0o444 } },
     ...claimsOf(w).filter((p) => p.volume).map((p) => ({ name: p.volume, persistentVolumeClaim: { claimName: p.name } })),
   ];
@@ -468,7 +466,9 @@ const deployment = (w: Ws): Built => {
         annotations: { "reloader.stakater.com/auto": "true" },
         podSpec: {
           terminationGracePeriodSeconds: Math.max(30, ...[pod.opencode, ...pod.others].map((c) => c?.stopTimeoutS ?? 0)),
-          // fsGroup: the volumes (and the Secret files) belong to the group OpenCode runs in.
+          // fsGroup: the volumes belong to the group OpenCode runs in. Secrets reach the pod as env
+          // references only (no Secret volume): Podman's kube play (4.3) reads one Secret either
+          // as env or as a volume, never both, and the local play test runs this manifest.
           securityContext: { fsGroup: UID, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } },
           initContainers: [cloneInit(w), authInit(w)],
           containers: [openCodeContainer(w), ...pod.others.map((c) => memoryContainer(w, c))],

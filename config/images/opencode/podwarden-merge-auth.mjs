@@ -5,6 +5,8 @@
 // mergeAuthEntry (test/unit/domain/opencode-auth.test.ts runs both on the same cases).
 // Prints provider names only, never a token.
 //   node podwarden-merge-auth.mjs SOURCE TARGET
+// SOURCE is a file, or env:NAME for the content of the variable NAME (how the cluster's
+// copilot-auth step gets the Doppler entry: a Secret reference, never a value in the manifest).
 /* global process, console -- a Node script of its own (run by node in the cluster), not part of the build */
 import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 
@@ -16,7 +18,10 @@ if (!source || !target) {
 const readObject = (file, missingOk) => {
   let text;
   try {
-    text = readFileSync(file, "utf8");
+    if (file.startsWith("env:")) {
+      text = process.env[file.slice(4)]; // eslint-disable-line no-restricted-properties -- a script of its own, not podwarden
+      if (text === undefined) throw Object.assign(new Error("unset"), { code: `${file.slice(4)} is unset` });
+    } else text = readFileSync(file, "utf8");
   } catch (err) {
     if (missingOk && err.code === "ENOENT") return {};
     console.error(`merge-auth: cannot read ${file}: ${err.code ?? err.message}`);

@@ -153,6 +153,14 @@ describe("seed 004 in render flux, beyond the manifests", () => {
       for (const t of TOKEN_PARTS) expect(stdout).not.toContain(t);
       expect((await readdir(dir)).sort()).toEqual(["auth.json", "doppler.json"]);
     }
+    // As the cluster runs it: the Doppler entry from an env reference (env:NAME), not a file.
+    const dir = await mkdtemp(path.join(work, "merge-env-"));
+    const dst = path.join(dir, "auth.json");
+    await writeFile(dst, JSON.stringify({ anthropic: { type: "api", key: "k" } }));
+    const { stdout } = await exec("node", [script, "env:COPILOT_AUTH_JSON", dst], { env: { ...process.env, COPILOT_AUTH_JSON: JSON.stringify({ "github-copilot": COPILOT }) } });
+    expect(stdout).toContain("merged github-copilot");
+    expect(JSON.parse(await readFile(dst, "utf8"))).toEqual({ anthropic: { type: "api", key: "k" }, "github-copilot": COPILOT });
+    await expect(exec("node", [script, "env:NOT_SET_ANYWHERE", dst])).rejects.toMatchObject({ code: 1 });
   });
 
   it("INFRA-04: each workspace's Flux Kustomization depends on the secret store and cert-manager, and waits for its ExternalSecret to be Ready", () => {

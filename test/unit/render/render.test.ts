@@ -365,12 +365,12 @@ describe("render flux", () => {
     it("SECR-03: each workspace's Copilot auth.json is in a Kubernetes Secret made by a Doppler ExternalSecret, and is installed from it (0600)", () => {
       for (const ws of ["flux", "ha"]) {
         expect(doppler(ws, "auth.json")).toBe(`OPENCODE_${ws.toUpperCase()}_COPILOT_AUTH_JSON`);
-        expect(volume(ws, "copilot-auth").secret).toMatchObject({ secretName: `opencode-${ws}-secret`, items: [{ key: "auth.json", path: "auth.json" }] });
         const init = container(ws, "copilot-auth");
+        expect(envOf(init).COPILOT_AUTH_JSON).toEqual(ref(ws, "auth.json"));
         // The merge script (0600, other providers kept: FLUX-08) from the ConfigMap, in the pinned Node image.
-        expect(init.command).toEqual(["node", "/podwarden/merge-auth.mjs", "/run/podwarden/copilot/auth.json", "/var/lib/opencode/opencode/auth.json"]);
+        expect(init.command).toEqual(["node", "/podwarden/merge-auth.mjs", "env:COPILOT_AUTH_JSON", "/var/lib/opencode/opencode/auth.json"]);
         expect(init.image).toBe(FLUX_DEFAULTS.nodeImage);
-        expect(init.volumeMounts).toContainEqual({ name: "copilot-auth", mountPath: "/run/podwarden/copilot", readOnly: true });
+        expect(podSpec(ws).volumes.filter((v: Obj) => v.secret)).toEqual([]);
       }
     });
 
@@ -464,7 +464,7 @@ describe("render flux", () => {
         expect(find(treeObjs, "Secret")).toEqual([]);
         for (const d of find(treeObjs, "Deployment")) {
           for (const c of [...d.spec.template.spec.initContainers, ...d.spec.template.spec.containers]) {
-            for (const e of c.env ?? []) if (/PAT|PASSWORD|KEY|TOKEN|AUTH/.test(e.name) && !["REPO_TOKEN_VAR", "REPO_TOKEN_FILE", "GIT_CONFIG_KEY_0"].includes(e.name)) expect(e.valueFrom, `${c.name} ${e.name}`).toBeDefined();
+            for (const e of c.env ?? []) if (/PAT|PASSWORD|KEY|TOKEN|AUTH/.test(e.name) && !["REPO_TOKEN_VAR", "GIT_CONFIG_KEY_0"].includes(e.name)) expect(e.valueFrom, `${c.name} ${e.name}`).toBeDefined();
           }
         }
       }
@@ -533,7 +533,8 @@ describe("render flux", () => {
     it("OPS-01: a Stakater Reloader annotation on each Deployment, whose pod uses the Secret that holds auth.json", () => {
       for (const ws of ["flux", "ha"]) {
         expect(dep(ws).metadata.annotations).toEqual({ "reloader.stakater.com/auto": "true" });
-        expect(volume(ws, "copilot-auth").secret.secretName).toBe(externalSecret(ws).spec.target.name);
+        expect(ref(ws, "auth.json").secretKeyRef.name).toBe(externalSecret(ws).spec.target.name);
+        expect(envOf(container(ws, "copilot-auth")).COPILOT_AUTH_JSON).toEqual(ref(ws, "auth.json"));
       }
     });
 
