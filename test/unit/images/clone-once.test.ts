@@ -13,27 +13,35 @@ import { startGitServer, type GitServer } from "../../support/git-http-server.js
 const SCRIPT = join(REPO, "config/images/opencode/podwarden-clone-once.sh");
 const TOKEN = "ghp_TESTTOKEN_0123456789abcdefXYZ";
 
+/** Samples every process's argv for the token every 5 ms until stopped; stop() says whether it was seen. */
+const watchTokenInArgv = (): { stop: () => boolean } => {
+  let leak = false;
+  const sample = setInterval(() => {
+    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(TOKEN)) leak = true;
+      } catch {
+        /* the process went away */
+      }
+    }
+  }, 5);
+  return {
+    stop: () => {
+      clearInterval(sample);
+      return leak;
+    },
+  };
+};
+
 /** Runs the script; meanwhile samples every process's argv for the token. */
 const runScript = (env: Record<string, string>) =>
   new Promise<{ code: number | null; out: string; argvLeak: boolean }>((resolve) => {
     const child = spawn("sh", [SCRIPT], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? tmpdir(), ...env } });
     let out = "";
-    let argvLeak = false;
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const sample = setInterval(() => {
-      for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-        try {
-          if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(TOKEN)) argvLeak = true;
-        } catch {
-          /* the process went away */
-        }
-      }
-    }, 5);
-    child.on("close", (code) => {
-      clearInterval(sample);
-      resolve({ code, out, argvLeak });
-    });
+    const watch = watchTokenInArgv();
+    child.on("close", (code) => resolve({ code, out, argvLeak: watch.stop() }));
   });
 
 let server: GitServer;
@@ -160,18 +168,9 @@ describe("podwarden-clone-once with REPO_PULL=1 (AUTO-01)", () => {
     expect((await git(fresh, "pull", "--ff-only", "-q")).code).not.toBe(0);
     // As OpenCode's container has it: helper wired through git's environment.
     gitEnv = { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "credential.helper", GIT_CONFIG_VALUE_0: `!sh ${HELPER}`, REPO_URL: server.url, REPO_TOKEN_FILE: tokenFile };
-    let argvLeak = false;
-    const sample = setInterval(() => {
-      for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-        try {
-          if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(TOKEN)) argvLeak = true;
-        } catch {
-          /* gone */
-        }
-      }
-    }, 5);
+    const watch = watchTokenInArgv();
     const pulled = await git(fresh, "pull", "--ff-only");
-    clearInterval(sample);
+    const argvLeak = watch.stop();
     expect(pulled.code, pulled.out).toBe(0);
     expect((await git(fresh, "rev-parse", "HEAD")).out.trim()).toBe(sha);
     expect(pulled.out).not.toContain(TOKEN);
