@@ -128,7 +128,7 @@ describe("render flux + kubectl kustomize + podman kube play, stock-image layout
     await podman("build", "--pull=never", "-q", "-f", join(REPO, "test/images/flux-helpers-standin.Containerfile"), "-t", HELPERS[0]!, join(REPO, "test/images"));
     await podman("tag", HELPERS[0]!, HELPERS[1]!);
     // The stand-in has what the stock image has, and not what it lacks.
-    expect(await podman("run", "--rm", "--entrypoint", "sh", STOCK, "-c", "command -v curl || echo no-curl; id -u; command -v git rg opencode")).toBe("no-curl\n0\n/usr/bin/git\n/usr/bin/rg\n/usr/local/bin/opencode\n");
+    expect(await podman("run", "--rm", "--entrypoint", "sh", STOCK, "-c", "command -v curl || echo no-curl; id -u; for p in git rg opencode; do command -v $p; done")).toBe("no-curl\n0\n/usr/bin/git\n/usr/bin/rg\n/usr/local/bin/opencode\n");
 
     await writeFile(join(dir, "secrets.env"), `OPENCODE_SERVER_PASSWORD=${password}\n`, { mode: 0o600 });
     await writeFile(join(dir, "config.yaml"), stringify({ extends: LOCAL_CONFIG, pod: { envFile: "secrets.env" } }));

@@ -362,7 +362,7 @@ describe("render flux", () => {
       for (const text of files.values()) expect(text).not.toContain(SECRET_VALUES[0]);
     });
 
-    it("SECR-03: each workspace's Copilot auth.json is in a Kubernetes Secret made by a Doppler ExternalSecret, and is installed from it (0600)", () => {
+    it("SECR-03: each workspace's Copilot auth.json is in a Kubernetes Secret made by a Doppler ExternalSecret, and is merged from it (env reference, 0600)", () => {
       for (const ws of ["flux", "ha"]) {
         expect(doppler(ws, "auth.json")).toBe(`OPENCODE_${ws.toUpperCase()}_COPILOT_AUTH_JSON`);
         const init = container(ws, "copilot-auth");
@@ -389,7 +389,7 @@ describe("render flux", () => {
         expect(container(ws, "opencode").ports).toEqual([{ name: "http", containerPort: 4096, protocol: "TCP" }]);
       });
 
-      it(`${ID}-02: the ${ws} workspace is password-protected: OpenCode gets OPENCODE_SERVER_PASSWORD (basic auth on every path, the UI included), and its probes authenticate`, () => {
+      it(`${ID}-02: the ${ws} workspace is password-protected: OpenCode gets OPENCODE_SERVER_PASSWORD (basic auth on every path, the UI included); its probes are the kubelet's tcpSocket (no password in the manifest, no curl needed)`, () => {
         const oc = container(ws, "opencode");
         expect(envOf(oc).OPENCODE_SERVER_PASSWORD).toEqual(ref(ws, "OPENCODE_SERVER_PASSWORD"));
         // Probes the kubelet runs itself (the stock image has no curl; an httpGet probe would
@@ -411,7 +411,7 @@ describe("render flux", () => {
         expect(container(ws, "opencode").volumeMounts).toContainEqual(mount);
       });
 
-      it(`${ID}-05: on first boot an init container clones ${repo} into the workspace PVC (the host's clone-once script, the PAT from the Secret)`, () => {
+      it(`${ID}-05: on first boot an init container clones ${repo} into the workspace PVC (the host's clone-once script from a ConfigMap in a pinned git image, the PAT from the Secret)`, () => {
         const clone = container(ws, "clone-once");
         expect(podSpec(ws).initContainers[0]).toBe(clone);
         // The host image's script, from the ConfigMap, in the pinned small git image.
@@ -442,7 +442,7 @@ describe("render flux", () => {
         expect(envOf(oc).HOME).toBe("/home/opencode");
       });
 
-      it(`${ID}-08 (the part a rendering shows): auth.json is on the workspace PVC and re-installed from Doppler's copy on every start`, () => {
+      it(`${ID}-08 (the part a rendering shows): auth.json is on the workspace PVC and Doppler's copy is merged into it on every start`, () => {
         expect(container(ws, "copilot-auth").volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/opencode/opencode", subPath: "opencode" });
         expect(container(ws, "copilot-auth").command.at(-1)).toBe("/var/lib/opencode/opencode/auth.json");
       });
