@@ -523,16 +523,18 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
   const bootWithServer = async (config: string): Promise<{ ms: number; log: string; summary: UpSummary }> => {
     await down(wsConfig);
     await up(run.config);
-    git = await startGitServerInPod(run.pod, token, gitPort, 0, gitRoot());
-    const { summary } = await up(config);
-    expect(summary.ok).toBe(true);
-    expect(summary.containers.opencode).toMatchObject({ state: "ready" });
-    const ws = await inspect(`${run.pod}-workspace`);
-    expect([ws.State.Status, ws.State.ExitCode]).toEqual(["exited", 0]);
-    const log = await containerLogs(`${run.pod}-workspace`);
-    await git.stop();
-    git = undefined;
-    return { ms: Date.parse(ws.State.FinishedAt) - Date.parse(ws.State.StartedAt), log, summary };
+    const server = await startGitServerInPod(run.pod, token, gitPort, 0, gitRoot());
+    try {
+      const { summary } = await up(config);
+      expect(summary.ok).toBe(true);
+      expect(summary.containers.opencode).toMatchObject({ state: "ready" });
+      const ws = await inspect(`${run.pod}-workspace`);
+      expect([ws.State.Status, ws.State.ExitCode]).toEqual(["exited", 0]);
+      const log = await containerLogs(`${run.pod}-workspace`);
+      return { ms: Date.parse(ws.State.FinishedAt) - Date.parse(ws.State.StartedAt), log, summary };
+    } finally {
+      await server.stop();
+    }
   };
   /** git in OpenCode's container as OpenCode runs it (user opencode), as from its terminal. */
   const ocGit = (...args: string[]): Promise<string> => podman("exec", "--user", "opencode", "-w", "/workspaces/repo", `${run.pod}-opencode`, "git", ...args);
@@ -592,7 +594,15 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
     // Back to the upstream line (drop the local commit and the change), then a new upstream commit.
     await ocGit("reset", "-q", "--hard", "HEAD~1");
     await podman("exec", "--user", "opencode", `${run.pod}-opencode`, "rm", "-f", "/workspaces/repo/WIP.txt");
-    git = await startGitServerInPod(run.pod, token, gitPort, 0, gitRoot());
+    const server = await startGitServerInPod(run.pod, token, gitPort, 0, gitRoot());
+    try {
+      await manualPull(server);
+    } finally {
+      await server.stop();
+    }
+  }, 900_000);
+
+  const manualPull = async (server: PodGitServer): Promise<void> => {
     const pushed = commitUpstream(gitRoot(), "MANUAL.md", "by hand\n");
     // Without the helper (git's environment emptied of it) the private repository refuses.
     const refused = await podman("exec", "--user", "opencode", "--env", "GIT_CONFIG_COUNT=0", "--env", "GIT_TERMINAL_PROMPT=0", "-w", "/workspaces/repo", `${run.pod}-opencode`, "git", "pull", "--ff-only").then(
@@ -611,16 +621,14 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
     figures.push(`manual git pull in OpenCode's container (helper, one commit): ${Date.now() - started} ms`);
     expect((await ocGit("rev-parse", "HEAD")).trim()).toBe(pushed);
     expect(await readFile(join(workspaces(), "repo/MANUAL.md"), "utf8")).toBe("by hand\n");
-    expect(git.requests.filter((r) => r.authorised).length).toBeGreaterThan(0);
+    expect(server.requests.filter((r) => r.authorised).length).toBeGreaterThan(0);
     const secrets = [...tokenForms(token), run.password];
     expectNoneOf(out, secrets, "git pull's output");
     expectNoneOf([...argv.seen.keys()].join("\n"), secrets, "the arguments of a process during the pull");
     expectNoneOf(await readFile(join(workspaces(), "repo/.git/config"), "utf8"), secrets, ".git/config");
     expect((await ocGit("remote", "get-url", "origin")).trim()).toBe(repoUrl);
     expectNoneOf(await inspectText(`${run.pod}-opencode`), secrets, "podman inspect of the opencode container");
-    await git.stop();
-    git = undefined;
-  }, 900_000);
+  };
 
   it("a wrong token fails clearly: the init step exits non-zero, OpenCode is not started, nothing is left, the token is nowhere", async () => {
     // The server (right token) in the pod's current namespace, reachable: it refuses the wrong one.

@@ -101,15 +101,20 @@ const play = async (label: string, file: string): Promise<Play> => {
         (e: Error) => e,
       );
       if (!err) break;
-      if (!/failed to remove once init container|must be in Created or Stopped state/.test(err.message) || i > 10) throw err;
+      // Only the init container Podman names (it has run; the other may not have yet).
+      const stuck = /(?:failed to remove once init container|container) ([0-9a-f]{64})/.exec(err.message)?.[1];
+      if (!stuck || !/failed to remove once init container|must be in Created or Stopped state/.test(err.message) || i > 10) throw err;
       podmanInitBug += 1;
-      for (const init of ["clone-once", "copilot-auth"]) await podman("rm", "-f", "--ignore", `${pod}-${init}`);
+      await podman("rm", "-f", "--ignore", stuck);
     }
     await waitFor("OpenCode's health with the password", async () => ((await api.call("GET", "/global/health").catch(() => undefined))?.status === 200 ? true : undefined), 180_000, 500);
     const [start] = events.events("start");
     const [died] = events.events("died");
     if (!start || !died) throw new Error(`no start/died events of ${pod}-clone-once: ${JSON.stringify(events.events())}`);
     expect(died.exitCode).toBe("0");
+    // Both init steps ran before OpenCode: their output is in the log.
+    const log = await readFile(logFile, "utf8");
+    expect(log).toContain("merge-auth: ");
     return { git, log: () => readFile(logFile, "utf8"), cloneMs: (died.timeNano - start.timeNano) / 1e6 };
   } finally {
     events.close();

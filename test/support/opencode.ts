@@ -214,7 +214,7 @@ export const openCodeInPodNetns = (pod: string, password: string, port = 4096): 
       const script = [
         "const h = process.env.PW_AUTH ? { authorization: 'Basic ' + Buffer.from('opencode:' + process.env.PW_AUTH).toString('base64') } : {};",
         "if (process.env.PW_BODY) h['content-type'] = 'application/json';",
-        "const r = await fetch(process.env.PW_URL, { method: process.env.PW_METHOD, headers: h, body: process.env.PW_BODY || undefined, signal: AbortSignal.timeout(15000) });",
+        "const r = await fetch(process.env.PW_URL, { method: process.env.PW_METHOD, headers: h, body: process.env.PW_BODY || undefined, signal: AbortSignal.timeout(60000) });",
         "process.stdout.write((await r.text()) + '\\n' + r.status);",
       ].join("\n");
       const pid = await infraPid(pod);

@@ -34,19 +34,22 @@ if [ -n "${REPO_TOKEN_VAR:-}" ]; then
 fi
 header=""
 [ -z "$token" ] || header="Authorization: Basic $(printf '%s:%s' "${REPO_USER:-x-access-token}" "$token" | base64 | tr -d '\n')"
+# git on the repository even when another user owns it (on one host this step runs as root,
+# OpenCode as the user opencode): safe.directory from the command line, never a config file.
+repogit() { git -c safe.directory="$dir" "$@"; }
 # git with the token as an HTTP header in its own environment only (nothing written to any config file).
 authgit() {
   if [ -n "$header" ]; then
-    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="$header" GIT_TERMINAL_PROMPT=0 git "$@"
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="$header" GIT_TERMINAL_PROMPT=0 repogit "$@"
   else
-    GIT_TERMINAL_PROMPT=0 git "$@"
+    GIT_TERMINAL_PROMPT=0 repogit "$@"
   fi
 }
 
 # AUTO-01: fast-forward only. Every way out exits 0: a workspace that cannot be synced is
 # still a workspace, and OpenCode must start.
 pull() {
-  cur=$(git -C "$dir" symbolic-ref --quiet --short HEAD) || { say "not pulling: $dir has a detached HEAD (no branch to fast-forward)"; exit 0; }
+  cur=$(repogit -C "$dir" symbolic-ref --quiet --short HEAD) || { say "not pulling: $dir has a detached HEAD (no branch to fast-forward)"; exit 0; }
   want=${branch:-$cur}
   if [ "$cur" != "$want" ]; then say "not pulling: $dir has branch $cur checked out, not $want"; exit 0; fi
   say "pulling $want from $url into $dir (fast-forward only)"
@@ -54,16 +57,16 @@ pull() {
     say "not pulled: fetching $want from $url failed (git's message above${token:+; check the token in $REPO_TOKEN_VAR}); the working tree is untouched"
     exit 0
   fi
-  head=$(git -C "$dir" rev-parse HEAD)
-  new=$(git -C "$dir" rev-parse FETCH_HEAD)
+  head=$(repogit -C "$dir" rev-parse HEAD)
+  new=$(repogit -C "$dir" rev-parse FETCH_HEAD)
   if [ "$head" = "$new" ]; then say "$want is up to date at $(printf '%.12s' "$head")"; exit 0; fi
-  if git -C "$dir" merge-base --is-ancestor "$new" "$head"; then
+  if repogit -C "$dir" merge-base --is-ancestor "$new" "$head"; then
     say "not pulled: the local $want is ahead of $url (local commits not pushed); left as it is"; exit 0
   fi
-  if ! git -C "$dir" merge-base --is-ancestor "$head" "$new"; then
+  if ! repogit -C "$dir" merge-base --is-ancestor "$head" "$new"; then
     say "not pulled: the local $want and $url have diverged (local commits not pushed); a fast-forward is impossible, so the branch and working tree are left as they are"; exit 0
   fi
-  if ! git -C "$dir" merge --ff-only --quiet "$new"; then
+  if ! repogit -C "$dir" merge --ff-only --quiet "$new"; then
     say "not pulled: the fast-forward of $want stopped (git's message above: uncommitted changes in the way?); the working tree is left as it was"; exit 0
   fi
   say "fast-forwarded $want from $(printf '%.12s' "$head") to $(printf '%.12s' "$new")"

@@ -1,7 +1,8 @@
 // The clone-once init script (config/images/opencode/podwarden-clone-once.sh) on the host,
 // against a real git smart-HTTP server on loopback that requires basic auth.
 
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO } from "../../support/podman-harness.js";
 import { startGitServer, type GitServer } from "../../support/git-http-server.js";
 
+const exec = promisify(execFile);
 const SCRIPT = join(REPO, "config/images/opencode/podwarden-clone-once.sh");
 const TOKEN = "ghp_TESTTOKEN_0123456789abcdefXYZ";
 
@@ -121,8 +123,11 @@ describe("podwarden-clone-once with REPO_PULL=1 (AUTO-01)", () => {
     const without = await runScript(env());
     expect(without.out).toContain("nothing to do");
     expect(existsSync(join(pullDir, "repo/NEWS.md"))).toBe(false);
+    // As on one host: the repository belongs to OpenCode's user (uid 1000), the step runs as root.
+    await exec("chown", ["-R", "1000:1000", join(pullDir, "repo")]);
     const r = await runScript({ ...env(), REPO_PULL: "1" });
     expect(r.code, r.out).toBe(0);
+    expect(r.out).not.toContain("dubious ownership");
     expect(r.out).toMatch(new RegExp(`fast-forwarded main from [0-9a-f]{12} to ${sha.slice(0, 12)}`));
     expect(await readFile(join(pullDir, "repo/NEWS.md"), "utf8")).toBe("pulled\n");
     expect(r.out).not.toContain(TOKEN);
