@@ -101,7 +101,8 @@ describe("podwarden-clone-once", () => {
 // AUTO-01 (REPO_PULL=1) and the credential helper, against the same real server.
 const git = (cwd: string, ...args: string[]): Promise<{ code: number | null; out: string }> =>
   new Promise((resolve) => {
-    const child = spawn("git", args, { cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cwd, GIT_TERMINAL_PROMPT: "0", ...gitEnv } });
+    // The test's own git is root on a repository that may belong to uid 1000.
+    const child = spawn("git", ["-c", "safe.directory=*", ...args], { cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cwd, GIT_TERMINAL_PROMPT: "0", ...gitEnv } });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
