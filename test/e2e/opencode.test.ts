@@ -539,6 +539,11 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
   /** git in OpenCode's container as OpenCode runs it (user opencode), as from its terminal. */
   const ocGit = (...args: string[]): Promise<string> => podman("exec", "--user", "opencode", "-w", "/workspaces/repo", `${run.pod}-opencode`, "git", ...args);
   const pullConfig = (): string => join(run.dir, "workspace-pull.yaml");
+  /** Takes on the git-related environment of the running `opencode serve` (builtins only: nothing in argv). */
+  const OPENCODE_SHELL = [
+    "for p in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" in 'opencode serve'*) pid=${p#/proc/}; break;; esac; done;",
+    "set -a; eval \"$(tr '\\0' '\\n' < /proc/$pid/environ | sed -n \"s/^\\(GITHUB_PAT\\|GIT_CONFIG_[A-Z0-9_]*\\|REPO_[A-Z_]*\\)=\\(.*\\)$/\\1='\\2'/p\")\"; set +a; ",
+  ].join(" ");
 
   it("AUTO-01: a commit pushed between boots appears after the next boot with pull: true, and not after one without it", async () => {
     await writeFile(pullConfig(), workspaceYaml(["pull: true"]));
@@ -614,11 +619,14 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
     const started = Date.now();
     let out: string;
     try {
-      out = await podman("exec", "--user", "opencode", "-w", "/workspaces/repo", `${run.pod}-opencode`, "sh", "-c", "git pull --ff-only 2>&1");
+      // As OpenCode's terminal runs it: a shell with the OpenCode process's environment (podman
+      // exec alone would not have the token, which podwarden gives the process, not the container).
+      out = await podman("exec", "--user", "opencode", "-w", "/workspaces/repo", `${run.pod}-opencode`, "sh", "-c", OPENCODE_SHELL + "git pull --ff-only 2>&1; echo rc=$?");
     } finally {
       await argv.stop();
     }
     figures.push(`manual git pull in OpenCode's container (helper, one commit): ${Date.now() - started} ms`);
+    expect(out.trim().split("\n").at(-1), out).toBe("rc=0");
     expect((await ocGit("rev-parse", "HEAD")).trim()).toBe(pushed);
     expect(await readFile(join(workspaces(), "repo/MANUAL.md"), "utf8")).toBe("by hand\n");
     expect(server.requests.filter((r) => r.authorised).length).toBeGreaterThan(0);
