@@ -3,7 +3,8 @@
 # images need, two host quirks worked around, the Podman API socket up, and an env file
 # for the pod if there is none. Safe to run again. CI runs it; so can a person.
 #   --test   also install what the test suite uses: Prometheus (a real scraper and
-#            promtool), Chromium (the status page in a real browser), systemd-analyze.
+#            promtool), Chromium (the status page in a real browser), systemd-analyze,
+#            kubectl (kubectl kustomize of the rendered Flux tree).
 #   --bench  also install what `npm run bench` compares podwarden with: podman-compose
 #            (Debian's 1.0.3). The load generator (autocannon) comes from npm.
 set -euo pipefail
@@ -49,6 +50,9 @@ retry() { # retry N CMD...: network steps get a few tries with a pause between t
 #    `podwarden doctor` checks that the result works.
 packages=(podman runc conmon catatonit containernetworking-plugins iptables uidmap debootstrap curl ca-certificates)
 $with_tests && packages+=(prometheus chromium systemd)
+# The render tests build every rendered Flux directory with `kubectl kustomize`. A machine that
+# has kubectl (this kind ships one) keeps it; else Debian's kubernetes-client provides it.
+$with_tests && ! command -v kubectl >/dev/null 2>&1 && packages+=(kubernetes-client)
 $with_bench && packages+=(podman-compose)
 missing=()
 for pkg in "${packages[@]}"; do

@@ -5,7 +5,7 @@
 // `doppler` CLI, only when it differs, the value on stdin. Tokens are never printed.
 
 import { spawn } from "node:child_process";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { loadConfig } from "../config/load.js";
 import { findOpenCode } from "../domain/opencode.js";
@@ -33,12 +33,17 @@ const readJson = async (path: string, missingOk: boolean): Promise<AuthFile> => 
   throw new PodwardenError("E_USAGE", `${path} is not a JSON object (an OpenCode auth.json)`, { exitCode: EXIT.failure });
 };
 
-/** Writes beside, then renames: a reader never sees half a file; mode 0600 from the start. */
+/**
+ * Writes beside, then renames: a reader never sees half a file; mode 0600 from the start,
+ * owned like its directory (OpenCode runs as an unprivileged user that owns its data directory).
+ */
 const writeAtomic = async (path: string, content: string): Promise<void> => {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, content, { mode: 0o600 });
   await chmod(tmp, 0o600);
+  const dir = await stat(dirname(path));
+  if (process.getuid?.() === 0 && (dir.uid !== 0 || dir.gid !== 0)) await chown(tmp, dir.uid, dir.gid);
   await rename(tmp, path);
 };
 

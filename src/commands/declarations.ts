@@ -98,7 +98,7 @@ export const RENDER = declareCommand({
     image: {
       type: "string",
       arg: "REF",
-      help: "flux: the OpenCode image from a registry, pinned by version tag\nor digest (default: the config's, if it is one; localhost/ and :latest\nare refused)",
+      help: "flux: the OpenCode image from a registry, pinned by version tag\nor digest (default: the config's if a cluster can pull it, else the stock\nghcr.io/anomalyco/opencode 1.x; localhost/, :latest and a stock image\noutside 1.x are refused)",
     },
     gateway: { type: "string", arg: "NS/NAME[:SECTION]", help: "flux: the Gateway (default network/envoy-external:https)" },
     store: { type: "string", arg: "NAME", help: "flux: the Doppler ClusterSecretStore (default doppler)" },
@@ -107,6 +107,8 @@ export const RENDER = declareCommand({
     backup: { type: "boolean", help: "flux: a VolSync ReplicationSource per PVC" },
     "with-memory": { type: "boolean", help: "flux: Valkey, FalkorDB and the Agent in each workspace's pod" },
     "with-alerts": { type: "boolean", help: "flux: podwarden's alert rules as a PrometheusRule (Prometheus Operator)" },
+    pull: { type: "boolean", help: "flux: fast-forward each workspace's branch at every later start" },
+    "depends-on": { type: "string", arg: "A,B", help: "flux: the Flux Kustomizations the workspaces wait for\n(default external-secrets-stores,cert-manager; \"\" for none)" },
   },
   exits: ["config"],
 });

@@ -9,7 +9,7 @@ import { loadConfig } from "../config/load.js";
 import { EXIT, UsageError } from "../lib/errors.js";
 import { findOpenCode } from "../domain/opencode.js";
 import type { PodSpec } from "../domain/spec.js";
-import { FLUX_DEFAULTS, imageProblem, renderFlux, type FluxWorkspace } from "../render/flux.js";
+import { FLUX_DEFAULTS, STOCK_IMAGE, imageProblem, openCodeImageProblem, renderFlux, type FluxScripts, type FluxWorkspace } from "../render/flux.js";
 import { renderKube } from "../render/kube.js";
 import type { CommandContext } from "./context.js";
 import type { ContextOf } from "./options.js";
@@ -27,20 +27,32 @@ export const parseWorkspace = (arg: string): FluxWorkspace => {
   return { name, repo, ...(branch ? { branch } : {}) };
 };
 
-const PUSH_HINT =
-  "build Dockerfile.opencode, push it to a registry the cluster can pull from, and pass --image REGISTRY/NAME:VERSION (or NAME@sha256:DIGEST); see README, Kubernetes / Flux";
+const PUSH_HINT = `use the stock image (the default, ${STOCK_IMAGE}) or build Dockerfile.opencode, push it to a registry the cluster can pull from, and pass --image REGISTRY/NAME:VERSION (or NAME@sha256:DIGEST); see README, Kubernetes / Flux`;
 
 /**
- * The OpenCode image for the cluster: --image, else the config's; either way one a cluster
- * can pull, pinned. Anything else is a usage error: a manifest naming a local or moving
- * image would deploy nothing, or something else tomorrow.
+ * The OpenCode image for the cluster: --image; else the config's when a cluster can pull it;
+ * else the stock image pinned to the checked version. An --image that cannot work (local,
+ * moving, malformed, the stock image outside 1.x) is a usage error naming the reason.
  */
-export const fluxImage = (spec: PodSpec, flag: string | undefined): string => {
-  const image = flag ?? findOpenCode(spec.containers)?.container.image;
-  if (image === undefined) throw new UsageError(`render flux: the config has no OpenCode container to take the image from; ${PUSH_HINT}`);
-  const problem = imageProblem(image);
-  if (problem) throw new UsageError(`render flux: the OpenCode image ${image} (${flag ? "--image" : "the config's; no --image given"}) ${problem.message}; ${PUSH_HINT}`);
-  return image;
+export const fluxImage = (spec: PodSpec, flag: string | undefined): { image: string; note?: string } => {
+  if (flag !== undefined) {
+    const problem = openCodeImageProblem(flag);
+    if (problem) throw new UsageError(`render flux: the OpenCode image ${flag} (--image) ${problem}; ${PUSH_HINT}`);
+    return { image: flag };
+  }
+  const configured = findOpenCode(spec.containers)?.container.image;
+  if (configured !== undefined && openCodeImageProblem(configured) === undefined) return { image: configured };
+  return {
+    image: STOCK_IMAGE,
+    note: `note: render flux: no --image${configured ? ` and the config's ${configured} is not one a cluster can pull` : ""}: using the stock image ${STOCK_IMAGE}\n`,
+  };
+};
+
+/** The scripts the pod's ConfigMap carries: the same files the host image has. */
+const SCRIPT_DIR = new URL("../../config/images/opencode/", import.meta.url);
+export const readFluxScripts = async (): Promise<FluxScripts> => {
+  const read = (name: string): Promise<string> => readFile(fileURLToPath(new URL(name, SCRIPT_DIR)), "utf8");
+  return { cloneOnce: await read("podwarden-clone-once.sh"), gitCredential: await read("podwarden-git-credential.sh"), mergeAuth: await read("podwarden-merge-auth.mjs") };
 };
 
 /**
@@ -91,7 +103,7 @@ export const render = async (ctx: ContextOf<typeof RENDER>): Promise<number> => 
   }
   if (!o.domain || !/^[a-z0-9.-]+\.[a-z]{2,}$/.test(o.domain)) throw new UsageError("render flux needs --domain (e.g. example.com)");
   if (o.workspace.length === 0) throw new UsageError("render flux needs at least one --workspace NAME=REPO_URL");
-  const workspaces = o.workspace.map(parseWorkspace);
+  const workspaces = o.workspace.map(parseWorkspace).map((w) => (o.pull ? { ...w, pull: true } : w));
   const names = new Set(workspaces.map((w) => w.name));
   if (names.size !== workspaces.length) throw new UsageError("--workspace names must be unique");
   let gateway: { namespace: string; name: string; sectionName: string } = FLUX_DEFAULTS.gateway;
@@ -100,7 +112,8 @@ export const render = async (ctx: ContextOf<typeof RENDER>): Promise<number> => 
     if (!m?.[1] || !m[2]) throw new UsageError("--gateway wants NAMESPACE/NAME[:SECTION]");
     gateway = { namespace: m[1], name: m[2], sectionName: m[3] ?? FLUX_DEFAULTS.gateway.sectionName };
   }
-  const image = fluxImage(spec, o.image);
+  const { image, note } = fluxImage(spec, o.image);
+  if (note) ctx.err.write(note);
   if (o.withMemory) for (const w of memoryImageWarnings(spec)) ctx.err.write(w);
   const files = renderFlux(spec, {
     ...FLUX_DEFAULTS,
@@ -108,6 +121,8 @@ export const render = async (ctx: ContextOf<typeof RENDER>): Promise<number> => 
     workspaces,
     gateway,
     image,
+    scripts: await readFluxScripts(),
+    ...(o.dependsOn !== undefined ? { dependsOn: o.dependsOn.split(",").map((d) => d.trim()).filter(Boolean) } : {}),
     // Names only: what `secretEnv` patterns stand for. The values stay in the env file.
     envKeys: [...secrets.keys()].sort(),
     ...(o.store ? { clusterSecretStore: o.store } : {}),

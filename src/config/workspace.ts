@@ -5,7 +5,7 @@
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { CLONE_ONCE, WORKSPACES_TARGET, findOpenCode } from "../domain/opencode.js";
+import { CLONE_ONCE, GIT_CREDENTIAL, WORKSPACES_TARGET, findOpenCode } from "../domain/opencode.js";
 import type { ContainerSpec } from "../domain/spec.js";
 import type { Issues } from "./issues.js";
 
@@ -18,6 +18,8 @@ export const WorkspaceSchema = Type.Object(
     tokenKey: Type.Optional(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" })),
     /** Persisted directory under pod.persistRoot (default "workspaces"). */
     dir: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.-]+$" })),
+    /** AUTO-01: at every later start, fast-forward the branch before OpenCode starts. */
+    pull: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -60,6 +62,7 @@ export function applyWorkspace(
       REPO_DIR: repoDir,
       ...(section.branch ? { REPO_BRANCH: section.branch } : {}),
       ...(section.tokenKey ? { REPO_TOKEN_VAR: section.tokenKey } : {}),
+      ...(section.pull ? { REPO_PULL: "1" } : {}),
     },
     secretEnv: section.tokenKey ? [section.tokenKey] : [],
     mounts: [mount],
@@ -67,8 +70,15 @@ export function applyWorkspace(
     stopTimeoutS: 10,
     init: true,
   };
+  // A manual `git pull` in OpenCode's terminal: git asks the image's credential helper, which
+  // reads the token from OpenCode's environment at that moment (nothing in .git/config or argv).
+  const credentials: Record<string, string> = section.tokenKey
+    ? { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "credential.helper", GIT_CONFIG_VALUE_0: `!sh ${GIT_CREDENTIAL}`, REPO_URL: section.repo, REPO_TOKEN_VAR: section.tokenKey }
+    : {};
   const wired: ContainerSpec = {
     ...oc,
+    env: { ...oc.env, ...credentials },
+    secretEnv: section.tokenKey && oc.secretEnv !== "all" ? [...oc.secretEnv, section.tokenKey] : oc.secretEnv,
     mounts: [...oc.mounts, mount],
     workdir: repoDir,
     dependsOn: [...oc.dependsOn, { name: "workspace", restart: false, soft: false }],

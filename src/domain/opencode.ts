@@ -5,6 +5,9 @@ import type { ContainerSpec, MountSpec } from "./spec.js";
 /** The clone-once init script inside the OpenCode image (config/images/opencode). */
 export const CLONE_ONCE = "/usr/local/bin/podwarden-clone-once";
 
+/** The git credential helper inside the OpenCode image (config/images/opencode/podwarden-git-credential.sh). */
+export const GIT_CREDENTIAL = "/usr/local/bin/podwarden-git-credential";
+
 /** Where workspace repositories live in the OpenCode container (one host, and Kubernetes). */
 export const WORKSPACES_TARGET = "/workspaces";
 

@@ -15,6 +15,7 @@ import { loadConfig } from "../../src/config/load.js";
 import type { ObservedContainer } from "../../src/domain/observed.js";
 import { systemClock } from "../../src/lib/clock.js";
 import { createProber } from "../../src/probes/prober.js";
+import { commitUpstream } from "../support/git-http-server.js";
 import { REPO, cleanupRun, cli, createRun, ensureImages, inspect, podExists, podman, waitFor, type E2eRun, type LogEntry } from "../support/podman-harness.js";
 import {
   containerLogs,
@@ -32,9 +33,9 @@ import {
 
 const IMAGE = "localhost/opencode-server:local";
 const BASE = "localhost/podwarden-debian:bookworm";
-const DATA = "/root/.local/share/opencode";
-const PLUGIN = "/root/.opencode/plugin";
-const GRAPHITI = "/root/.opencode/graphiti";
+const DATA = "/home/opencode/.local/share/opencode";
+const PLUGIN = "/home/opencode/.opencode/plugin";
+const GRAPHITI = "/home/opencode/.opencode/graphiti";
 
 interface UpSummary {
   ok: boolean;
@@ -402,6 +403,8 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
   let git: PodGitServer | undefined;
   let daemon: DaemonProcess | undefined;
   const workspaces = (): string => join(run.persistRoot, "workspaces");
+  // The upstream repository, kept across git servers (each pod gets a server of its own).
+  const gitRoot = (): string => join(run.dir, "upstream");
 
   const workspaceYaml = (extra: string[] = []): string =>
     [`extends: ${run.config}`, "workspace:", `  repo: ${repoUrl}`, "  tokenKey: GITHUB_PAT", ...extra.map((l) => `  ${l}`)].join("\n");
@@ -430,7 +433,7 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
 
   it("first boot: the init step clones the repository over basic auth before OpenCode starts, and OpenCode works in it", async () => {
     // Each authorised request is held 400 ms so the scan of process arguments sees the clone run.
-    git = await startGitServerInPod(run.pod, token, gitPort, 400);
+    git = await startGitServerInPod(run.pod, token, gitPort, 400, gitRoot());
     const fromHost = await fetch(`http://127.0.0.1:${gitPort}/repo.git/info/refs`).then(
       (r) => `HTTP ${r.status}`,
       (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
@@ -511,6 +514,129 @@ describe("the workspace repository (init step, real git smart-HTTP server inside
     expect((JSON.parse(await inspectText(`${run.pod}-opencode`)) as { Config: { WorkingDir: string } }[])[0]!.Config.WorkingDir).toBe("/workspaces/repo");
     expectNoneOf(output, tokenForms(token), "up's output");
   }, 600_000);
+
+  /**
+   * A boot with the git server in the new pod's network namespace: down, up without the
+   * workspace (the pod and its namespace), the server in it, then up with `config` (the init
+   * step runs). Returns the init step's run time and output.
+   */
+  const bootWithServer = async (config: string): Promise<{ ms: number; log: string; summary: UpSummary }> => {
+    await down(wsConfig);
+    await up(run.config);
+    const server = await startGitServerInPod(run.pod, token, gitPort, 0, gitRoot());
+    try {
+      const { summary } = await up(config);
+      expect(summary.ok).toBe(true);
+      expect(summary.containers.opencode).toMatchObject({ state: "ready" });
+      const ws = await inspect(`${run.pod}-workspace`);
+      expect([ws.State.Status, ws.State.ExitCode]).toEqual(["exited", 0]);
+      const log = await containerLogs(`${run.pod}-workspace`);
+      return { ms: Date.parse(ws.State.FinishedAt) - Date.parse(ws.State.StartedAt), log, summary };
+    } finally {
+      await server.stop();
+    }
+  };
+  /** git in OpenCode's container as OpenCode runs it (user opencode), as from its terminal. */
+  const ocGit = (...args: string[]): Promise<string> => podman("exec", "--user", "opencode", "-w", "/workspaces/repo", `${run.pod}-opencode`, "git", ...args);
+  const pullConfig = (): string => join(run.dir, "workspace-pull.yaml");
+  /** Takes on the git-related environment of the running `opencode serve` (builtins only: nothing in argv). */
+  const OPENCODE_SHELL = [
+    "for p in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" in 'opencode serve'*) pid=${p#/proc/}; break;; esac; done;",
+    "set -a; eval \"$(tr '\\0' '\\n' < /proc/$pid/environ | sed -n \"s/^\\(GITHUB_PAT\\|GIT_CONFIG_[A-Z0-9_]*\\|REPO_[A-Z_]*\\)=\\(.*\\)$/\\1='\\2'/p\")\"; set +a; ",
+  ].join(" ");
+
+  it("AUTO-01: a commit pushed between boots appears after the next boot with pull: true, and not after one without it", async () => {
+    await writeFile(pullConfig(), workspaceYaml(["pull: true"]));
+    const before = (await ocGit("rev-parse", "HEAD")).trim();
+    const pushed = commitUpstream(gitRoot(), "NEWS.md", "pushed between boots\n");
+    expect(pushed).not.toBe(before);
+
+    const without = await bootWithServer(wsConfig);
+    expect(without.log).toContain("/workspaces/repo already holds a repository; nothing to do");
+    expect(without.log).not.toContain("pulling");
+    expect((await ocGit("rev-parse", "HEAD")).trim()).toBe(before);
+    expect(await exists(join(workspaces(), "repo/NEWS.md"))).toBe(false);
+    figures.push(`init step, boot without pull (repository there, commit upstream): ${without.ms} ms`);
+
+    const argv = watchArgv();
+    let withPull: Awaited<ReturnType<typeof bootWithServer>>;
+    try {
+      withPull = await bootWithServer(pullConfig());
+    } finally {
+      await argv.stop();
+    }
+    expect(withPull.log).toContain(`fast-forwarded main from ${before.slice(0, 12)} to ${pushed.slice(0, 12)}`);
+    expect((await ocGit("rev-parse", "HEAD")).trim()).toBe(pushed);
+    expect(await readFile(join(workspaces(), "repo/NEWS.md"), "utf8")).toBe("pushed between boots\n");
+    // OpenCode started after the pull, in the repository, as the user opencode, owning it.
+    const ws = await inspect(`${run.pod}-workspace`);
+    expect(Date.parse((await inspect(`${run.pod}-opencode`)).State.StartedAt)).toBeGreaterThanOrEqual(Date.parse(ws.State.FinishedAt));
+    expect((await stat(join(workspaces(), "repo/NEWS.md"))).uid).toBe(1000);
+    figures.push(`init step, boot with pull (fetch + fast-forward of one commit): ${withPull.ms} ms; OpenCode start -> first passing probe: ${withPull.summary.containers.opencode!.startToReadyMs} ms`);
+    const secrets = [...tokenForms(token), run.password];
+    expectNoneOf(withPull.log, secrets, "the init step's output");
+    expectNoneOf([...argv.seen.keys()].join("\n"), secrets, "the arguments of a process during the pull");
+    expectNoneOf(await readFile(join(workspaces(), "repo/.git/config"), "utf8"), secrets, ".git/config");
+  }, 900_000);
+
+  it("AUTO-01: a diverged local branch is left alone: the reason logged, branch and working tree untouched, OpenCode starts", async () => {
+    // From OpenCode's terminal: a local commit and an uncommitted change.
+    await podman("exec", "--user", "opencode", `${run.pod}-opencode`, "sh", "-c", "cd /workspaces/repo && echo mine > LOCAL.md && git add LOCAL.md && git -c user.name=t -c user.email=t@t commit -qm local && echo wip > WIP.txt");
+    const local = (await ocGit("rev-parse", "HEAD")).trim();
+    commitUpstream(gitRoot(), "UPSTREAM.md", "theirs\n");
+    const boot = await bootWithServer(pullConfig());
+    expect(boot.log).toContain("not pulled: the local main and");
+    expect(boot.log).toContain("have diverged");
+    expect((await ocGit("rev-parse", "HEAD")).trim()).toBe(local);
+    expect(await exists(join(workspaces(), "repo/UPSTREAM.md"))).toBe(false);
+    expect(await readFile(join(workspaces(), "repo/WIP.txt"), "utf8")).toBe("wip\n");
+    expect((await ocGit("status", "--porcelain")).trim()).toBe("?? WIP.txt");
+    expect(boot.summary.containers.opencode).toMatchObject({ state: "ready" });
+    figures.push(`init step, boot with pull, diverged branch (fetch, refused): ${boot.ms} ms`);
+  }, 900_000);
+
+  it("a manual `git pull` from OpenCode's terminal reaches the private repository through the credential helper; the token in no URL, .git/config, argv or output", async () => {
+    // Back to the upstream line (drop the local commit and the change), then a new upstream commit.
+    await ocGit("reset", "-q", "--hard", "HEAD~1");
+    await podman("exec", "--user", "opencode", `${run.pod}-opencode`, "rm", "-f", "/workspaces/repo/WIP.txt");
+    const server = await startGitServerInPod(run.pod, token, gitPort, 0, gitRoot());
+    try {
+      await manualPull(server);
+    } finally {
+      await server.stop();
+    }
+  }, 900_000);
+
+  const manualPull = async (server: PodGitServer): Promise<void> => {
+    const pushed = commitUpstream(gitRoot(), "MANUAL.md", "by hand\n");
+    // Without the helper (git's environment emptied of it) the private repository refuses.
+    const refused = await podman("exec", "--user", "opencode", "--env", "GIT_CONFIG_COUNT=0", "--env", "GIT_TERMINAL_PROMPT=0", "-w", "/workspaces/repo", `${run.pod}-opencode`, "git", "pull", "--ff-only").then(
+      () => "pulled",
+      (e: Error) => e.message,
+    );
+    expect(refused).toMatch(/Authentication failed|could not read Username|401/);
+    const argv = watchArgv();
+    const started = Date.now();
+    let out: string;
+    try {
+      // As OpenCode's terminal runs it: a shell with the OpenCode process's environment (podman
+      // exec alone would not have the token, which podwarden gives the process, not the container).
+      out = await podman("exec", "--user", "opencode", "-w", "/workspaces/repo", `${run.pod}-opencode`, "sh", "-c", OPENCODE_SHELL + "git pull --ff-only 2>&1; echo rc=$?");
+    } finally {
+      await argv.stop();
+    }
+    figures.push(`manual git pull in OpenCode's container (helper, one commit): ${Date.now() - started} ms`);
+    expect(out.trim().split("\n").at(-1), out).toBe("rc=0");
+    expect((await ocGit("rev-parse", "HEAD")).trim()).toBe(pushed);
+    expect(await readFile(join(workspaces(), "repo/MANUAL.md"), "utf8")).toBe("by hand\n");
+    expect(server.requests.filter((r) => r.authorised).length).toBeGreaterThan(0);
+    const secrets = [...tokenForms(token), run.password];
+    expectNoneOf(out, secrets, "git pull's output");
+    expectNoneOf([...argv.seen.keys()].join("\n"), secrets, "the arguments of a process during the pull");
+    expectNoneOf(await readFile(join(workspaces(), "repo/.git/config"), "utf8"), secrets, ".git/config");
+    expect((await ocGit("remote", "get-url", "origin")).trim()).toBe(repoUrl);
+    expectNoneOf(await inspectText(`${run.pod}-opencode`), secrets, "podman inspect of the opencode container");
+  };
 
   it("a wrong token fails clearly: the init step exits non-zero, OpenCode is not started, nothing is left, the token is nowhere", async () => {
     // The server (right token) in the pod's current namespace, reachable: it refuses the wrong one.

@@ -96,11 +96,20 @@ describe("data survives down and up, in the directories the servers write to", (
       const dir = join(run.persistRoot, c);
       const st = await stat(dir);
       // As podwarden creates it (mkdir 0750 for the container's root): no one but root and its group can read the data.
-      expect([c, st.isDirectory(), st.uid, st.gid, st.mode & 0o7777]).toEqual([c, true, 0, 0, 0o750]);
-      // What the server needs: it runs as root (in the real FalkorDB image too, and Podman runs
-      // rootful here, so container root is host root), i.e. as the owner, who may write.
+      // OpenCode's is then given to the user OpenCode runs as (uid/gid 1000; the image's start script).
+      const owner = c === "opencode" ? 1000 : 0;
+      expect([c, st.isDirectory(), st.uid, st.gid, st.mode & 0o7777]).toEqual([c, true, owner, owner, 0o750]);
+      // What the server needs: it runs as the directory's owner (root for Valkey and FalkorDB, as
+      // in the real FalkorDB image; uid 1000 for OpenCode; Podman runs rootful here, so container
+      // ids are host ids), who may write.
       const pid = (await inspect(`${run.pod}-${c}`)).State.Pid;
-      expect([c, ...(await uids(pid))]).toEqual([c, st.uid, st.uid]);
+      if (c === "opencode") {
+        // The container's first process (tini, root) starts OpenCode as uid 1000.
+        const top = await podman("top", `${run.pod}-${c}`, "user", "args");
+        // The user by name (the image's passwd: opencode is uid 1000, the directory's owner above).
+        expect(top.split("\n").filter((l) => /^\S+\s+opencode serve /.test(l.trim())).map((l) => l.trim().split(/\s+/)[0])).toEqual(["opencode"]);
+        expect(st.uid).toBe(1000);
+      } else expect([c, ...(await uids(pid))]).toEqual([c, st.uid, st.uid]);
       expect(st.mode & 0o700).toBe(0o700);
     }
     // Nothing was saved yet: no save point of the servers' (`--save 60 1000` / `60 100`) is reached by one key.
@@ -150,7 +159,7 @@ describe("data survives down and up, in the directories the servers write to", (
     // The image's /data is the real one's: a plain directory with only the symlink to the data path.
     expect((await podman("exec", ctr, "ls", "-A", "/data")).trim()).toBe("data");
     expect((await podman("exec", ctr, "readlink", "/data/data")).trim()).toBe(FALKORDB_DATA);
-    expect((await podman("exec", `${run.pod}-opencode`, "ls", "/root/.local/share/opencode")).split("\n")).toContain("opencode.db");
+    expect((await podman("exec", `${run.pod}-opencode`, "ls", "/home/opencode/.local/share/opencode")).split("\n")).toContain("opencode.db");
   }, 120_000);
 });
 

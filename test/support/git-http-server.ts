@@ -2,7 +2,7 @@
 // Node HTTP server on 127.0.0.1 that demands basic auth and counts every request.
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +13,8 @@ export interface GitServer {
   readonly token: string;
   /** Every request that reached the server (method and path), authorised or not. */
   readonly requests: string[];
+  /** Commits `file` with `content` on main and pushes it to the served repository (a new upstream commit). */
+  commit(file: string, content: string): string;
   close(): Promise<void>;
 }
 
@@ -23,18 +25,42 @@ export interface GitServerOptions {
   readonly onRequest?: (line: string, authorised: boolean) => void;
   /** Holds every authorised request this long before answering (lets a test watch the client run). */
   readonly delayMs?: number;
+  /** Where the repository lives (kept on close); default: a temporary directory. */
+  readonly root?: string;
 }
 
-/** Serves one repository, `repo.git`, with a commit holding README.md; basic auth with any user and `token`. */
-export const startGitServer = async (token: string, opts: GitServerOptions = {}): Promise<GitServer> => {
-  const root = mkdtempSync(join(tmpdir(), "pw-git-"));
+const gitIn = (work: string, ...args: string[]): string =>
+  execFileSync("git", args, { cwd: work, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } }).toString();
+
+/** Makes `root`/repo.git (a bare repository with a commit holding README.md) and `root`/work, unless they are there. */
+export const initGitRoot = (root: string): void => {
   const work = join(root, "work");
-  const git = (...args: string[]) => execFileSync("git", args, { cwd: work, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+  if (existsSync(join(root, "repo.git"))) return;
   execFileSync("git", ["init", "--quiet", "-b", "main", work]);
-  execFileSync("sh", ["-c", `echo "# podwarden test repository" > ${join(work, "README.md")}`]);
-  git("add", "README.md");
-  git("commit", "--quiet", "-m", "first");
+  writeFileSync(join(work, "README.md"), "# podwarden test repository\n");
+  gitIn(work, "add", "README.md");
+  gitIn(work, "commit", "--quiet", "-m", "first");
   execFileSync("git", ["clone", "--quiet", "--bare", work, join(root, "repo.git")]);
+};
+
+/** Commits `file` with `content` on main in `root`/work and pushes it to `root`/repo.git (a new upstream commit); returns its id. */
+export const commitUpstream = (root: string, file: string, content: string): string => {
+  const work = join(root, "work");
+  writeFileSync(join(work, file), content);
+  gitIn(work, "add", file);
+  gitIn(work, "commit", "--quiet", "-m", `update ${file}`);
+  gitIn(work, "push", "--quiet", join(root, "repo.git"), "main");
+  return gitIn(work, "rev-parse", "HEAD").trim();
+};
+
+/**
+ * Serves one repository, `repo.git`, with a commit holding README.md; basic auth with any user
+ * and `token`. With `opts.root` the repository lives there and outlives the server (a later
+ * server serves the same history); else in a temporary directory removed on close.
+ */
+export const startGitServer = async (token: string, opts: GitServerOptions = {}): Promise<GitServer> => {
+  const root = opts.root ?? mkdtempSync(join(tmpdir(), "pw-git-"));
+  initGitRoot(root);
 
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -96,9 +122,10 @@ export const startGitServer = async (token: string, opts: GitServerOptions = {})
     url: `http://127.0.0.1:${port}/repo.git`,
     token,
     requests,
+    commit: (file, content) => commitUpstream(root, file, content),
     close: async () => {
       await new Promise((r) => server.close(r));
-      rmSync(root, { recursive: true, force: true });
+      if (!opts.root) rmSync(root, { recursive: true, force: true });
     },
   };
 };

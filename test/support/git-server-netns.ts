@@ -5,6 +5,7 @@
 // prints one line per event on stdout:
 //   listening <url>
 //   request authorised|refused <METHOD> <URL>
+// PW_GIT_ROOT (optional): the directory the repository lives in, kept across servers.
 // The token comes from the environment, not argv, so a scan of every process's arguments
 // during a clone cannot find it here. It exits on SIGTERM or SIGINT.
 
@@ -21,6 +22,7 @@ if (!token || !Number.isInteger(port) || port <= 0) {
 const server = await startGitServer(token, {
   port,
   delayMs,
+  ...(process.env.PW_GIT_ROOT ? { root: process.env.PW_GIT_ROOT } : {}),
   onRequest: (line, authorised) => process.stdout.write(`request ${authorised ? "authorised" : "refused"} ${line}\n`),
 });
 process.stdout.write(`listening ${server.url}\n`);

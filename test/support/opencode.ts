@@ -112,13 +112,15 @@ export const infraPid = async (pod: string): Promise<number> => {
 /**
  * Starts the git smart-HTTP server (basic auth with `token`) on 127.0.0.1:`port` INSIDE the
  * pod's network namespace (nsenter -n into the infra container's), so the pod's containers
- * reach it on their loopback. The token travels in the environment, never in argv.
+ * reach it on their loopback. The token travels in the environment, never in argv. With
+ * `root`, the repository lives there and a later server (after the pod was recreated) serves
+ * the same history.
  */
-export const startGitServerInPod = async (pod: string, token: string, port: number, delayMs = 0): Promise<PodGitServer> => {
+export const startGitServerInPod = async (pod: string, token: string, port: number, delayMs = 0, root?: string): Promise<PodGitServer> => {
   const pid = await infraPid(pod);
   const child = spawn("nsenter", ["-t", String(pid), "-n", "--", process.execPath, "--import", "tsx", NETNS_SCRIPT, String(port), String(delayMs)], {
     cwd: REPO,
-    env: { ...process.env, PW_GIT_TOKEN: token },
+    env: { ...process.env, PW_GIT_TOKEN: token, ...(root ? { PW_GIT_ROOT: root } : {}) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const requests: { authorised: boolean; line: string }[] = [];
@@ -197,3 +199,39 @@ export const watchArgv = (everyMs = 5): ArgvWatch => {
 
 /** The forms a token can leak in: as is, and inside the basic-auth header the clone sends. */
 export const tokenForms = (token: string): string[] => [token, Buffer.from(`x-access-token:${token}`).toString("base64")];
+
+/**
+ * OpenCode's HTTP API from inside a pod's network namespace, for images without curl (the
+ * stock image): node on the host, nsenter'd into the infra container's network namespace,
+ * sends the request; the password travels in its environment, never in argv.
+ */
+export const openCodeInPodNetns = (pod: string, password: string, port = 4096): OpenCodeApi => {
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    async call(method, path, { body, password: pw } = {}) {
+      if (typeof pw === "string") throw new Error("openCodeInPodNetns uses the password it was given");
+      const script = [
+        "const h = process.env.PW_AUTH ? { authorization: 'Basic ' + Buffer.from('opencode:' + process.env.PW_AUTH).toString('base64') } : {};",
+        "if (process.env.PW_BODY) h['content-type'] = 'application/json';",
+        "const r = await fetch(process.env.PW_URL, { method: process.env.PW_METHOD, headers: h, body: process.env.PW_BODY || undefined, signal: AbortSignal.timeout(60000) });",
+        "process.stdout.write((await r.text()) + '\\n' + r.status);",
+      ].join("\n");
+      const pid = await infraPid(pod);
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = spawn("nsenter", ["-t", String(pid), "-n", "--", process.execPath, "--input-type=module", "-e", script], {
+          env: { PATH: process.env.PATH ?? "", PW_URL: `${url}${path}`, PW_METHOD: method, PW_BODY: body === undefined ? "" : JSON.stringify(body), PW_AUTH: pw === null ? "" : password },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`request to ${path} in pod ${pod} failed: ${stderr.slice(-500)}`))));
+      });
+      const cut = out.lastIndexOf("\n");
+      const text = out.slice(0, cut);
+      return { status: Number(out.slice(cut + 1)), text, json: <T>() => JSON.parse(text) as T };
+    },
+  };
+};

@@ -26,6 +26,11 @@ describe(".ci/setup-host.sh", () => {
     expect(packages).not.toContain("crun");
   });
 
+  it("--test brings kubectl (the render tests run `kubectl kustomize`): Debian's kubernetes-client when no kubectl is there", async () => {
+    const script = await readFile(SCRIPT, "utf8");
+    expect(script).toMatch(/^\$with_tests && ! command -v kubectl >\/dev\/null 2>&1 && packages\+=\(kubernetes-client\)$/m);
+  });
+
   it("installs exactly that list without Recommends, and only what is missing", async () => {
     const script = await readFile(SCRIPT, "utf8");
     const installs = script.split("\n").filter((l) => /apt-get install/.test(l) && !l.trim().startsWith("#"));

@@ -1,6 +1,7 @@
 // `podwarden render flux` in-process: which OpenCode image the tree gets. A cluster must be
-// able to pull it, pinned: a localhost/ image or a moving tag is a usage error (exit 2)
-// naming --image; with --with-memory a local memory image is one too, a :latest one a warning.
+// able to pull it, pinned: without --image a config's local image gives way to the stock
+// image; an --image that is local, moving, or the stock image outside 1.x is a usage error
+// (exit 2) with the reason; with --with-memory a local memory image is one too, a :latest one a warning.
 
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -44,13 +45,22 @@ const renderFlux = async (config: string, flags: { image?: string; withMemory?: 
 };
 
 describe("render flux: the OpenCode image", () => {
-  it("the config's localhost/ image (local.yaml, and the shipped config's localhost/opencode-server:latest) is a usage error naming --image", async () => {
+  it("the config's localhost/ image (local.yaml, the shipped config's localhost/opencode-server:latest): the stock image, pinned, with a note", async () => {
     for (const config of [localConfig, shippedConfig]) {
-      await expect(renderFlux(config)).rejects.toMatchObject({
-        exitCode: EXIT.usage,
-        message: expect.stringMatching(/the OpenCode image localhost\/opencode-server:\S+ \(the config's; no --image given\) is in this host's local image store .*build Dockerfile\.opencode, push it .*--image REGISTRY\/NAME:VERSION/),
-      });
+      const r = await renderFlux(config);
+      expect(r.code).toBe(EXIT.ok);
+      expect(r.err).toMatch(/^note: render flux: no --image and the config's localhost\/opencode-server:\S+ is not one a cluster can pull: using the stock image ghcr\.io\/anomalyco\/opencode:1\.18\.33\n$/);
+      expect(r.out).toContain("image: ghcr.io/anomalyco/opencode:1.18.33\n");
+      expect(r.out).not.toContain("localhost/");
     }
+  });
+
+  it("an --image that cannot work is a usage error with the reason: localhost/, the stock image outside 1.x", async () => {
+    await expect(renderFlux(localConfig, { image: "localhost/opencode-server:local" })).rejects.toMatchObject({
+      exitCode: EXIT.usage,
+      message: expect.stringMatching(/the OpenCode image localhost\/opencode-server:local \(--image\) is in this host's local image store .*use the stock image .*or build Dockerfile\.opencode, push it .*--image REGISTRY\/NAME:VERSION/),
+    });
+    await expect(renderFlux(localConfig, { image: "ghcr.io/anomalyco/opencode:2.0.1" })).rejects.toMatchObject({ exitCode: EXIT.usage, message: expect.stringContaining("not a 1.x release") });
   });
 
   it("--image with no tag or :latest is a usage error; a version tag or a digest is used as given", async () => {

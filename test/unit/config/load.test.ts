@@ -343,6 +343,30 @@ describe("workspace", () => {
     expect(JSON.stringify(spec)).not.toContain("ghp_secret_value");
   });
 
+  it("pull: true gives the init step REPO_PULL=1 (AUTO-01); OpenCode gets the credential helper through git's environment and the token by secret reference", async () => {
+    const local = path.resolve(import.meta.dirname, "../../../config/local.yaml");
+    const fx = await wsFixture();
+    const file = path.join(fx.dir, "ws.yaml");
+    await writeFile(file, `extends: ${local}\npod:\n  envFile: ${fx.envFile}\n  persistRoot: ${fx.dir}/persist\nworkspace:\n  repo: https://github.com/acme/infra.git\n  tokenKey: GITHUB_PAT\n  pull: true\n`);
+    const { spec } = await loadConfig(file);
+    expect(spec.containers.find((c) => c.name === "workspace")!.env.REPO_PULL).toBe("1");
+    const oc = spec.containers.find((c) => c.name === "opencode")!;
+    expect(oc.env).toMatchObject({
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "credential.helper",
+      GIT_CONFIG_VALUE_0: "!sh /usr/local/bin/podwarden-git-credential",
+      REPO_URL: "https://github.com/acme/infra.git",
+      REPO_TOKEN_VAR: "GITHUB_PAT",
+    });
+    expect(oc.secretEnv).toContain("GITHUB_PAT");
+    expect(JSON.stringify(spec)).not.toContain("ghp_secret_value");
+    // Without the option, no REPO_PULL.
+    await writeFile(file, `extends: ${local}\npod:\n  envFile: ${fx.envFile}\n  persistRoot: ${fx.dir}/persist\nworkspace:\n  repo: https://github.com/acme/infra.git\n`);
+    const plain = (await loadConfig(file)).spec;
+    expect(plain.containers.find((c) => c.name === "workspace")!.env.REPO_PULL).toBeUndefined();
+    expect(plain.containers.find((c) => c.name === "opencode")!.env.GIT_CONFIG_COUNT).toBeUndefined();
+  });
+
   it("rejects credentials in the URL and a token key missing from the env file", async () => {
     const fx = await wsFixture();
     const local = path.resolve(import.meta.dirname, "../../../config/local.yaml");

@@ -76,9 +76,9 @@ function expectSeedPod(spec: PodSpec): void {
   const opencode = byName.get("opencode");
   expect(opencode?.secretEnv).toEqual(["OPENCODE_*", "*_API_KEY", "!DD_*"]);
   expect(opencode?.mounts.map((m) => [m.source, m.target, m.readOnly, m.optional, m.create])).toEqual([
-    ["/persist/containers/opencode", "/root/.local/share/opencode", false, false, true],
-    ["/persist/opencode-plugins/plugin", "/root/.opencode/plugin", true, true, false],
-    ["/persist/opencode-plugins/graphiti", "/root/.opencode/graphiti", true, true, false],
+    ["/persist/containers/opencode", "/home/opencode/.local/share/opencode", false, false, true],
+    ["/persist/opencode-plugins/plugin", "/home/opencode/.opencode/plugin", true, true, false],
+    ["/persist/opencode-plugins/graphiti", "/home/opencode/.opencode/graphiti", true, true, false],
   ]);
   expect(opencode?.probe).toMatchObject({
     kind: "http",

@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
-import { Namespace, PersistentVolumeClaim, Service } from "kubernetes-models/v1";
+import { ConfigMap, Namespace, PersistentVolumeClaim, Service } from "kubernetes-models/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { Certificate } from "@kubernetes-models/cert-manager/cert-manager.io/v1";
 import { ExternalSecret } from "@kubernetes-models/external-secrets/external-secrets.io/v1beta1";
@@ -23,6 +23,7 @@ import { CLONE_ONCE } from "../../../src/domain/opencode.js";
 import type { PodSpec } from "../../../src/domain/spec.js";
 import { FLUX_DEFAULTS, imageProblem, renderFlux, type FluxOptions } from "../../../src/render/flux.js";
 import { renderKube } from "../../../src/render/kube.js";
+import { readFluxScripts } from "../../../src/commands/render.js";
 import { REPO } from "../../support/podman-harness.js";
 
 const REPO_CONFIG_DIR = fileURLToPath(new URL("../../../config/", import.meta.url));
@@ -48,6 +49,8 @@ async function shipped(): Promise<{ spec: PodSpec; envKeys: string[] }> {
 }
 const shippedSpec = async (): Promise<PodSpec> => (await shipped()).spec;
 
+const SCRIPTS = await readFluxScripts();
+
 const fluxOptions = (envKeys: readonly string[], over: Partial<FluxOptions> = {}): FluxOptions => ({
   ...FLUX_DEFAULTS,
   domain: "angryninja.cloud",
@@ -56,6 +59,7 @@ const fluxOptions = (envKeys: readonly string[], over: Partial<FluxOptions> = {}
     { name: "ha", repo: "https://github.com/angryninja/home-assistant-config.git" },
   ],
   image: "ghcr.io/angryninja/opencode-server:1.18.33",
+  scripts: SCRIPTS,
   envKeys,
   ...over,
 });
@@ -79,6 +83,7 @@ const docs = (text: string): Obj[] =>
 
 const MODELS: Record<string, (o: Obj) => { validate(): void }> = {
   "v1/Namespace": (o) => new Namespace(o as never),
+  "v1/ConfigMap": (o) => new ConfigMap(o as never),
   "v1/PersistentVolumeClaim": (o) => new PersistentVolumeClaim(o as never),
   "v1/Service": (o) => new Service(o as never),
   "apps/v1/Deployment": (o) => new Deployment(o as never),
@@ -116,7 +121,8 @@ function validate(o: Obj): void {
   required?.(o);
 }
 
-const allFlux = (files: ReadonlyMap<string, string>): Obj[] => [...files.values()].flatMap(docs);
+/** The manifests (scripts/ holds a shell script and a README). */
+const allFlux = (files: ReadonlyMap<string, string>): Obj[] => [...files].filter(([f]) => f.endsWith(".yaml")).flatMap(([, text]) => docs(text));
 const find = (objs: Obj[], kind: string, name?: string): Obj[] => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
 
 describe("render kube", () => {
@@ -221,9 +227,17 @@ describe("render flux", () => {
 
   it("writes no secret value and keeps embedded shell to $VAR (Flux substitutes ${...})", async () => {
     const { spec, envKeys } = await shipped();
-    const outputs = [renderKube(spec, { envKeys }), ...renderFlux(spec, fluxOptions(envKeys, { backup: true, withMemory: true })).values()];
+    const outputs = [renderKube(spec, { envKeys }), ...[...renderFlux(spec, fluxOptions(envKeys, { backup: true, withMemory: true }))].filter(([f]) => f.endsWith(".yaml")).map(([, t]) => t)];
     for (const text of outputs) for (const v of SECRET_VALUES) expect(text).not.toContain(v);
-    for (const text of outputs) expect(text).not.toMatch(/\$\{/);
+    // Shell inside manifests uses $VAR; the scripts ConfigMap (real shell files with ${...})
+    // opts out of Flux's substitution by its annotation.
+    for (const text of outputs) {
+      for (const o of parseAllDocuments(text).map((d) => d.toJS() as Obj | null)) {
+        if (!o || typeof o !== "object") continue;
+        if (o.kind === "ConfigMap") expect(o.metadata.annotations).toEqual({ "kustomize.toolkit.fluxcd.io/substitute": "disabled" });
+        else expect(JSON.stringify(o)).not.toMatch(/\$\{/);
+      }
+    }
   });
 
   it("--with-memory: the memory containers' secret env (DD_API_KEY) comes from an ExternalSecret of its own, never OpenCode's password or PAT", async () => {
@@ -348,13 +362,15 @@ describe("render flux", () => {
       for (const text of files.values()) expect(text).not.toContain(SECRET_VALUES[0]);
     });
 
-    it("SECR-03: each workspace's Copilot auth.json is in a Kubernetes Secret made by a Doppler ExternalSecret, and is installed from it (0600)", () => {
+    it("SECR-03: each workspace's Copilot auth.json is in a Kubernetes Secret made by a Doppler ExternalSecret, and is merged from it (env reference, 0600)", () => {
       for (const ws of ["flux", "ha"]) {
         expect(doppler(ws, "auth.json")).toBe(`OPENCODE_${ws.toUpperCase()}_COPILOT_AUTH_JSON`);
-        expect(volume(ws, "copilot-auth").secret).toMatchObject({ secretName: `opencode-${ws}-secret`, items: [{ key: "auth.json", path: "auth.json" }] });
         const init = container(ws, "copilot-auth");
-        expect(init.command).toEqual(["install", "-m", "0600", "/run/podwarden/copilot/auth.json", "/root/.local/share/opencode/auth.json"]);
-        expect(init.volumeMounts).toContainEqual({ name: "copilot-auth", mountPath: "/run/podwarden/copilot", readOnly: true });
+        expect(envOf(init).COPILOT_AUTH_JSON).toEqual(ref(ws, "auth.json"));
+        // The merge script (0600, other providers kept: FLUX-08) from the ConfigMap, in the pinned Node image.
+        expect(init.command).toEqual(["node", "/podwarden/merge-auth.mjs", "env:COPILOT_AUTH_JSON", "/var/lib/opencode/opencode/auth.json"]);
+        expect(init.image).toBe(FLUX_DEFAULTS.nodeImage);
+        expect(podSpec(ws).volumes.filter((v: Obj) => v.secret)).toEqual([]);
       }
     });
 
@@ -373,12 +389,15 @@ describe("render flux", () => {
         expect(container(ws, "opencode").ports).toEqual([{ name: "http", containerPort: 4096, protocol: "TCP" }]);
       });
 
-      it(`${ID}-02: the ${ws} workspace is password-protected: OpenCode gets OPENCODE_SERVER_PASSWORD (basic auth on every path, the UI included), and its probes authenticate`, () => {
+      it(`${ID}-02: the ${ws} workspace is password-protected: OpenCode gets OPENCODE_SERVER_PASSWORD (basic auth on every path, the UI included); its probes are the kubelet's tcpSocket (no password in the manifest, no curl needed)`, () => {
         const oc = container(ws, "opencode");
         expect(envOf(oc).OPENCODE_SERVER_PASSWORD).toEqual(ref(ws, "OPENCODE_SERVER_PASSWORD"));
+        // Probes the kubelet runs itself (the stock image has no curl; an httpGet probe would
+        // need the password as a literal header, so it checks the port).
         for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) {
           expect(oc[probe].httpGet).toBeUndefined();
-          expect(oc[probe].exec.command.join(" ")).toMatch(/"\$OPENCODE_SERVER_PASSWORD" \| curl -fsS .*-K - http:\/\/127\.0\.0\.1:4096\/global\/health/);
+          expect(oc[probe].exec).toBeUndefined();
+          expect(oc[probe].tcpSocket).toEqual({ port: 4096 });
         }
       });
 
@@ -388,15 +407,18 @@ describe("render flux", () => {
         expect(clone.REPO_DIR).toBe(`/workspaces/${repo}`);
         expect(container(ws, "opencode").workingDir).toBe(`/workspaces/${repo}`);
         const mount = { name: "data", mountPath: "/workspaces", subPath: "workspaces" };
-        expect(container(ws, "clone-once").volumeMounts).toEqual([mount]);
+        expect(container(ws, "clone-once").volumeMounts).toEqual([mount, { name: "scripts", mountPath: "/podwarden", readOnly: true }]);
         expect(container(ws, "opencode").volumeMounts).toContainEqual(mount);
       });
 
-      it(`${ID}-05: on first boot an init container clones ${repo} into the workspace PVC (the host's clone-once script, the PAT from the Secret)`, () => {
+      it(`${ID}-05: on first boot an init container clones ${repo} into the workspace PVC (the host's clone-once script from a ConfigMap in a pinned git image, the PAT from the Secret)`, () => {
         const clone = container(ws, "clone-once");
         expect(podSpec(ws).initContainers[0]).toBe(clone);
-        expect(clone.command).toEqual([CLONE_ONCE]);
-        expect(clone.image).toBe(container(ws, "opencode").image);
+        // The host image's script, from the ConfigMap, in the pinned small git image.
+        expect(clone.command).toEqual(["sh", "/podwarden/clone-once.sh"]);
+        expect(clone.image).toBe(FLUX_DEFAULTS.gitImage);
+        expect(volume(ws, "scripts").configMap.name).toBe(`opencode-${ws}-scripts`);
+        expect(find(objs, "ConfigMap", `opencode-${ws}-scripts`)[0]?.data["clone-once.sh"]).toBe(SCRIPTS.cloneOnce);
         expect(envOf(clone)).toMatchObject({ REPO_TOKEN_VAR: "GITHUB_PAT", GITHUB_PAT: ref(ws, "GITHUB_PAT") });
         expect(volume(ws, "data")).toEqual({ name: "data", persistentVolumeClaim: { claimName: `opencode-${ws}` } });
       });
@@ -412,13 +434,17 @@ describe("render flux", () => {
       });
 
       it(`${ID}-07 (the part a rendering shows): OpenCode's data directory, where sessions live, is on the workspace PVC`, () => {
-        expect(container(ws, "opencode").volumeMounts).toContainEqual({ name: "data", mountPath: "/root/.local/share/opencode", subPath: "opencode" });
-        expect(podSpec(ws).volumes.filter((v: Obj) => v.emptyDir)).toEqual([]);
+        const oc = container(ws, "opencode");
+        expect(oc.volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/opencode/opencode", subPath: "opencode" });
+        expect(envOf(oc).XDG_DATA_HOME).toBe("/var/lib/opencode");
+        // Only HOME (config, cache) is an emptyDir; sessions are not in it.
+        expect(podSpec(ws).volumes.filter((v: Obj) => v.emptyDir).map((v: Obj) => v.name)).toEqual(["home"]);
+        expect(envOf(oc).HOME).toBe("/home/opencode");
       });
 
-      it(`${ID}-08 (the part a rendering shows): auth.json is on the workspace PVC and re-installed from Doppler's copy on every start`, () => {
-        expect(container(ws, "copilot-auth").volumeMounts).toContainEqual({ name: "data", mountPath: "/root/.local/share/opencode", subPath: "opencode" });
-        expect(container(ws, "copilot-auth").command.at(-1)).toBe("/root/.local/share/opencode/auth.json");
+      it(`${ID}-08 (the part a rendering shows): auth.json is on the workspace PVC and Doppler's copy is merged into it on every start`, () => {
+        expect(container(ws, "copilot-auth").volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/opencode/opencode", subPath: "opencode" });
+        expect(container(ws, "copilot-auth").command.at(-1)).toBe("/var/lib/opencode/opencode/auth.json");
       });
 
       it(`${ID}-09: a BackendTrafficPolicy on the ${ws} route turns Envoy's request timeout off, so streaming responses are not cut off`, () => {
@@ -438,14 +464,16 @@ describe("render flux", () => {
         expect(find(treeObjs, "Secret")).toEqual([]);
         for (const d of find(treeObjs, "Deployment")) {
           for (const c of [...d.spec.template.spec.initContainers, ...d.spec.template.spec.containers]) {
-            for (const e of c.env ?? []) if (/PAT|PASSWORD|KEY|TOKEN|AUTH/.test(e.name) && e.name !== "REPO_TOKEN_VAR") expect(e.valueFrom, `${c.name} ${e.name}`).toBeDefined();
+            for (const e of c.env ?? []) if (/PAT|PASSWORD|KEY|TOKEN|AUTH/.test(e.name) && !["REPO_TOKEN_VAR", "GIT_CONFIG_KEY_0"].includes(e.name)) expect(e.valueFrom, `${c.name} ${e.name}`).toBeDefined();
           }
         }
       }
     });
 
     it("SEC-02: every manifest is under kubernetes/apps/opencode/, each workspace is ks.yaml + app/, and app/kustomization.yaml lists app/ exactly", () => {
-      const rel = [...files.keys()].map((f) => {
+      // scripts/ (SECR-04, OPS-04) sits at the top of the GitOps repository, beside kubernetes/.
+      expect([...files.keys()].filter((f) => !f.startsWith(`${root}/`))).toEqual(["scripts/README.md", "scripts/seed-copilot-auth.sh"]);
+      const rel = [...files.keys()].filter((f) => !f.startsWith("scripts/")).map((f) => {
         expect(f.startsWith(`${root}/`)).toBe(true);
         return f.slice(root.length + 1);
       });
@@ -479,7 +507,13 @@ describe("render flux", () => {
       }
     });
 
-    it("SEC-05: each pod requests cpu 100m / memory 256Mi and is limited to cpu 500m / memory 512Mi (init containers included)", () => {
+    it("SEC-05: each pod requests cpu 100m / memory 256Mi and is limited to cpu 500m / memory 512Mi (init containers included); with --with-memory every container has them", async () => {
+      const memory = allFlux(renderFlux(spec, fluxOptions(envKeys, { withMemory: true })));
+      for (const d of find(memory, "Deployment")) {
+        const p = d.spec.template.spec;
+        expect(p.containers.map((c: Obj) => c.name)).toEqual(["opencode", "valkey", "falkordb", "datadog"]);
+        for (const c of [...p.initContainers, ...p.containers]) expect(c.resources, c.name).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } });
+      }
       const milli = (q: string): number => (q.endsWith("m") ? Number(q.slice(0, -1)) : Number(q) * 1000);
       const mebi = (q: string): number => Number(q.replace(/Mi$/, ""));
       for (const ws of ["flux", "ha"]) {
@@ -499,7 +533,8 @@ describe("render flux", () => {
     it("OPS-01: a Stakater Reloader annotation on each Deployment, whose pod uses the Secret that holds auth.json", () => {
       for (const ws of ["flux", "ha"]) {
         expect(dep(ws).metadata.annotations).toEqual({ "reloader.stakater.com/auto": "true" });
-        expect(volume(ws, "copilot-auth").secret.secretName).toBe(externalSecret(ws).spec.target.name);
+        expect(ref(ws, "auth.json").secretKeyRef.name).toBe(externalSecret(ws).spec.target.name);
+        expect(envOf(container(ws, "copilot-auth")).COPILOT_AUTH_JSON).toEqual(ref(ws, "auth.json"));
       }
     });
 
