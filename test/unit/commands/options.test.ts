@@ -127,6 +127,8 @@ describe("the options a command receives", () => {
       backup: false,
       withMemory: true,
       withAlerts: false,
+      pull: false,
+      dependsOn: undefined,
     });
   });
 

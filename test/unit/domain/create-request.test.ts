@@ -100,9 +100,9 @@ describe("create requests of the shipped pod", () => {
     expect(mounts("falkordb")).toEqual(["/persist/containers/falkordb -> /var/lib/falkordb/data rw"]);
     expect(mounts("datadog")).toEqual(["/var/run/podman/podman.sock -> /var/run/docker.sock ro"]);
     expect(mounts("opencode")).toEqual([
-      "/persist/containers/opencode -> /root/.local/share/opencode rw",
-      "/persist/opencode-plugins/plugin -> /root/.opencode/plugin ro optional",
-      "/persist/opencode-plugins/graphiti -> /root/.opencode/graphiti ro optional",
+      "/persist/containers/opencode -> /home/opencode/.local/share/opencode rw",
+      "/persist/opencode-plugins/plugin -> /home/opencode/.opencode/plugin ro optional",
+      "/persist/opencode-plugins/graphiti -> /home/opencode/.opencode/graphiti ro optional",
     ]);
   });
 

@@ -10,7 +10,7 @@ import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitorin
 import { Ajv, type ErrorObject } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { render } from "../../../src/commands/render.js";
+import { readFluxScripts, render } from "../../../src/commands/render.js";
 import { readOptions, type ContextOf } from "../../../src/commands/options.js";
 import { RENDER } from "../../../src/commands/declarations.js";
 import { loadConfig } from "../../../src/config/load.js";
@@ -39,11 +39,14 @@ const check = async (): Promise<(o: unknown) => string[]> => {
   return (o) => (validate(o) ? [] : (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath} ${e.message ?? ""}`));
 };
 
+const SCRIPTS = await readFluxScripts();
+
 const options = (over: Partial<FluxOptions> = {}): FluxOptions => ({
   ...FLUX_DEFAULTS,
   domain: "example.com",
   workspaces: [{ name: "flux", repo: "https://github.com/o/k8s-cluster.git" }],
   image: "ghcr.io/o/opencode-server:1.18.33",
+  scripts: SCRIPTS,
   ...over,
 });
 
