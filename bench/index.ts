@@ -1,7 +1,7 @@
-// npm run bench: the benchmark suite of issue 8, on real Podman with the local images.
+// npm run bench: the benchmark suite, on real Podman with the local images.
 // Figures, not tests: nothing here fails on a slow machine; it measures and reports.
 //
-//   npm run bench                           all five sections, rewrites bench/RESULTS.md and the README table
+//   npm run bench                           all five sections, rewrites bench/RESULTS.md
 //   npm run bench -- --quick                a fast smoke run of all (few repetitions, short windows);
 //                                           writes /tmp/podwarden-bench-quick.md unless --out is given
 //   npm run bench -- --only cold,http       some sections (cold, recovery, watch, http, start); the
@@ -24,7 +24,7 @@ import { Janitor, scratchDir } from "./lib/bench-run.js";
 import { forgetBundles } from "./lib/bundle.js";
 import type { BenchContext } from "./lib/context.js";
 import { loadAverage, machineLines } from "./lib/machine.js";
-import { SECTION_IDS, summaryTable, updateReadme, writeResults, type SectionId, type SectionResult } from "./lib/results.js";
+import { SECTION_IDS, summaryTable, writeResults, type SectionId, type SectionResult } from "./lib/results.js";
 import { coldStart } from "./sections/cold.js";
 import { recovery } from "./sections/recovery.js";
 import { watching } from "./sections/watch.js";
@@ -110,14 +110,6 @@ const main = async (): Promise<void> => {
   const wallS = (Date.now() - t0) / 1000;
   header.push(`- load average (1 / 5 / 15 min): ${load0} at the start, ${loadAverage()} at the end; whole run ${(wallS / 60).toFixed(1)} min`);
   const rows = await writeResults({ file: out, header, sections: results });
-  if (!quick && values.out === undefined) {
-    const readme = [
-      `Latest run: ${new Date(t0).toISOString().slice(0, 10)} on ${header.find((l) => l.startsWith("- CPU"))?.slice(7) ?? "?"}; details and method in [bench/RESULTS.md](bench/RESULTS.md).`,
-      "",
-      ...summaryTable(rows),
-    ];
-    if (await updateReadme(join(REPO, "README.md"), readme)) log("updated the README's table");
-  }
   process.stdout.write(`${summaryTable(rows).join("\n")}\n\nwrote ${out} (${(wallS / 60).toFixed(1)} min)\n`);
 };
 

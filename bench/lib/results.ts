@@ -1,7 +1,6 @@
 // bench/RESULTS.md: a summary table of every target, the machine, then one section per
 // benchmark. Each section sits between markers and carries its summary rows as JSON, so
 // that running one section again (--only) replaces it and rebuilds the summary from all.
-// The README's Benchmarks section gets the same summary table.
 
 import { readFile, writeFile } from "node:fs/promises";
 
@@ -140,17 +139,4 @@ export const writeResults = async (opts: WriteOptions): Promise<SummaryRow[]> =>
   ].join("\n");
   await writeFile(opts.file, `${text.trimEnd()}\n`);
   return rows;
-};
-
-const README_BEGIN = "<!-- bench:readme -->";
-const README_END = "<!-- /bench:readme -->";
-
-/** Replaces the README's table between its markers (if the markers are there). */
-export const updateReadme = async (file: string, lines: readonly string[]): Promise<boolean> => {
-  const text = await readFile(file, "utf8");
-  const a = text.indexOf(README_BEGIN);
-  const b = text.indexOf(README_END);
-  if (a < 0 || b < a) return false;
-  await writeFile(file, `${text.slice(0, a + README_BEGIN.length)}\n${lines.join("\n")}\n${text.slice(b)}`);
-  return true;
 };
