@@ -27,7 +27,7 @@ export const parseWorkspace = (arg: string): FluxWorkspace => {
   return { name, repo, ...(branch ? { branch } : {}) };
 };
 
-const PUSH_HINT = `use the stock image (the default, ${STOCK_IMAGE}) or build Dockerfile.opencode, push it to a registry the cluster can pull from, and pass --image REGISTRY/NAME:VERSION (or NAME@sha256:DIGEST); see README, Kubernetes / Flux`;
+const PUSH_HINT = `use the stock image (the default, ${STOCK_IMAGE}) or build Dockerfile.opencode, push it to a registry the cluster can pull from, and pass --image REGISTRY/NAME:VERSION (or NAME@sha256:DIGEST); see docs/kubernetes.md`;
 
 /**
  * The OpenCode image for the cluster: --image; else the config's when a cluster can pull it;

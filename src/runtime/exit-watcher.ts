@@ -19,11 +19,15 @@ import type { RuntimeEvent } from "./port.js";
  */
 export const CONMON_EXIT_DIR = "/run/libpod/exits";
 
-/** The exit file's identity (a new exit writes a new file), or undefined when it is not there. */
+/**
+ * The exit file's identity (a new exit writes a new file), or undefined when it is not there:
+ * its inode and birth time, which writing into the file does not change (its ctime does, so a
+ * file created and then written would count as two exits).
+ */
 const fileIdentity = (path: string): string | undefined => {
   try {
     const st = statSync(path);
-    return `${st.ino}:${st.ctimeMs}`;
+    return `${st.ino}:${st.birthtimeMs}`;
   } catch {
     return undefined;
   }

@@ -236,10 +236,31 @@ export class Reconciler {
     return { now: this.#deps.clock.now(), backoff: this.#deps.backoff, random: this.#deps.random };
   }
 
-  /** Samples the persisted filesystems (at most every DISK_SAMPLE_MS) and logs each container turning full or not. */
-  async #judgeDisk(): Promise<void> {
+  /**
+   * Samples the persisted filesystems every DISK_SAMPLE_MS beside the loop, as the probes run
+   * beside it: /status and /metrics show fresh figures, and a container turning full (or
+   * writable again) asks for a pass at once. A statfs is a few microseconds.
+   */
+  async watchDisk(signal: AbortSignal): Promise<void> {
+    if (!this.#deps.disk) return;
+    while (!signal.aborted) {
+      await this.#deps.clock.sleep(DISK_SAMPLE_MS, signal);
+      if (signal.aborted) break;
+      try {
+        if (await this.#judgeDisk()) this.#deps.kick();
+      } catch (err) {
+        this.#deps.logger.warn({ err }, "cannot sample the persisted filesystems");
+      }
+    }
+  }
+
+  /**
+   * Samples the persisted filesystems (at most every DISK_SAMPLE_MS) and logs each container
+   * turning full or not; returns whether any did.
+   */
+  async #judgeDisk(): Promise<boolean> {
     const { disk, spec, clock, logger } = this.#deps;
-    if (!disk) return;
+    if (!disk) return false;
     const now = clock.now();
     if (now - this.#diskSampledAt >= DISK_SAMPLE_MS) {
       this.#diskSampledAt = now;
@@ -247,12 +268,15 @@ export class Reconciler {
     }
     const before = this.#disk;
     this.#disk = diskVerdicts(spec, this.#diskSamples, this.#book.all);
+    let turned = false;
     for (const [name, v] of this.#disk) {
       if (v.full === (before.get(name)?.full ?? false)) continue;
+      turned = true;
       const fields = { container: name, path: v.path, filesystem: v.filesystem, freeBytes: v.freeBytes, sizeBytes: v.sizeBytes };
       if (v.full) logger.error({ ...fields, reason: v.reason }, diskNote(name, v));
       else logger.info(fields, "persisted filesystem writable again: liveness restarts resume");
     }
+    return turned;
   }
 
   #recordStates(p: Plan): void {

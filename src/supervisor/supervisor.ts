@@ -1,4 +1,4 @@
-// The supervisor facade: runs the loop, the event watcher and the probe scheduler in the
+// The supervisor facade: runs the loop, the event watcher, the probe scheduler and the disk sampler in the
 // background, switches between bringing the pod up and taking it down, and answers "what is
 // the state now" from the last pass.
 
@@ -96,7 +96,7 @@ export class Supervisor {
     if (this.#running) return this.kick();
     this.#controller = new AbortController();
     const signal = this.#controller.signal;
-    this.#running = Promise.all([this.#loop.run(signal), this.#watcher?.run(signal), this.#deps.reconciler.probes.run(signal)]);
+    this.#running = Promise.all([this.#loop.run(signal), this.#watcher?.run(signal), this.#deps.reconciler.probes.run(signal), this.#deps.reconciler.watchDisk(signal)]);
   }
 
   setMode(mode: Mode): void {

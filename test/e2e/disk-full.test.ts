@@ -51,6 +51,12 @@ const status = async (): Promise<{ code: number; doc: StatusDoc }> => {
   return { code: res.status, doc: (await res.json()) as StatusDoc };
 };
 const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+/** /metrics once it shows `what` (the exposition is brought up to date once a second, off the request path). */
+const metricsShowing = (what: string, shows: (text: string) => boolean): Promise<string> =>
+  waitFor(`/metrics to show ${what}`, async () => {
+    const m = await metrics();
+    return shows(m) ? m : undefined;
+  }, 5_000, 100);
 const gauge = (text: string, name: string): number | undefined => {
   const line = text.split("\n").find((l) => l.startsWith(`podwarden_${name}{container="valkey"} `));
   return line === undefined ? undefined : Number(line.split(" ")[1]);
@@ -155,7 +161,7 @@ describe("a full persisted filesystem on real Podman", () => {
     const { sizeBytes, freeBytes } = s.doc.containers.valkey!.disk!;
     expect(sizeBytes).toBeGreaterThan((FS_MIB - 4) * 1024 * 1024);
     expect(sizeBytes).toBeLessThanOrEqual(FS_MIB * 1024 * 1024);
-    const m = await metrics();
+    const m = await metricsShowing("the disk sample", (t) => gauge(t, "persist_size_bytes") === sizeBytes);
     expect(gauge(m, "persist_size_bytes")).toBe(sizeBytes);
     expect(gauge(m, "persist_free_bytes")).toBeGreaterThan(8 * 1024 * 1024);
     expect(gauge(m, "persist_full")).toBe(0);
@@ -184,7 +190,7 @@ describe("a full persisted filesystem on real Podman", () => {
     expect(disk.freeBytes).toBeLessThan(1024 * 1024);
     const note = s.doc.notes.find((n) => n.startsWith("valkey: out of disk space: "));
     expect(note).toMatch(new RegExp(`^valkey: out of disk space: filesystem ${run.persistRoot} \\(holding ${run.persistRoot}/valkey\\) has [0-9.]+ (B|KiB) free of [0-9.]+ MiB: filesystem full; liveness restarts are held off`));
-    const m = await metrics();
+    const m = await metricsShowing("the filesystem full", (t) => gauge(t, "persist_full") === 1);
     expect(gauge(m, "persist_free_bytes")).toBe(disk.freeBytes);
     expect(gauge(m, "persist_full")).toBe(1);
     const lint = await promtool(m);
@@ -242,7 +248,7 @@ describe("a full persisted filesystem on real Podman", () => {
     expect(s.doc.notes).toEqual([]);
     expect(s.doc.containers.valkey).toMatchObject({ state: "ready", ready: true, restarts: 0, disk: { full: false, reason: null } });
     expect(await identity()).toMatchObject({ ...before, running: true });
-    const m = await metrics();
+    const m = await metricsShowing("the filesystem writable", (t) => gauge(t, "persist_full") === 0);
     expect([gauge(m, "persist_full"), (gauge(m, "persist_free_bytes") ?? 0) > 8 * 1024 * 1024]).toEqual([0, true]);
 
     expect(await valkey("DBSIZE")).toBe(`:${total}`);

@@ -11,7 +11,7 @@ import { appendFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupRun, cli, createRun, ensureImages, freePort, podman, resp, runEnv, type E2eRun } from "../support/podman-harness.js";
+import { cleanupRun, cli, createRun, ensureImages, freePort, podman, resp, runEnv, waitFor, type E2eRun } from "../support/podman-harness.js";
 import { openCodeApi, startDaemonProcess, type DaemonProcess, type OpenCodeApi } from "../support/opencode.js";
 
 const figures: string[] = [];
@@ -280,8 +280,13 @@ describe("scheduled care on real Podman", () => {
       expect(await resp(valkey(), "GET", "kept:valkey")).toBe("$2\r\nv1");
       // The previous image is tagged, so pruning keeps it.
       expect(await podman("image", "inspect", "--format", "{{.Id}}", `localhost/podwarden-previous:${run.pod}-valkey`)).toContain(good!.replace("sha256:", ""));
-      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-      expect(metrics).toMatch(/^podwarden_image_rollbacks_total\{container="valkey"\} 1$/m);
+      // The exposition is brought up to date once a second, off the request path.
+      const rolledBack = /^podwarden_image_rollbacks_total\{container="valkey"\} 1$/m;
+      const metrics = await waitFor("the rollback on /metrics", async () => {
+        const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+        return rolledBack.test(text) ? text : undefined;
+      }, 5_000, 100);
+      expect(metrics).toMatch(rolledBack);
       expect(metrics).toMatch(/^podwarden_image_updates_total\{container="valkey",result="updated"\} 1$/m);
       // The backup and restore runs of this file are counted too.
       expect(metrics).toMatch(/^podwarden_job_runs_total\{job="backup",result="ok"\} 1$/m);

@@ -3,7 +3,7 @@
 // byte-identical output, no secret value, `$VAR` (never `${VAR}`) in embedded shell, and
 // one test per requirement ID of the seed (../shared/seeds/004_*.txt) that a rendering can
 // show, named by the ID and asserting what the seed's text for it says. What only a live
-// cluster can show is listed in the README ("Kubernetes / Flux").
+// cluster can show is listed in docs/kubernetes.md.
 
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
