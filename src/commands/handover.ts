@@ -11,6 +11,7 @@ import { mainPid, serviceOfCgroup, type Systemctl } from "../systemd/systemctl.j
 import { keepPodPath, readMarker, withdrawMarker, writeMarker } from "../daemon/keep-pod.js";
 import { liveDaemon, pidfilePath } from "../daemon/pidfile.js";
 import type { Say } from "../lib/say.js";
+import { systemClock, type Clock } from "../lib/clock.js";
 
 export type RestartRoute = { readonly how: "systemd" } | { readonly how: "signal" } | { readonly how: "refuse"; readonly reason: string };
 
@@ -44,6 +45,8 @@ export interface HandoverDeps {
   readonly timeoutMs: number;
   readonly readCgroup?: (pid: number) => Promise<string>;
   readonly kill?: (pid: number, signal: NodeJS.Signals | 0) => void;
+  /** What the wait for the old daemon's exit runs on (default: the system's clock). */
+  readonly clock?: Clock;
 }
 
 export interface HandoverResult {
@@ -67,11 +70,11 @@ const alive = (kill: NonNullable<HandoverDeps["kill"]>, pid: number): boolean =>
   }
 };
 
-const exited = async (kill: NonNullable<HandoverDeps["kill"]>, pid: number, timeoutMs: number): Promise<boolean> => {
-  const deadline = Date.now() + timeoutMs;
+const exited = async (kill: NonNullable<HandoverDeps["kill"]>, pid: number, timeoutMs: number, clock: Clock): Promise<boolean> => {
+  const deadline = clock.now() + timeoutMs;
   while (alive(kill, pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
+    if (clock.now() > deadline) return false;
+    await clock.sleep(100);
   }
   return true;
 };
@@ -120,7 +123,7 @@ export const handOver = async (deps: HandoverDeps): Promise<HandoverResult> => {
 
   say.info({ pod, pid, unit }, `handing pod ${pod} over: daemon pid ${pid} is not the main process of ${unit}; sending it SIGTERM`);
   kill(pid, "SIGTERM");
-  if (!(await exited(kill, pid, deps.timeoutMs))) {
+  if (!(await exited(kill, pid, deps.timeoutMs, deps.clock ?? systemClock))) {
     await withdrawMarker(marker, pid);
     throw new PodwardenError("E_HANDOVER", `the daemon (pid ${pid}) did not exit within ${Math.round(deps.timeoutMs / 1000)} s of SIGTERM; the keep-pod marker is withdrawn`);
   }

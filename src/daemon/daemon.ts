@@ -75,6 +75,7 @@ export const buildPod = async (opts: GlobalOptions, how: PodOptions = {}): Promi
     persisted: [...persistedPaths(loaded.spec).keys()],
     startPeriodsS: startPeriodsS(loaded.spec.containers),
     backupIntervalS: backupSchedule ? longestGapS(backupSchedule, clock.now()) : 0,
+    clock,
   });
   const timeline = new Timeline();
   const { runtime, socket } = createRuntime(opts, how.patient ?? false, metrics.onApiCall);

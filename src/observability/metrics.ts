@@ -11,6 +11,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RESTART_REASONS, reasonKind, type SupervisorEvent } from "../domain/events.js";
 import { STATES } from "../domain/lifecycle.js";
 import type { ContainerSpec } from "../domain/spec.js";
+import { systemClock, type Clock } from "../lib/clock.js";
 import { ownMaxFds, ownOpenFds } from "../lib/proc.js";
 import { API_OPERATIONS, type ApiOperation } from "../runtime/port.js";
 import { HEALTH, type Snapshot } from "../domain/snapshot.js";
@@ -143,7 +144,9 @@ export class Metrics {
   #refreshing: Promise<void> = Promise.resolve();
   #queued = false;
   #source: (() => Snapshot) | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** Aborted by unfollow(): ends the refresh loop. */
+  #following: AbortController | undefined;
+  readonly #clock: Clock;
   /** What the gauges were last set from (see update). */
   #fromSnapshot = "";
 
@@ -159,7 +162,10 @@ export class Metrics {
     readonly wallNow?: () => number;
     /** Where the process families come from (default: this process). */
     readonly processStats?: () => ProcessStats;
+    /** The refresh timer's clock (default: the system's). */
+    readonly clock?: Clock;
   }) {
+    this.#clock = opts.clock ?? systemClock;
     this.#wallNow = opts.wallNow ?? Date.now;
     this.#stats = opts.processStats ?? readProcessStats;
     const r = [this.registry];
@@ -375,19 +381,28 @@ export class Metrics {
   }
 
   /**
-   * Keeps the exposition current from this snapshot, every REFRESH_MS, until unfollow();
-   * resolves once the first refresh is done. The timer does not keep the process alive.
+   * Keeps the exposition current from this snapshot, every REFRESH_MS on the clock, until
+   * unfollow(); resolves once the first refresh is done.
    */
   follow(snapshot: () => Snapshot): Promise<void> {
     this.#source = snapshot;
-    // A refresh that fails (it should not) keeps the last text, as a failed render once failed only its scrape.
-    this.#timer ??= setInterval(() => void this.refresh().catch(() => undefined), REFRESH_MS).unref();
+    if (!this.#following) {
+      const following = new AbortController();
+      this.#following = following;
+      void (async () => {
+        while (!following.signal.aborted) {
+          await this.#clock.sleep(REFRESH_MS, following.signal);
+          // A refresh that fails (it should not) keeps the last text, as a failed render once failed only its scrape.
+          if (!following.signal.aborted) await this.refresh().catch(() => undefined);
+        }
+      })();
+    }
     return this.refresh();
   }
 
   unfollow(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#following?.abort();
+    this.#following = undefined;
     this.#source = undefined;
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { buildServer, type HttpDeps } from "../../../src/http/server.js";
 import { Metrics, REFRESH_MS } from "../../../src/observability/metrics.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import { buildSnapshot, podReady, type Snapshot } from "../../../src/domain/snapshot.js";
 import { Timeline } from "../../../src/supervisor/timeline.js";
 import { Harness } from "../../support/harness.js";
@@ -172,27 +173,26 @@ describe("GET /metrics", () => {
       await h.runUntil((r) => r.settled);
     });
     let snap = before;
-    const metrics = new Metrics({ version: "1.2.3", containers: Object.keys(before.containers) });
-    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
-    try {
-      const app = server(snap, { snapshot: () => snap }, metrics);
-      const exitCode = async (): Promise<string | undefined> => /^podwarden_container_last_exit_code\{container="datadog"\} (\S+)$/m.exec((await app.inject("/metrics")).body)?.[1];
-      expect(await exitCode()).toBe("0");
-      snap = after;
-      const refresh = vi.spyOn(metrics, "refresh");
-      expect(await exitCode()).toBe("0");
-      vi.advanceTimersByTime(REFRESH_MS - 1);
-      expect(refresh).not.toHaveBeenCalled();
-      vi.advanceTimersByTime(1);
-      expect(refresh).toHaveBeenCalledTimes(1);
-      await refresh.mock.results[0]!.value;
-      expect(await exitCode()).toBe("137");
-      await app.close();
-      vi.advanceTimersByTime(10 * REFRESH_MS);
-      expect(refresh).toHaveBeenCalledTimes(1);
-    } finally {
-      vi.useRealTimers();
-    }
+    const clock = new FakeClock();
+    const metrics = new Metrics({ version: "1.2.3", containers: Object.keys(before.containers), clock });
+    const app = server(snap, { snapshot: () => snap }, metrics);
+    const exitCode = async (): Promise<string | undefined> => /^podwarden_container_last_exit_code\{container="datadog"\} (\S+)$/m.exec((await app.inject("/metrics")).body)?.[1];
+    expect(await exitCode()).toBe("0");
+    snap = after;
+    const refresh = vi.spyOn(metrics, "refresh");
+    expect(await exitCode()).toBe("0");
+    clock.advance(REFRESH_MS - 1);
+    await new Promise((r) => setImmediate(r));
+    expect(refresh).not.toHaveBeenCalled();
+    clock.advance(1);
+    await new Promise((r) => setImmediate(r));
+    expect(refresh).toHaveBeenCalledTimes(1);
+    await refresh.mock.results[0]!.value;
+    expect(await exitCode()).toBe("137");
+    await app.close();
+    clock.advance(10 * REFRESH_MS);
+    await new Promise((r) => setImmediate(r));
+    expect(refresh).toHaveBeenCalledTimes(1);
   });
 });
 
