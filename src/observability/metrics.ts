@@ -32,6 +32,11 @@ const epochS = (iso: string | null): number => (iso === null ? 0 : Date.parse(is
 /** How often the exposition is brought up to date while followed: a value a scrape sees is at most this old. */
 export const REFRESH_MS = 1000;
 /**
+ * Refreshes pause when nobody has read the text for this long (a scraper that went away): an
+ * unscraped daemon spends nothing on its metrics. Prometheus scrapes far more often than this.
+ */
+export const FOLLOW_IDLE_MS = 120_000;
+/**
  * Families rendered in one turn of the event loop. prom-client formats a family of a few
  * hundred series (the API latency histogram) in well under a millisecond on these machines.
  */
@@ -144,6 +149,10 @@ export class Metrics {
   #refreshing: Promise<void> = Promise.resolve();
   #queued = false;
   #source: (() => Snapshot) | undefined;
+  /** When the text was last read (a scrape); refreshes pause FOLLOW_IDLE_MS after it. */
+  #readAt = Number.NEGATIVE_INFINITY;
+  /** Resumes the refresh loop paused for want of readers. */
+  #wake: (() => void) | undefined;
   /** Aborted by unfollow(): ends the refresh loop. */
   #following: AbortController | undefined;
   readonly #clock: Clock;
@@ -375,8 +384,19 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The exposition as of the last refresh (empty before the first): what a scrape answers, at once. */
+  /**
+   * The exposition as of the last refresh (empty before the first): what a scrape answers, at
+   * once. A scrape after a quiet spell (no refreshes while nobody read) gets that text and wakes
+   * the refreshes up: the next one is current.
+   */
   text(): string {
+    const now = this.#clock.now();
+    const quiet = now - this.#readAt > FOLLOW_IDLE_MS;
+    this.#readAt = now;
+    if (quiet && this.#following) {
+      void this.refresh().catch(() => undefined);
+      this.#wake?.();
+    }
     return this.#text;
   }
 
@@ -392,6 +412,15 @@ export class Metrics {
       void (async () => {
         while (!following.signal.aborted) {
           await this.#clock.sleep(REFRESH_MS, following.signal);
+          if (this.#clock.now() - this.#readAt > FOLLOW_IDLE_MS) {
+            // Nobody has read the text for a while: no timer, no refresh, until a read wakes this.
+            await new Promise<void>((resolve) => {
+              this.#wake = resolve;
+              following.signal.addEventListener("abort", () => resolve(), { once: true });
+            });
+            this.#wake = undefined;
+            continue;
+          }
           // A refresh that fails (it should not) keeps the last text, as a failed render once failed only its scrape.
           if (!following.signal.aborted) await this.refresh().catch(() => undefined);
         }

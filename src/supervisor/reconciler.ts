@@ -45,6 +45,8 @@ export interface ReconcilerDeps {
 
 /** Passes sample the persisted filesystems at most this often. */
 export const DISK_SAMPLE_MS = 1_000;
+/** Between passes the filesystems are sampled this often (a full disk shows in /status within it). */
+export const DISK_WATCH_MS = 5_000;
 
 export interface PassResult {
   readonly mode: Mode;
@@ -237,14 +239,14 @@ export class Reconciler {
   }
 
   /**
-   * Samples the persisted filesystems every DISK_SAMPLE_MS beside the loop, as the probes run
+   * Samples the persisted filesystems every DISK_WATCH_MS beside the loop, as the probes run
    * beside it: /status and /metrics show fresh figures, and a container turning full (or
    * writable again) asks for a pass at once. A statfs is a few microseconds.
    */
   async watchDisk(signal: AbortSignal): Promise<void> {
     if (!this.#deps.disk) return;
     while (!signal.aborted) {
-      await this.#deps.clock.sleep(DISK_SAMPLE_MS, signal);
+      await this.#deps.clock.sleep(DISK_WATCH_MS, signal);
       if (signal.aborted) break;
       try {
         if (await this.#judgeDisk()) this.#deps.kick();

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FAMILIES_PER_CHUNK, Metrics, type ProcessStats } from "../../../src/observability/metrics.js";
+import { FAMILIES_PER_CHUNK, FOLLOW_IDLE_MS, Metrics, REFRESH_MS, type ProcessStats } from "../../../src/observability/metrics.js";
+import { FakeClock } from "../../support/fake-clock.js";
 
 const CONTAINERS = ["valkey", "falkordb", "datadog", "opencode"];
 /** Fixed process figures: two renders of the same series give the same text. */
@@ -127,6 +128,35 @@ describe("the exposition kept current off the request path", () => {
     await first;
     await second;
     expect(m.text()).toContain('podwarden_podman_api_requests_total{operation="container.list"} 2');
+  });
+});
+
+describe("while nobody scrapes", () => {
+  it("refreshes pause FOLLOW_IDLE_MS after the last read, and a read wakes them", async () => {
+    const clock = new FakeClock();
+    const m = new Metrics({ version: "1", containers: CONTAINERS, processStats: () => STATS, clock });
+    const snapshots = vi.fn(() => {
+      throw new Error("read the snapshot");
+    });
+    const refresh = vi.spyOn(m, "refresh").mockResolvedValue(undefined);
+    await m.follow(snapshots);
+    m.text(); // a scrape
+    refresh.mockClear();
+    const tick = async (): Promise<void> => {
+      clock.advance(REFRESH_MS);
+      await nextTurn();
+    };
+    for (let t = 0; t < FOLLOW_IDLE_MS / REFRESH_MS; t++) await tick();
+    expect(refresh).toHaveBeenCalledTimes(FOLLOW_IDLE_MS / REFRESH_MS);
+    refresh.mockClear();
+    for (let t = 0; t < 30; t++) await tick();
+    expect(refresh).not.toHaveBeenCalled();
+    m.text(); // a scrape after the quiet spell: answered at once, and it wakes the refreshes
+    expect(refresh).toHaveBeenCalledTimes(1);
+    await nextTurn(); // the woken loop goes back to its timer
+    await tick();
+    expect(refresh).toHaveBeenCalledTimes(2);
+    m.unfollow();
   });
 });
 
