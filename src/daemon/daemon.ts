@@ -5,7 +5,7 @@
 
 import { backoffFrom } from "../domain/backoff.js";
 import { persistedPaths } from "../domain/disk.js";
-import { probePodName, runChecks, type HostProof } from "../doctor/checks.js";
+import { probePodName, runChecks } from "../doctor/checks.js";
 import { HostGate } from "../doctor/gate.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
 import type { Check } from "../doctor/report.js";
@@ -29,14 +29,13 @@ import { createNotifier } from "../systemd/sd-notify.js";
 import { handoverDecision, keepPodPath, readMarker, removeMarker } from "./keep-pod.js";
 import { createRuntime, load, type Loaded } from "./load.js";
 import type { GlobalOptions } from "./options.js";
-import { controlSocketPath, pidfilePath, removePidfile, runtimeDir, writePidfile } from "./pidfile.js";
+import { controlSocketPath, pidfilePath, removePidfile, writePidfile } from "./pidfile.js";
 import { podControl } from "./pod-control.js";
 import { acquirePodLock } from "./pod-lock.js";
 import { reloader, type Reloader } from "./reload.js";
 import { listen, listenControl } from "./serve.js";
 import { StopSignals, logProcessTrouble } from "./signals.js";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { rm } from "node:fs/promises";
 
 /** The supervising part of the daemon: what `up` and `down` start, and what `run` builds on. */
 export interface Pod extends Loaded, Reloader {
@@ -140,27 +139,7 @@ export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opt
     probe: "unless-running",
     info: false,
     probeName: probePodName(),
-    proven: hostProof(join(runtimeDir(opts.env), "host-proven.json"), d.runtime),
   });
-
-/**
- * A passed throwaway pod, remembered in the runtime directory (a tmpfs: emptied at boot) with
- * the Podman version: later starts on this boot skip it (about half a second) until Podman
- * changes. A file that is missing, unreadable or not ours just means "not proven".
- */
-const hostProof = (file: string, runtime: Pick<Pod["runtime"], "ping">): HostProof => {
-  const podman = async (): Promise<string> => (await runtime.ping()).version;
-  return {
-    passedAt: async () => {
-      const seen = JSON.parse(await readFile(file, "utf8")) as { podman?: unknown; at?: unknown };
-      return typeof seen.at === "string" && seen.podman === (await podman()) ? seen.at : undefined;
-    },
-    passed: async () => {
-      await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-      await writeFile(file, JSON.stringify({ podman: await podman(), at: new Date().toISOString() }), { mode: 0o644 });
-    },
-  };
-};
 
 /** Enough for every container's stop timeout in sequence, plus slack. */
 const shutdownBudgetMs = (stopTimeoutsS: readonly number[]): number => stopTimeoutsS.reduce((a, b) => a + b, 0) * 1000 + 30_000;

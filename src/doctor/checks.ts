@@ -43,18 +43,6 @@ export interface CheckInput {
   readonly info: boolean;
   /** Name of the throwaway pod (unique per run). */
   readonly probeName: string;
-  /**
-   * up and run: remembers that a throwaway pod passed on this host since it booted, with this
-   * Podman, so later starts need not make one again (doctor always makes one).
-   */
-  readonly proven?: HostProof;
-}
-
-/** What a passed throwaway pod proved, kept until the host reboots or Podman changes. */
-export interface HostProof {
-  /** When a throwaway pod last passed here with the Podman now answering (undefined: not since boot). */
-  passedAt(): Promise<string | undefined>;
-  passed(): Promise<void>;
 }
 
 const START_PODMAN = "start the Podman API service (systemctl enable --now podman.socket, or bash .ci/setup-host.sh), or pass --socket";
@@ -115,16 +103,10 @@ const probePod = async (runtime: ContainerRuntime, facts: HostFacts, name: strin
 };
 
 const runtimeCheck = async (input: CheckInput, podRunning: string | undefined): Promise<Check> => {
-  if (input.probe === "unless-running") {
-    if (podRunning !== undefined) {
-      return { name: "runtime", status: "ok", detail: `pod ${podRunning} is running: its infra, runtime and network work (no throwaway pod needed)` };
-    }
-    const at = await input.proven?.passedAt().catch(() => undefined);
-    if (at !== undefined) return { name: "runtime", status: "ok", detail: `a throwaway pod passed at ${at} on this boot with this Podman (not made again)` };
+  if (podRunning !== undefined && input.probe === "unless-running") {
+    return { name: "runtime", status: "ok", detail: `pod ${podRunning} is running: its infra, runtime and network work (no throwaway pod needed)` };
   }
-  const check = await probePod(input.runtime!, input.facts, input.probeName);
-  if (check.status === "ok") await input.proven?.passed().catch(() => undefined);
-  return check;
+  return probePod(input.runtime!, input.facts, input.probeName);
 };
 
 /** The loader's own env-file mode warning: the env-file line says it, with the fix. */

@@ -37,42 +37,9 @@ const check = (input: Partial<CheckInput> & { runtime?: FakeRuntime }): Promise<
     info: input.info ?? true,
     probeName: "podwarden-doctor-test",
     ...(input.socketError !== undefined ? { socketError: input.socketError } : {}),
-    ...(input.proven !== undefined ? { proven: input.proven } : {}),
   });
-
-/** An in-memory HostProof: what a start on this boot remembered. */
-const memo = (at?: string) => {
-  const m = { at, passes: 0 };
-  return { m, proof: { passedAt: async () => m.at, passed: async () => void ((m.at = "2026-11-30T10:00:00.000Z"), m.passes++) } };
-};
 
 const byName = (checks: readonly Check[], name: string): Check[] => checks.filter((c) => c.name === name);
-
-describe("the throwaway pod on later starts (up, run)", () => {
-  const made = (runtime: FakeRuntime): number => runtime.journal.filter((j) => j.op === "create-pod").length;
-
-  it("a pass is remembered; the next start on this boot makes none and says since when", async () => {
-    const { m, proof } = memo();
-    const first = setup();
-    expect(byName(await check({ runtime: first, probe: "unless-running", proven: proof }), "runtime")[0]!.status).toBe("ok");
-    expect([made(first), m.passes]).toEqual([1, 1]);
-    const second = setup();
-    const [r] = byName(await check({ runtime: second, probe: "unless-running", proven: proof }), "runtime");
-    expect(r).toMatchObject({ status: "ok", detail: "a throwaway pod passed at 2026-11-30T10:00:00.000Z on this boot with this Podman (not made again)" });
-    expect(made(second)).toBe(0);
-  });
-
-  it("a failed throwaway pod is not remembered, and doctor always makes one", async () => {
-    const { m, proof } = memo();
-    const broken = setup();
-    broken.podCreateFault = 'finding pause binary: exec: "catatonit": executable file not found in $PATH';
-    expect(byName(await check({ runtime: broken, probe: "unless-running", proven: proof }), "runtime")[0]!.status).toBe("error");
-    expect(m.passes).toBe(0);
-    const doctor = setup();
-    await check({ runtime: doctor, probe: "always", proven: memo("2026-11-30T09:00:00.000Z").proof });
-    expect(made(doctor)).toBe(1);
-  });
-});
 
 describe("runChecks", () => {
   it("all is well: every line ok, exit 0, and the throwaway pod is made, started and removed", async () => {
