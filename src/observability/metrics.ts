@@ -2,10 +2,14 @@
 // as things happen (events, API calls, passes); gauges are set from the status snapshot.
 // Every series podwarden knows of exists from the start, at zero.
 //
-// A scrape never renders: it gets the exposition text kept current in the background, at
-// most REFRESH_MS old. A refresh sets the gauges from the snapshot, renders again only the
-// families that changed, FAMILIES_PER_CHUNK per turn of the event loop (so that no request
-// waits behind a whole render), and appends the process families from a fresh sample.
+// A scrape never renders on its own turn: it gets the exposition text kept in the background,
+// never more than REFRESH_MS old. A refresh sets the gauges from the snapshot, renders again
+// only the families that changed, FAMILIES_PER_CHUNK per turn of the event loop (so that no
+// request waits behind a whole render), and appends the process families from a fresh sample.
+// Refreshes follow the scrapes: one shortly before the next scrape is due (a scraper's
+// interval is steady), none while nobody scrapes. A scrape that comes when the text is too
+// old (the first one, one after a pause, one earlier than its interval foretold) waits for a
+// refresh, a few turns of the event loop, and gets current values.
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RESTART_REASONS, reasonKind, type SupervisorEvent } from "../domain/events.js";
@@ -29,13 +33,13 @@ export const startPeriodsS = (containers: readonly ContainerSpec[]): Record<stri
 
 const epochS = (iso: string | null): number => (iso === null ? 0 : Date.parse(iso) / 1000);
 
-/** How often the exposition is brought up to date while followed: a value a scrape sees is at most this old. */
+/** The oldest text a scrape gets: older than this, it waits for a refresh. */
 export const REFRESH_MS = 1000;
 /**
- * Refreshes pause when nobody has read the text for this long (a scraper that went away): an
- * unscraped daemon spends nothing on its metrics. Prometheus scrapes far more often than this.
+ * How long before the next scrape is due its refresh is made, and the shortest gap between two
+ * refreshes (a scraper faster than REFRESH_MS is followed every REFRESH_MS / 2).
  */
-export const FOLLOW_IDLE_MS = 120_000;
+export const LEAD_MS = REFRESH_MS / 4;
 /**
  * Families rendered in one turn of the event loop. prom-client formats a family of a few
  * hundred series (the API latency histogram) in well under a millisecond on these machines.
@@ -149,10 +153,15 @@ export class Metrics {
   #refreshing: Promise<void> = Promise.resolve();
   #queued = false;
   #source: (() => Snapshot) | undefined;
-  /** When the text was last read (a scrape); refreshes pause FOLLOW_IDLE_MS after it. */
+  /** The last two scrapes (clock ms): the next one is foretold from their gap. */
   #readAt = Number.NEGATIVE_INFINITY;
-  /** Resumes the refresh loop paused for want of readers. */
+  #readBefore = Number.NEGATIVE_INFINITY;
+  /** When the last refresh sampled its values (clock ms). */
+  #renderedAt = Number.NEGATIVE_INFINITY;
+  /** Wakes the refresh loop: a scrape changed when its next refresh is due. */
   #wake: (() => void) | undefined;
+  /** When the refresh loop's next refresh is due (undefined: none planned). */
+  #planned: number | undefined;
   /** Aborted by unfollow(): ends the refresh loop. */
   #following: AbortController | undefined;
   readonly #clock: Clock;
@@ -384,24 +393,47 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /**
-   * The exposition as of the last refresh (empty before the first): what a scrape answers, at
-   * once. A scrape after a quiet spell (no refreshes while nobody read) gets that text and wakes
-   * the refreshes up: the next one is current.
-   */
+  /** The exposition as of the last refresh (empty before the first). */
   text(): string {
-    const now = this.#clock.now();
-    const quiet = now - this.#readAt > FOLLOW_IDLE_MS;
-    this.#readAt = now;
-    if (quiet && this.#following) {
-      void this.refresh().catch(() => undefined);
-      this.#wake?.();
-    }
     return this.#text;
   }
 
   /**
-   * Keeps the exposition current from this snapshot, every REFRESH_MS on the clock, until
+   * What a scrape answers: the kept text at once, or, when it is older than REFRESH_MS, the
+   * text of a refresh made for this scrape.
+   */
+  scrape(): string | Promise<string> {
+    const now = this.#clock.now();
+    this.#readBefore = this.#readAt;
+    this.#readAt = now;
+    if (this.#nextRefresh() !== this.#planned) this.#wake?.();
+    if (now - this.#renderedAt <= REFRESH_MS) return this.#text;
+    return this.refresh().then(
+      () => this.#text,
+      () => this.#text,
+    );
+  }
+
+  /**
+   * When the next refresh is due (clock ms), or undefined: none until a scrape. A scraper
+   * slower than REFRESH_MS gets one refresh per scrape, LEAD_MS before it is due; a faster
+   * one, a refresh every REFRESH_MS / 2. Nobody scraping since the last refresh: none.
+   */
+  #nextRefresh(): number | undefined {
+    const gap = this.#readAt - this.#readBefore;
+    if (!Number.isFinite(gap)) return undefined; // fewer than two scrapes: nothing to go by
+    if (gap > REFRESH_MS) {
+      const due = this.#readAt + gap - LEAD_MS;
+      // Made already (the scrape it was for has not come yet: it waits for that scrape).
+      if (this.#renderedAt >= due) return undefined;
+      return Math.max(this.#renderedAt + REFRESH_MS / 2, due);
+    }
+    if (this.#readAt < this.#renderedAt - REFRESH_MS) return undefined; // the fast scraper went away
+    return this.#renderedAt + REFRESH_MS / 2;
+  }
+
+  /**
+   * Keeps the exposition current from this snapshot for the scrapes (see #nextRefresh) until
    * unfollow(); resolves once the first refresh is done.
    */
   follow(snapshot: () => Snapshot): Promise<void> {
@@ -411,18 +443,20 @@ export class Metrics {
       this.#following = following;
       void (async () => {
         while (!following.signal.aborted) {
-          await this.#clock.sleep(REFRESH_MS, following.signal);
-          if (this.#clock.now() - this.#readAt > FOLLOW_IDLE_MS) {
-            // Nobody has read the text for a while: no timer, no refresh, until a read wakes this.
-            await new Promise<void>((resolve) => {
-              this.#wake = resolve;
-              following.signal.addEventListener("abort", () => resolve(), { once: true });
-            });
-            this.#wake = undefined;
-            continue;
-          }
+          const due = this.#nextRefresh();
+          this.#planned = due;
+          // Until the refresh is due, or a scrape (or unfollow) has it planned again.
+          const replan = new AbortController();
+          const wake = (): void => replan.abort();
+          this.#wake = wake;
+          following.signal.addEventListener("abort", wake, { once: true });
+          await (due === undefined
+            ? new Promise<void>((resolve) => replan.signal.addEventListener("abort", () => resolve(), { once: true }))
+            : this.#clock.sleep(Math.max(0, due - this.#clock.now()), replan.signal));
+          following.signal.removeEventListener("abort", wake);
+          this.#wake = undefined;
           // A refresh that fails (it should not) keeps the last text, as a failed render once failed only its scrape.
-          if (!following.signal.aborted) await this.refresh().catch(() => undefined);
+          if (!replan.signal.aborted) await this.refresh().catch(() => undefined);
         }
       })();
     }
@@ -452,6 +486,7 @@ export class Metrics {
   }
 
   async #render(): Promise<void> {
+    this.#renderedAt = this.#clock.now();
     if (this.#source) this.update(this.#source());
     const due = [...this.#names].filter(([f]) => this.#dirty.has(f)).map(([, name]) => name);
     // Cleared before rendering: a change meanwhile is rendered by the next refresh.

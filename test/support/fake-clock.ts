@@ -24,12 +24,19 @@ export class FakeClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       if (signal?.aborted || ms <= 0) return resolve();
-      const entry = { until: this.#now + ms, resolve };
-      this.#sleepers.push(entry);
-      signal?.addEventListener("abort", () => {
+      const aborted = (): void => {
         this.#sleepers = this.#sleepers.filter((s) => s !== entry);
         resolve();
-      });
+      };
+      const entry = {
+        until: this.#now + ms,
+        resolve: () => {
+          signal?.removeEventListener("abort", aborted);
+          resolve();
+        },
+      };
+      this.#sleepers.push(entry);
+      signal?.addEventListener("abort", aborted, { once: true });
     });
   }
 }

@@ -1,12 +1,16 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FAMILIES_PER_CHUNK, FOLLOW_IDLE_MS, Metrics, REFRESH_MS, type ProcessStats } from "../../../src/observability/metrics.js";
+import { FAMILIES_PER_CHUNK, LEAD_MS, Metrics, REFRESH_MS, type ProcessStats } from "../../../src/observability/metrics.js";
+import { buildSnapshot } from "../../../src/domain/snapshot.js";
 import { FakeClock } from "../../support/fake-clock.js";
+import { chainSpec } from "../../support/pod-spec.js";
 
 const CONTAINERS = ["valkey", "falkordb", "datadog", "opencode"];
 /** Fixed process figures: two renders of the same series give the same text. */
 const STATS: ProcessStats = { cpu: { user: 1_500_000, system: 250_000 }, memory: { rss: 50_331_648, heapTotal: 20_000_000, heapUsed: 12_000_000, external: 1_000_000 }, openFds: 23 };
 const fixed = (over: Partial<{ containers: string[]; persisted: string[] }> = {}) =>
   new Metrics({ version: "1", containers: over.containers ?? CONTAINERS, persisted: over.persisted ?? ["valkey"], processStats: () => STATS });
+/** A pod nothing is known of yet: what the gauges show before the first pass. */
+const SNAPSHOT = buildSnapshot({ spec: chainSpec(), mode: "up", observed: undefined, plan: undefined, history: new Map(), lastError: undefined, podmanReachable: true, eventsConnected: true, lastPassAt: undefined, now: 0 });
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 /** The kept text, split: podwarden's own families (as prom-client renders them) and the process ones after them. */
 const parts = (text: string): { own: string; process: string } => {
@@ -131,32 +135,91 @@ describe("the exposition kept current off the request path", () => {
   });
 });
 
-describe("while nobody scrapes", () => {
-  it("refreshes pause FOLLOW_IDLE_MS after the last read, and a read wakes them", async () => {
+describe("refreshes follow the scrapes", () => {
+  const following = async () => {
     const clock = new FakeClock();
-    const m = new Metrics({ version: "1", containers: CONTAINERS, processStats: () => STATS, clock });
-    const snapshots = vi.fn(() => {
-      throw new Error("read the snapshot");
-    });
-    const refresh = vi.spyOn(m, "refresh").mockResolvedValue(undefined);
-    await m.follow(snapshots);
-    m.text(); // a scrape
-    refresh.mockClear();
-    const tick = async (): Promise<void> => {
-      clock.advance(REFRESH_MS);
-      await nextTurn();
+    /** When each refresh sampled the process (once per refresh). */
+    const renders: number[] = [];
+    const m = new Metrics({ version: "1", containers: CONTAINERS, processStats: () => (renders.push(clock.now()), STATS), clock });
+    await m.follow(() => SNAPSHOT);
+    /** Moves the clock by `ms`, 10 ms at a time, letting the refresh loop and its chunks run. */
+    const advance = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 10) {
+        clock.advance(10);
+        for (let i = 0; i < 4; i++) await nextTurn();
+      }
     };
-    for (let t = 0; t < FOLLOW_IDLE_MS / REFRESH_MS; t++) await tick();
-    expect(refresh).toHaveBeenCalledTimes(FOLLOW_IDLE_MS / REFRESH_MS);
-    refresh.mockClear();
-    for (let t = 0; t < 30; t++) await tick();
-    expect(refresh).not.toHaveBeenCalled();
-    m.text(); // a scrape after the quiet spell: answered at once, and it wakes the refreshes
-    expect(refresh).toHaveBeenCalledTimes(1);
-    await nextTurn(); // the woken loop goes back to its timer
-    await tick();
-    expect(refresh).toHaveBeenCalledTimes(2);
+    /** A scrape: whether it was answered at once, and its text. */
+    const scrape = async (): Promise<{ atOnce: boolean; text: string }> => {
+      const r = m.scrape();
+      return { atOnce: typeof r === "string", text: await r };
+    };
+    return { clock, m, renders, advance, scrape };
+  };
+
+  it("nobody scraping: no refresh after the first", async () => {
+    const { m, renders, advance } = await following();
+    await advance(60_000);
+    expect(renders).toHaveLength(1);
     m.unfollow();
+  });
+
+  it("a scraper every 15 s: one refresh per scrape, LEAD_MS before it is due, and from the third scrape on each is answered at once", async () => {
+    // The first scrape finds follow()'s refresh fresh; the second, 15 s later, waits for one; then the gap is known.
+    const { clock, m, renders, advance, scrape } = await following();
+    const scrapes: { at: number; atOnce: boolean }[] = [];
+    for (let k = 0; k < 6; k++) {
+      scrapes.push({ at: clock.now(), ...(await scrape()) });
+      await advance(15_000);
+    }
+    expect(scrapes.map((s) => s.atOnce)).toEqual([true, false, true, true, true, true]);
+    // After the second scrape, one refresh before each next one.
+    const second = scrapes[1]!.at;
+    expect(renders.filter((t) => t > second)).toEqual([1, 2, 3, 4, 5].map((k) => second + k * 15_000 - LEAD_MS));
+    expect(LEAD_MS).toBeLessThan(REFRESH_MS);
+    m.unfollow();
+  });
+
+  it("a scraper faster than REFRESH_MS: a refresh every REFRESH_MS / 2, each scrape answered at once; none once it went away", async () => {
+    const { m, renders, advance, scrape } = await following();
+    await scrape();
+    await advance(100);
+    const atOnce: boolean[] = [];
+    for (let k = 0; k < 30; k++) {
+      atOnce.push((await scrape()).atOnce);
+      await advance(100);
+    }
+    expect(atOnce.every(Boolean)).toBe(true);
+    const during = renders.length;
+    expect(during).toBeGreaterThanOrEqual(1 + 1 + 3000 / (REFRESH_MS / 2) - 1);
+    expect(during).toBeLessThanOrEqual(1 + 1 + 3000 / (REFRESH_MS / 2) + 1);
+    await advance(30_000);
+    expect(renders.length - during).toBeLessThanOrEqual(3);
+    m.unfollow();
+  });
+
+  it("a scrape after a quiet spell gets the values of now, not those of before the spell", async () => {
+    const { m, advance, scrape } = await following();
+    await scrape();
+    await advance(300_000);
+    m.onApiCall("container.list", 0.001, true);
+    expect(m.text()).not.toContain('podwarden_podman_api_requests_total{operation="container.list"} 1');
+    const late = await scrape();
+    expect(late.atOnce).toBe(false);
+    expect(late.text).toContain('podwarden_podman_api_requests_total{operation="container.list"} 1');
+    m.unfollow();
+  });
+
+  it("unfollow ends the loop: no refresh after it", async () => {
+    const { m, renders, advance, scrape } = await following();
+    for (let k = 0; k < 3; k++) {
+      await scrape();
+      await advance(2_000);
+    }
+    m.unfollow();
+    const n = renders.length;
+    await advance(10_000);
+    expect(renders).toHaveLength(n);
   });
 });
 
