@@ -6,7 +6,8 @@
 //
 // Left out: what dockerode and docker-modem load at require time for features podwarden never
 // uses (the ssh:// transport with ssh2 and its native cpu-features, BuildKit sessions with
-// grpc-js and protobufjs). Those requires are replaced here with a module that throws if ever
+// grpc-js and protobufjs), and fastify's default schema compilers (ajv, fast-json-stringify),
+// which podwarden's servers replace. Those requires are replaced here with a module that throws if ever
 // called, so the packages are neither in the bundle nor loaded. Deferred: a require that only an
 // optional feature uses (prom-client's exemplars) becomes a lazy one, loaded on first use.
 // External: unix-dgram, a native addon, resolved from node_modules at run time (sd-notify.ts).
@@ -35,6 +36,9 @@ export const LEFT_OUT: readonly Rewrite[] = [
   { from: "node_modules/docker-modem/lib/modem.js", request: "./ssh", feature: "the ssh:// Docker transport (ssh2, cpu-features)" },
   { from: "node_modules/dockerode/lib/docker.js", request: "./session", feature: "BuildKit sessions (version 2 builds: @grpc/grpc-js, @grpc/proto-loader, protobufjs)" },
   { from: "node_modules/dockerode/lib/docker.js", request: "./buildkit", feature: "BuildKit progress decoding (followProgress: protobufjs)" },
+  // Both servers bring their own schema compilers (src/http/compilers.ts); fastify loads its defaults only without them.
+  { from: "node_modules/fastify/lib/schema-controller.js", request: "@fastify/ajv-compiler", feature: "fastify's default validator compiler (ajv)" },
+  { from: "node_modules/fastify/lib/schema-controller.js", request: "@fastify/fast-json-stringify-compiler", feature: "fastify's default serializer compiler (fast-json-stringify)" },
 ];
 
 /** Bundled, but loaded on first use instead of at start-up. */
@@ -44,7 +48,7 @@ export const LAZY: readonly Omit<Rewrite, "feature">[] = [
 ];
 
 /** The packages that must be neither in the bundle nor loaded (the test checks the bundle's inputs). */
-export const NEVER_BUNDLED = ["ssh2", "cpu-features", "@grpc/grpc-js", "@grpc/proto-loader", "protobufjs"] as const;
+export const NEVER_BUNDLED = ["ssh2", "cpu-features", "@grpc/grpc-js", "@grpc/proto-loader", "protobufjs", "ajv", "@fastify/ajv-compiler", "@fastify/fast-json-stringify-compiler", "fast-uri"] as const;
 
 /** Resolved from node_modules at run time. */
 export const EXTERNAL = ["unix-dgram"] as const;

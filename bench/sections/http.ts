@@ -12,7 +12,7 @@ import { fixedRate, maxThroughput, scrapeEvery, type FixedRateResult, type Throu
 import { loadAverage } from "../lib/machine.js";
 import { infoRow, targetRow, type SectionResult } from "../lib/results.js";
 import { ms } from "../lib/stats.js";
-import { unitNodeFlags } from "../lib/unit-flags.js";
+import { unitEnvironment, unitNodeFlags } from "../lib/unit-flags.js";
 
 const RATE = 1000;
 /** The scraper beside /status: a Prometheus-like GET of /metrics this often (Prometheus's default is 15 s). */
@@ -47,7 +47,7 @@ export const statusAndScrapes = async (ctx: BenchContext): Promise<SectionResult
   const load0 = loadAverage();
   const t0 = Date.now();
   const run = await benchRun(ctx.janitor);
-  const d = startDaemon(run.config, { env: runEnv(run), nodeArgs: unitNodeFlags() });
+  const d = startDaemon(run.config, { env: { ...runEnv(run), ...unitEnvironment() }, nodeArgs: unitNodeFlags() });
   ctx.janitor.add(`daemon ${d.pid}`, () => d.kill());
   await d.waitForLog("the pod ready", logIs("pod ready"), { timeoutMs: 300_000 });
   await sleep(3_000);

@@ -26,7 +26,7 @@ import { loadAverage } from "../lib/machine.js";
 import { mustSucceed, timed } from "../lib/proc.js";
 import { infoRow, targetRow, type SectionResult, type SummaryRow } from "../lib/results.js";
 import { median, medP99, ms, p99, pct, worst } from "../lib/stats.js";
-import { unitNodeFlags } from "../lib/unit-flags.js";
+import { unitEnvironment, unitNodeFlags } from "../lib/unit-flags.js";
 
 const CHAIN = ["valkey", "falkordb", "datadog", "opencode"] as const;
 const LOOP = { initialMs: 200, maxMs: 1_600 };
@@ -57,7 +57,7 @@ interface PodmanRestart {
 }
 
 const daemonFor = (ctx: BenchContext, run: BenchRun, debug = false): Daemon => {
-  const d = startDaemon(run.config, { env: runEnv(run), nodeArgs: unitNodeFlags(), ...(debug ? { args: ["--log-level", "debug"] } : {}) });
+  const d = startDaemon(run.config, { env: { ...runEnv(run), ...unitEnvironment() }, nodeArgs: unitNodeFlags(), ...(debug ? { args: ["--log-level", "debug"] } : {}) });
   ctx.janitor.add(`daemon ${d.pid}`, () => d.kill());
   return d;
 };

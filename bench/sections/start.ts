@@ -14,7 +14,7 @@ import { loadAverage } from "../lib/machine.js";
 import { mustSucceed, timed } from "../lib/proc.js";
 import { infoRow, targetRow, type SectionResult } from "../lib/results.js";
 import { median, ms, worst } from "../lib/stats.js";
-import { unitNodeFlags } from "../lib/unit-flags.js";
+import { unitEnvironment, unitNodeFlags } from "../lib/unit-flags.js";
 
 const LISTENING = "serving /status, /metrics, /healthz, /readyz and the status page";
 
@@ -33,7 +33,7 @@ export const daemonStart = async (ctx: BenchContext): Promise<SectionResult> => 
   const starts: Start[] = [];
   for (let i = 0; i < n; i++) {
     const spawnedAt = Date.now();
-    const d = startDaemon(run.config, { env: runEnv(run), nodeArgs: unitNodeFlags() });
+    const d = startDaemon(run.config, { env: { ...runEnv(run), ...unitEnvironment() }, nodeArgs: unitNodeFlags() });
     ctx.janitor.add(`daemon ${d.pid}`, () => d.kill());
     try {
       const built = await d.waitForLog("podwarden starting", logIs("podwarden starting"), { timeoutMs: 60_000 });

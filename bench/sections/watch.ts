@@ -22,7 +22,7 @@ import { profileIn, readProfile, summarise } from "../lib/cpu-profile.js";
 import { infoRow, targetRow, type SectionResult } from "../lib/results.js";
 import { keepFile } from "../lib/slow-run.js";
 import { mib, percent, ratio, sum } from "../lib/stats.js";
-import { unitNodeFlags } from "../lib/unit-flags.js";
+import { unitEnvironment, unitNodeFlags } from "../lib/unit-flags.js";
 
 interface Cost {
   readonly probes: Probes;
@@ -99,7 +99,7 @@ const measure = async (ctx: BenchContext, probes: Probes, windowS: number, settl
     const run = await benchRun(ctx.janitor, { probes });
     const svc = await startPrivateService(ctx.janitor, ctx.scratch, `pw-bench-svc-${randomBytes(3).toString("hex")}`);
     const nodeArgs = [...unitNodeFlags(), ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])];
-    const d = startDaemon(run.config, { env: runEnv(run), nodeArgs, args: ["--socket", svc.socket] });
+    const d = startDaemon(run.config, { env: { ...runEnv(run), ...unitEnvironment() }, nodeArgs, args: ["--socket", svc.socket] });
     ctx.janitor.add(`daemon ${d.pid}`, () => d.kill());
     await d.waitForLog("the pod ready", logIs("pod ready"), { timeoutMs: 300_000 });
     await sleep(settleS * 1000);

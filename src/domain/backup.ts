@@ -3,6 +3,7 @@
 
 import { startOrder } from "./graph.js";
 import type { ContainerSpec, PodSpec } from "./spec.js";
+import { collate } from "./collate.js";
 
 export const MANIFEST_NAME = "manifest.json";
 /** 1: regular files only (links were left out); 2: every entry, links with their targets. */
@@ -93,6 +94,6 @@ export interface ArchiveEntry {
  * never the newest one (the run that just succeeded).
  */
 export const expiredArchives = (archives: readonly ArchiveEntry[], keep: number, maxAgeMs: number | undefined, now: number): ArchiveEntry[] => {
-  const newestFirst = [...archives].sort((a, b) => b.at - a.at || b.name.localeCompare(a.name));
+  const newestFirst = [...archives].sort((a, b) => b.at - a.at || collate(b.name, a.name));
   return newestFirst.filter((a, i) => i > 0 && (i >= keep || (maxAgeMs !== undefined && now - a.at > maxAgeMs)));
 };

@@ -8,6 +8,7 @@
 
 import { createHash, createHmac } from "node:crypto";
 import type { ContainerCreateRequest, PodCreateRequest } from "./create-request.js";
+import { collate } from "./collate.js";
 
 /** Bytes of the secret-naming key. */
 export const NAMING_KEY_BYTES = 32;
@@ -16,7 +17,7 @@ export const NAMING_KEY_BYTES = 32;
 export const canonicalJson = (value: unknown): string =>
   JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => collate(a, b)))
       : v,
   );
 

@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from "@fastify/ty
 import { Type } from "@sinclair/typebox";
 import { PodwardenError } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
+import { schemaController } from "./compilers.js";
 import { fastifyLogging } from "./logging.js";
 
 export interface ControlDeps {
@@ -53,7 +54,7 @@ const controlRoutes: FastifyPluginAsyncTypebox<{ readonly deps: ControlDeps }> =
 };
 
 export const buildControlServer = (deps: ControlDeps): FastifyInstance => {
-  const app = Fastify(fastifyLogging(deps.logger, "control")).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({ ...fastifyLogging(deps.logger, "control"), schemaController }).withTypeProvider<TypeBoxTypeProvider>();
   void app.register(controlRoutes, { deps });
   return app;
 };

@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Logger } from "../observability/logger.js";
+import { schemaController } from "./compilers.js";
 import { fastifyLogging } from "./logging.js";
 import { metricsRoutes, type MetricsDeps } from "./routes/metrics.js";
 import { pageRoutes } from "./routes/page.js";
@@ -20,7 +21,7 @@ export interface HttpDeps extends StatusDeps, MetricsDeps, ProbeDeps {
 }
 
 export const buildServer = (deps: HttpDeps): FastifyInstance => {
-  const app = Fastify(fastifyLogging(deps.logger, "http")).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({ ...fastifyLogging(deps.logger, "http"), schemaController }).withTypeProvider<TypeBoxTypeProvider>();
   void app.register(statusRoutes, { deps });
   void app.register(metricsRoutes, { deps });
   void app.register(probeRoutes, { deps });

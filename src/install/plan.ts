@@ -6,6 +6,7 @@
 import { posix } from "node:path";
 import { PodwardenError } from "../lib/errors.js";
 import { DEFAULT_PREFIX, PATHS, UNIT } from "../domain/host-paths.js";
+import { collate } from "../domain/collate.js";
 
 const SHIPPED_NODE = "/usr/bin/node";
 
@@ -71,7 +72,7 @@ export const productionPackages = (lock: unknown): LockPackage[] => {
     if (e.link === true) throw new InstallError(`package-lock.json: ${path} is a link (a workspace); install does not copy links`);
     out.push({ path, optional: e.optional === true });
   }
-  return out.sort((a, b) => a.path.localeCompare(b.path));
+  return out.sort((a, b) => collate(a.path, b.path));
 };
 
 /** The shipped unit with the prefix and Node's path of this machine (identical for the defaults). */

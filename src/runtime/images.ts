@@ -12,6 +12,7 @@ import tar from "tar-fs";
 import type { DebootstrapSpec, ImageBuildSpec } from "../domain/spec.js";
 import { PodwardenError } from "../lib/errors.js";
 import type { Progress } from "./port.js";
+import { collate } from "../domain/collate.js";
 
 /** Name of the Containerfile inside the context when it lives outside the context dir. */
 const EXTERNAL_CONTAINERFILE = ".podwarden.Containerfile";
@@ -55,7 +56,7 @@ export const packContext = async (build: ImageBuildSpec, hostCaBundle?: string):
 const listFiles = async (root: string, rel = ""): Promise<string[]> => {
   const entries = await readdir(join(root, rel), { withFileTypes: true });
   const out: string[] = [];
-  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const e of entries.sort((a, b) => collate(a.name, b.name))) {
     const path = rel ? `${rel}/${e.name}` : e.name;
     if (path === "build-ca") continue;
     if (e.isDirectory()) out.push(...(await listFiles(root, path)));

@@ -1,0 +1,31 @@
+// fastify's schema compilers for podwarden's two servers. fastify's own (ajv for what comes
+// in, fast-json-stringify for what goes out) generate and compile code for every schema, and
+// loading and running them was about 7 MiB of the daemon's 72 MiB peak (bench/RESULTS.md,
+// section 3). The schemas stay the contract: requests are checked by TypeBox's own checker
+// (the one the config loader uses), replies are JSON.stringify of documents built to their
+// schema's type (the unit tests check them against the schemas).
+
+import type { TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { FastifyServerOptions } from "fastify";
+
+interface ValidatorArgs {
+  readonly schema: TSchema;
+  readonly httpPart?: string;
+}
+
+/** A request part checked against its schema; query strings and params are converted first (they arrive as strings). */
+const validator = ({ schema, httpPart }: ValidatorArgs) => {
+  return (data: unknown): { value: unknown } | { error: { message: string; instancePath: string }[] } => {
+    const value = httpPart === "body" ? data : Value.Convert(schema, data);
+    if (Value.Check(schema, value)) return { value };
+    return { error: [...Value.Errors(schema, value)].map((e) => ({ message: e.message, instancePath: e.path })) };
+  };
+};
+
+const serializer = () => (data: unknown) => JSON.stringify(data);
+
+/** The schemaController option of both servers: neither ajv nor fast-json-stringify is loaded. */
+export const schemaController = {
+  compilersFactory: { buildValidator: () => validator, buildSerializer: () => serializer },
+} as unknown as NonNullable<FastifyServerOptions["schemaController"]>;
