@@ -21,6 +21,11 @@ export interface ContainerHistory {
   readonly instance: string | undefined;
   readonly running: boolean;
   readonly startedAt: number | undefined;
+  /**
+   * When this supervisor first saw the current instance running: its start if it started it,
+   * later for one it adopted (running before the daemon began, or started by someone else).
+   */
+  readonly seenAt: number | undefined;
   /** First passing probe of the current instance. */
   readonly readyAt: number | undefined;
   readonly ready: boolean;
@@ -57,6 +62,7 @@ export const emptyHistory = (): ContainerHistory => ({
   instance: undefined,
   running: false,
   startedAt: undefined,
+  seenAt: undefined,
   readyAt: undefined,
   ready: false,
   consecutiveFailures: 0,
@@ -109,6 +115,7 @@ export const absorbObservation = (
       ...next,
       instance: instanceOf(o),
       startedAt: o.startedAt ?? ctx.now,
+      seenAt: ctx.now,
       readyAt: undefined,
       ready: false,
       consecutiveFailures: 0,

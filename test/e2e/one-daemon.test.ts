@@ -4,7 +4,8 @@
 // - A second `run`, an `up` and a `down` for the pod of a running daemon are refused with exit
 //   73 naming the daemon, and touch nothing: no Podman event, the same container ids, the same
 //   pid file and control socket (inode). `reload` goes through the control socket. After a
-//   kill -9 of the daemon, a new `run` takes the pod at once (no stale lock) and adopts it.
+//   kill -9 of the daemon, a new `run` takes the pod at once (no stale lock) and adopts it,
+//   restarting nothing although every container's start period ran out before it came.
 // - SIGTERM during start-up (a chain of 10 slow starters, the signal while the 4th waits for
 //   health): Podman shows no create or start after the daemon's "shutting down" line, every
 //   container is stopped in reverse order and the pod removed, exit 0.
@@ -37,6 +38,9 @@ import { chainNames, writeValkeyChain } from "../support/valkey-chain.js";
 const ACTIONS = new Set(["starting", "creating container", "removing container", "creating pod", "removing pod", "stopping"]);
 const actionsIn = (entries: readonly LogEntry[]): string[] => entries.filter((e) => ACTIONS.has(e.msg)).map((e) => `${e.msg} ${e.container ?? ""}`.trim());
 
+/** Short, so that the adoption below comes after every container's start period has run out. */
+const START_PERIOD_S = 5;
+
 describe("one daemon per pod", () => {
   const names = chainNames(3);
   let baseDir: string;
@@ -50,7 +54,7 @@ describe("one daemon per pod", () => {
 
   beforeAll(async () => {
     baseDir = await mkdtemp(join(tmpdir(), "pw-e2e-chain-"));
-    run = await createRun({ base: await writeValkeyChain(baseDir, { count: names.length, delayS: 0, stopTimeoutS: 5 }) });
+    run = await createRun({ base: await writeValkeyChain(baseDir, { count: names.length, delayS: 0, stopTimeoutS: 5, startPeriodS: START_PERIOD_S }) });
   }, 60_000);
   afterAll(async () => {
     for (const d of daemons) await d.kill();
@@ -112,6 +116,8 @@ describe("one daemon per pod", () => {
     const before = await identities(run.pod, names);
     first.child.kill("SIGKILL");
     await first.exited;
+    // Past every start period: the new daemon must probe them, not restart them for a start it did not see.
+    await new Promise((r) => setTimeout(r, (START_PERIOD_S + 1) * 1000));
     const next = launch();
     await next.waitForLog("the pod ready", logIs("pod ready"), { timeoutMs: 120_000 });
     expect(actionsIn(next.logs())).toEqual([]);

@@ -71,6 +71,42 @@ describe("adoption", () => {
     expect([...h.runtime.containers.values()].map((c) => [c.id, c.startedAt])).toEqual(before);
   });
 
+  it("a new supervisor over a pod that has run for hours (past every start period) probes before it judges: nothing restarted", async () => {
+    const h = new Harness({ spec: chainSpec() });
+    await h.runUntil((r) => r.settled);
+    h.clock.advance(3 * 3600_000);
+    const before = [...h.runtime.containers.values()].map((c) => [c.id, c.startedAt]);
+    const journalLength = h.runtime.journal.length;
+    const r2 = second(h);
+    // The first pass comes before any probe (the scheduler runs them beside the loop, as in the daemon).
+    await r2.reconcileOnce();
+    let settled = false;
+    for (let i = 0; i < 10 && !settled; i++) settled = (await h.pass(r2)).settled;
+    expect(settled).toBe(true);
+    expect(h.runtime.journal.slice(journalLength)).toEqual([]);
+    expect([...h.runtime.containers.values()].map((c) => [c.id, c.startedAt])).toEqual(before);
+    expect([...r2.history.values()].map((x) => x.state)).toEqual(["ready", "ready", "ready", "ready"]);
+  });
+
+  it("an adopted container whose probe keeps failing gets a start period from adoption, then is restarted (start-timeout)", async () => {
+    const h = new Harness({ spec: chainSpec() });
+    await h.runUntil((r) => r.settled);
+    h.clock.advance(3 * 3600_000);
+    const r2 = h.another({}, (c) => c.name !== "valkey");
+    const adoptedAt = h.clock.now();
+    const mark = h.runtime.journal.length;
+    const period = chainSpec().containers.find((c) => c.name === "valkey")!.probe!.startPeriodMs;
+    for (let i = 0; i < 200 && !h.runtime.journal.slice(mark).some((j) => j.op === "stop"); i++) {
+      const r = await h.pass(r2);
+      h.clock.advance(Math.max(1, Math.min(r.requeueAfterMs ?? 1000, 1000)));
+    }
+    const stop = h.runtime.journal.slice(mark).find((j) => j.op === "stop");
+    expect(stop).toMatchObject({ name: "valkey" });
+    expect(stop!.at - adoptedAt).toBeGreaterThanOrEqual(period);
+    expect(stop!.at - adoptedAt).toBeLessThan(period + 2_000);
+    expect(r2.history.get("valkey")!.stopReason).toBe("start-timeout");
+  });
+
   it("recreates only the container whose spec changed", async () => {
     const h = new Harness({ spec: chainSpec() });
     await h.runUntil((r) => r.settled);

@@ -6,7 +6,7 @@
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../src/domain/backoff.js";
 import type { SupervisorEvent } from "../../src/domain/events.js";
 import type { ProbeResult } from "../../src/domain/history.js";
-import type { PodSpec, Secrets } from "../../src/domain/spec.js";
+import type { ContainerSpec, PodSpec, Secrets } from "../../src/domain/spec.js";
 import { createLogger } from "../../src/observability/logger.js";
 import type { DiskSampler } from "../../src/probes/disk.js";
 import type { Prober } from "../../src/probes/prober.js";
@@ -81,15 +81,15 @@ export class Harness {
 
   /**
    * A second supervisor over the same runtime and clock, as after a daemon restart,
-   * optionally with another spec, other secrets or another naming key. Its probes pass while a container runs.
+   * optionally with another spec, other secrets or another naming key. Its probes pass while a container runs (and `passes` holds for it).
    */
-  another(over: { spec?: PodSpec; secrets?: Secrets; namingKey?: Uint8Array } = {}): Reconciler {
+  another(over: { spec?: PodSpec; secrets?: Secrets; namingKey?: Uint8Array } = {}, passes: (c: ContainerSpec) => boolean = () => true): Reconciler {
     return new Reconciler({
       spec: over.spec ?? this.opts.spec,
       secrets: over.secrets ?? this.opts.secrets ?? new Map(),
       namingKey: over.namingKey ?? this.opts.namingKey ?? TEST_NAMING_KEY,
       runtime: this.runtime,
-      prober: async (_c, o) => ({ ok: o.running, ms: 1, at: this.clock.now(), message: "" }),
+      prober: async (c, o) => ({ ok: o.running && passes(c), ms: 1, at: this.clock.now(), message: "" }),
       clock: this.clock,
       logger: silentLogger(),
       backoff: this.opts.backoff ?? DEFAULT_BACKOFF,

@@ -14,7 +14,7 @@ export const chainNames = (n: number): string[] => Array.from({ length: n }, (_,
 /** Writes the base config into `dir`; returns its path. */
 export const writeValkeyChain = async (
   dir: string,
-  opts: { readonly count: number; readonly delayS: number; readonly stopTimeoutS: number; readonly independent?: boolean },
+  opts: { readonly count: number; readonly delayS: number; readonly stopTimeoutS: number; readonly independent?: boolean; readonly startPeriodS?: number },
 ): Promise<string> => {
   const names = chainNames(opts.count);
   const lines = [
@@ -32,7 +32,7 @@ export const writeValkeyChain = async (
         `  ${n}:`,
         `    image: ${VALKEY_IMAGE}`,
         `    command: [sh, -c, ${JSON.stringify(script)}]`,
-        `    probe: { exec: [valkey-cli, -p, "${port}", ping], startInterval: 200ms, startPeriod: 60s }`,
+        `    probe: { exec: [valkey-cli, -p, "${port}", ping], startInterval: 200ms, startPeriod: ${opts.startPeriodS ?? 60}s }`,
         `    stopTimeout: ${opts.stopTimeoutS}s`,
         ...(i > 0 && !opts.independent ? [`    dependsOn: [${names[i - 1]}]`] : []),
       ];

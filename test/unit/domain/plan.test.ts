@@ -29,7 +29,11 @@ const obs = (name: string, over: Partial<ObservedContainer> = {}): ObservedConta
   ...over,
 });
 
-const hist = (over: Partial<ContainerHistory> = {}): ContainerHistory => ({ ...emptyHistory(), running: true, startedAt: NOW - 5_000, ...over });
+/** A running instance this supervisor saw start (seenAt = startedAt unless given). */
+const hist = (over: Partial<ContainerHistory> = {}): ContainerHistory => {
+  const startedAt = over.startedAt ?? NOW - 5_000;
+  return { ...emptyHistory(), running: true, startedAt, seenAt: startedAt, ...over };
+};
 const readyHist = (over: Partial<ContainerHistory> = {}) => hist({ ready: true, readyAt: NOW - 4_000, nextProbeAt: NOW + 6_000, ...over });
 
 const input = (observed: ObservedContainer[], history: [string, ContainerHistory][], over: Partial<PlanInput> = {}): PlanInput => ({
@@ -127,6 +131,18 @@ describe("plan (up)", () => {
     {
       name: "starting past its start period: a failure",
       input: input([obs("db", { startedAt: NOW - 61_000 })], [["db", hist({ startedAt: NOW - 61_000, nextProbeAt: NOW })]]),
+      actions: ["stop db start-timeout"],
+      states: { db: "failed", app: "pending" },
+    },
+    {
+      name: "adopted an hour after its start, not yet probed: starting, judged a start period after it was first seen",
+      input: input([obs("db", { startedAt: NOW - 3_600_000 })], [["db", hist({ startedAt: NOW - 3_600_000, seenAt: NOW - 1_000, nextProbeAt: NOW })]]),
+      actions: [],
+      states: { db: "starting", app: "pending" },
+    },
+    {
+      name: "adopted, its probe still failing a start period after it was first seen: a failure",
+      input: input([obs("db", { startedAt: NOW - 3_600_000 })], [["db", hist({ startedAt: NOW - 3_600_000, seenAt: NOW - 61_000, nextProbeAt: NOW })]]),
       actions: ["stop db start-timeout"],
       states: { db: "failed", app: "pending" },
     },
