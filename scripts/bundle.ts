@@ -45,6 +45,16 @@ export const LEFT_OUT: readonly Rewrite[] = [
 export const LAZY: readonly Omit<Rewrite, "feature">[] = [
   // Only read for exemplars, which podwarden does not enable; 51 files of OpenTelemetry's API.
   { from: "node_modules/prom-client/lib/metrics/processCpuTotal.js", request: "@opentelemetry/api" },
+  // prom-client's default metrics, push gateway (https, zlib) and cluster aggregation: podwarden uses none of them.
+  { from: "node_modules/prom-client/index.js", request: "./lib/defaultMetrics" },
+  { from: "node_modules/prom-client/index.js", request: "./lib/pushgateway" },
+  { from: "node_modules/prom-client/index.js", request: "./lib/cluster" },
+  // Node's modules for transports podwarden never opens: fastify's https and HTTP/2 servers, docker-modem's TLS.
+  { from: "node_modules/fastify/lib/server.js", request: "node:https" },
+  { from: "node_modules/fastify/lib/server.js", request: "node:http2" },
+  { from: "node_modules/docker-modem/lib/http.js", request: "https" },
+  // Gzip of a build context: only when an image is built.
+  { from: "node_modules/dockerode/lib/util.js", request: "zlib" },
 ];
 
 /** The packages that must be neither in the bundle nor loaded (the test checks the bundle's inputs). */

@@ -1,7 +1,7 @@
 // Child processes timed from spawn to exit, and CPU and memory read from /proc and cgroups.
 
 import { spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
 import { cpuSeconds } from "../../test/support/podman-harness.js";
 
 export interface Timed {
@@ -47,6 +47,21 @@ export const mustSucceed = (what: string, r: Timed): Timed => {
 };
 
 export { cpuSeconds };
+
+/**
+ * CPU seconds of a process's threads from their schedstat (nanoseconds on a CPU, user and
+ * kernel): /proc/<pid>/stat counts clock ticks (10 ms), too coarse for a daemon that uses about
+ * a tenth of a second a minute. Threads that have exited are not counted (node's live as long
+ * as the process).
+ */
+export const threadCpuSeconds = async (pid: number): Promise<number> => {
+  let ns = 0;
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    const line = await readFile(`/proc/${pid}/task/${task}/schedstat`, "utf8").catch(() => "0");
+    ns += Number(line.split(" ")[0]);
+  }
+  return ns / 1e9;
+};
 
 /** Resident and peak resident memory of a process, bytes (VmRSS, VmHWM). */
 export const memory = async (pid: number): Promise<{ rss: number; hwm: number }> => {

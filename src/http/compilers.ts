@@ -23,7 +23,12 @@ const validator = ({ schema, httpPart }: ValidatorArgs) => {
   };
 };
 
-const serializer = () => (data: unknown) => JSON.stringify(data);
+/**
+ * JSON.stringify, except for an error fastify answers with under a route's schema (a request
+ * that failed validation): its message and code, the shape of podwarden's error replies.
+ */
+const serializer = () => (data: unknown) =>
+  JSON.stringify(data instanceof Error ? { error: data.message, code: (data as { code?: unknown }).code ?? "E_INTERNAL" } : data);
 
 /** The schemaController option of both servers: neither ajv nor fast-json-stringify is loaded. */
 export const schemaController = {

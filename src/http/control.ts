@@ -45,6 +45,11 @@ const RestoreBody = Type.Object({ archive: Type.String({ minLength: 1 }) }, { ad
 const answers = { 200: Type.Unknown(), 400: ControlErrorSchema, 409: ControlErrorSchema, 500: ControlErrorSchema, 503: ControlErrorSchema };
 
 const controlRoutes: FastifyPluginAsyncTypebox<{ readonly deps: ControlDeps }> = async (app, { deps }) => {
+  // A request the schemas refuse is a usage error: the CLI exits with its usage code and prints the message.
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, _req, reply) => {
+    if (err.validation) return reply.code(400).send({ error: err.message, code: "E_USAGE" });
+    return reply.code(err.statusCode ?? 500).send({ error: err.message, code: "E_INTERNAL" });
+  });
   app.get("/backups", { schema: { response: answers } }, (_req, reply) => answer(reply, () => deps.listBackups()));
   app.post("/backups", { schema: { response: answers } }, (_req, reply) => answer(reply, () => deps.backupNow()));
   app.post("/restore", { schema: { body: RestoreBody, response: answers } }, (req, reply) => answer(reply, () => deps.restore(req.body.archive)));

@@ -61,7 +61,15 @@ describe("control socket routes", () => {
 
   it("rejects a restore without an archive, and unknown query keys", async () => {
     const app = buildControlServer(deps());
-    expect((await app.inject({ method: "POST", url: "/restore", payload: {} })).statusCode).toBe(400);
-    expect((await app.inject({ method: "POST", url: "/restore", payload: { archive: "" } })).statusCode).toBe(400);
+    for (const payload of [{}, { archive: "" }, { archive: 3 }]) {
+      const refused = await app.inject({ method: "POST", url: "/restore", payload });
+      expect([refused.statusCode, refused.json().code]).toEqual([400, "E_USAGE"]);
+      expect(refused.json().error).toMatch(/^body\/?\S* /);
+    }
+    const query = await app.inject({ method: "GET", url: "/updates?container=" });
+    expect([query.statusCode, query.json().code]).toEqual([400, "E_USAGE"]);
+    expect(query.json().error).toMatch(/^querystring\/container /);
+    const unknown = await app.inject({ method: "GET", url: "/updates?image=x" });
+    expect([unknown.statusCode, unknown.json().code]).toEqual([400, "E_USAGE"]);
   });
 });
