@@ -5,7 +5,8 @@
 import { describePortHolders } from "../doctor/checks.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
 import { blockingError, blockingErrors, formatCheck } from "../doctor/report.js";
-import { buildPod, checkHost, type Pod } from "../daemon/daemon.js";
+import { buildPod, checkHost, releaseOnceStarted, type Pod } from "../daemon/daemon.js";
+import { Removals } from "../doctor/removals.js";
 import { EXIT, HostNotReadyError, PodwardenError } from "../lib/errors.js";
 import { softDown, softDownNote, type Snapshot } from "../domain/snapshot.js";
 import type { CommandContext } from "./context.js";
@@ -47,9 +48,9 @@ export const summarize = (s: Snapshot, elapsedMs: number) => ({
 });
 
 /** doctor's checks first: what retrying cannot fix ends `up` before any container is touched. */
-const checkFirst = async (d: Pod, ctx: CommandContext): Promise<void> => {
+const checkFirst = async (d: Pod, ctx: CommandContext, removals: Removals): Promise<void> => {
   const started = performance.now();
-  const checks = await checkHost(d, ctx.global);
+  const checks = await checkHost(d, ctx.global, removals.add);
   const blocking = blockingErrors(checks);
   // The blocking ones are the error `up` exits with; the others are said here.
   for (const c of checks) {
@@ -95,8 +96,18 @@ export const up = async (ctx: ContextOf<typeof UP>): Promise<number> => {
 };
 
 const bringUp = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number): Promise<number> => {
+  const removals = new Removals(d.logger);
+  releaseOnceStarted(d.supervisor, removals);
+  try {
+    return await bringUpChecked(ctx, d, limit, removals);
+  } finally {
+    await removals.settled();
+  }
+};
+
+const bringUpChecked = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number, removals: Removals): Promise<number> => {
   const podman = await d.runtime.ping();
-  await checkFirst(d, ctx);
+  await checkFirst(d, ctx, removals);
   d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");
   const started = performance.now();
   d.supervisor.start("up");

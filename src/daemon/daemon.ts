@@ -7,6 +7,7 @@ import { backoffFrom } from "../domain/backoff.js";
 import { persistedPaths } from "../domain/disk.js";
 import { probePodName, runChecks } from "../doctor/checks.js";
 import { HostGate } from "../doctor/gate.js";
+import { Removals } from "../doctor/removals.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
 import type { Check } from "../doctor/report.js";
 import { loadNamingKey, namingKeyDirs, processNamingKey } from "../config/naming-key.js";
@@ -130,7 +131,7 @@ export const buildPod = async (opts: GlobalOptions, how: PodOptions = {}): Promi
  * `podwarden doctor`'s checks as `up` and `run` run them before touching the pod: no
  * /libpod/info, no config warnings (already logged), and no throwaway pod when the pod runs.
  */
-export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opts: GlobalOptions): Promise<Check[]> =>
+export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opts: GlobalOptions, removeLater?: (remove: () => Promise<void>) => void): Promise<Check[]> =>
   runChecks({
     socket: d.socket,
     runtime: d.runtime,
@@ -139,7 +140,21 @@ export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opt
     probe: "unless-running",
     info: false,
     probeName: probePodName(),
+    ...(removeLater ? { removeLater } : {}),
   });
+
+/**
+ * Releases the throwaway pods' removals once every container has been started (or the pod is
+ * ready): the last one's own start leaves Podman idle for them (doctor/removals.ts).
+ */
+export const releaseOnceStarted = (supervisor: Supervisor, removals: Removals): void => {
+  const off = supervisor.onPass(() => {
+    const containers = Object.values(supervisor.snapshot().containers);
+    if (!supervisor.settled && !containers.every((c) => c.running || c.ready)) return;
+    off();
+    removals.release();
+  });
+};
 
 /** Enough for every container's stop timeout in sequence, plus slack. */
 const shutdownBudgetMs = (stopTimeoutsS: readonly number[]): number => stopTimeoutsS.reduce((a, b) => a + b, 0) * 1000 + 30_000;
@@ -212,7 +227,9 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
   stop.onSignal(() => d.supervisor.quiesce());
   logProcessTrouble(log);
   // doctor's checks before the pod is touched: what retrying cannot fix holds the start (see doctor/gate.ts).
-  const gate = new HostGate({ check: () => checkHost(d, opts), supervisor: d.supervisor, clock: d.clock, logger: log, source: () => d.reconciler.spec.source });
+  const removals = new Removals(log);
+  releaseOnceStarted(d.supervisor, removals);
+  const gate = new HostGate({ check: () => checkHost(d, opts, removals.add), supervisor: d.supervisor, clock: d.clock, logger: log, source: () => d.reconciler.spec.source });
   // From the stop signal on, the gate opens no more (the pod is not started).
   stop.onSignal(() => void gate.close());
   const jobs = new Jobs({
@@ -247,6 +264,7 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
     // A config the host cannot take (exit 78): the open port must not keep the process alive.
     await listening;
     await server?.close();
+    await removals.settled();
     throw err;
   }
   const notifier = createNotifier(opts.env, d.logger.child({ component: "systemd" }));
@@ -291,6 +309,7 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
   // jobs and the control socket close, the pod goes (or stays, on a handover), then the loop,
   // HTTP, the notifier, the pid file and the lock.
   await gate.close();
+  await removals.settled();
   if (!handover) d.supervisor.start("down");
   await bridge.stopping(handover ? "handing over: the pod keeps running" : undefined);
   await jobs.stop();

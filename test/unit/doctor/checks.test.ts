@@ -37,6 +37,7 @@ const check = (input: Partial<CheckInput> & { runtime?: FakeRuntime }): Promise<
     info: input.info ?? true,
     probeName: "podwarden-doctor-test",
     ...(input.socketError !== undefined ? { socketError: input.socketError } : {}),
+    ...(input.removeLater ? { removeLater: input.removeLater } : {}),
   });
 
 const byName = (checks: readonly Check[], name: string): Check[] => checks.filter((c) => c.name === name);
@@ -82,6 +83,32 @@ describe("runChecks", () => {
     const [r] = byName(await check({ runtime }), "runtime");
     expect(r).toMatchObject({ status: "error", detail: "a throwaway pod failed: pod.create: something odd" });
     expect(r!.blocking).toBeUndefined();
+  });
+
+  it("up and run do not remove the throwaway pod themselves: the removal is handed over once it has started, and a failed one names the fix", async () => {
+    const runtime = setup();
+    const handed: Promise<void>[] = [];
+    let release!: () => void;
+    const removing = new Promise<void>((resolve) => (release = resolve));
+    const remove = runtime.removePod.bind(runtime);
+    runtime.removePod = async (name) => {
+      await removing;
+      await remove(name);
+      throw new Error("pod is busy");
+    };
+    const checks = await check({ runtime, probe: "unless-running", removeLater: (remove) => void handed.push(remove()) });
+    // The verdict is in before the removal has run.
+    expect(byName(checks, "runtime")[0]).toMatchObject({ status: "ok" });
+    expect(handed).toHaveLength(1);
+    expect(runtime.pod).not.toBeNull();
+    release();
+    await expect(handed[0]).rejects.toThrow("the throwaway pod podwarden-doctor-test was not removed (pod is busy): podman pod rm -f podwarden-doctor-test");
+    // A pod that cannot be made is cleaned up before the verdict, as doctor does.
+    const failing = setup();
+    failing.podCreateFault = "something odd";
+    const later: (() => Promise<void>)[] = [];
+    await check({ runtime: failing, probe: "unless-running", removeLater: (remove) => void later.push(remove) });
+    expect(later).toHaveLength(0);
   });
 
   it("up and run skip the throwaway pod when the pod already runs", async () => {
