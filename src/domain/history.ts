@@ -160,8 +160,22 @@ export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeRe
     ...h,
     lastProbe: r,
     consecutiveFailures,
-    nextProbeAt: r.at + (h.ready ? probe.intervalMs : probe.startIntervalMs),
+    nextProbeAt: r.at + (h.ready ? probe.intervalMs : startProbeDelay(h, probe.startIntervalMs, r.at)),
   };
+};
+
+/** The shortest gap between two probes of a starting container. */
+export const FIRST_START_PROBE_MS = 10;
+
+/**
+ * How long after a failed probe a starting container is probed again: half the time since it
+ * was first seen running, between FIRST_START_PROBE_MS and its startInterval. Valkey is ready
+ * about 15 ms after its start: it is seen ready within a few ms of that, not up to a whole
+ * startInterval later, and a slow starter (OpenCode, seconds) costs a handful of probes more.
+ */
+export const startProbeDelay = (h: ContainerHistory, startIntervalMs: number, at: number): number => {
+  const since = at - (h.seenAt ?? h.startedAt ?? at);
+  return Math.min(startIntervalMs, Math.max(FIRST_START_PROBE_MS, Math.round(since / 2)));
 };
 
 /** A running container without a probe is ready as soon as it runs, with nothing to probe again (until a new instance). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../../src/domain/backoff.js";
-import { absorbNoProbe, absorbObservation, absorbProbe, emptyHistory, markStartAttempt, markStartFailed, markStopping } from "../../../src/domain/history.js";
+import { absorbNoProbe, absorbObservation, absorbProbe, emptyHistory, markStartAttempt, markStartFailed, markStopping, FIRST_START_PROBE_MS } from "../../../src/domain/history.js";
 import type { ObservedContainer } from "../../../src/domain/observed.js";
 import { container } from "../../support/pod-spec.js";
 
@@ -58,11 +58,19 @@ describe("container history", () => {
     const start = absorbObservation(emptyHistory(), o(), ctx);
     const fail = { ok: false, ms: 2, at: NOW, message: "refused" };
     const h1 = absorbProbe(start, spec, fail);
-    expect(h1).toMatchObject({ ready: false, consecutiveFailures: 0, nextProbeAt: NOW + 200 });
+    // Right after the start, probed again soon: FIRST_START_PROBE_MS.
+    expect(h1).toMatchObject({ ready: false, consecutiveFailures: 0, nextProbeAt: NOW + FIRST_START_PROBE_MS });
     const ready = absorbProbe(h1, spec, { ok: true, ms: 1, at: NOW + 200, message: "ok" });
     expect(ready).toMatchObject({ ready: true, readyAt: NOW + 200, nextProbeAt: NOW + 10_200 });
     const h2 = absorbProbe(ready, spec, { ...fail, at: NOW + 10_200 });
     expect(h2).toMatchObject({ ready: true, consecutiveFailures: 1 });
+  });
+
+  it("a starting container is probed again after half the time since it was first seen, between FIRST_START_PROBE_MS and startInterval", () => {
+    const start = absorbObservation(emptyHistory(), o(), ctx);
+    const gapAfter = (ms: number): number => absorbProbe(start, spec, { ok: false, ms: 1, at: NOW + ms, message: "refused" }).nextProbeAt! - (NOW + ms);
+    expect([0, 10, 30, 100, 300, 400, 5_000].map(gapAfter)).toEqual([FIRST_START_PROBE_MS, FIRST_START_PROBE_MS, 15, 50, 150, 200, 200]);
+    expect(spec.probe!.startIntervalMs).toBe(200);
   });
 
   it("tells failing to come up (failedUnready) from a one-off failure once ready, and forgets it once ready", () => {
