@@ -56,6 +56,8 @@ interface Sample {
 
 /** A run still going after this long is looked at while it runs (usual runs take 4-8 s). */
 const STALL_MS = 30_000;
+/** How long the observer waits for all four after the command exits. */
+const OBSERVE_MS = 180_000;
 
 const headline = (s: Sample): number => (SELF_TIMED.includes(s.way) ? s.exitMs : s.observedMs);
 
@@ -147,12 +149,15 @@ const once = async (ctx: BenchContext, way: Way): Promise<Sample> => {
       void stallSnapshot(run, watch.firstPass, spawnAt).then((s) => (stall = s));
     }, STALL_MS);
     const r = mustSucceed(way, await timed(cmd, args, { timeoutMs: 300_000 }).finally(() => clearTimeout(stallTimer)));
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${way}: the observer did not see all four ready`)), 180_000).unref());
+    // A run whose containers are not all seen ready within OBSERVE_MS (OpenCode's own first start
+    // has stalled so, under podman-compose too) is kept as a stalled run, not the end of the section.
+    const timeout = new Promise<number>((resolve) => setTimeout(() => resolve(Number.POSITIVE_INFINITY), OBSERVE_MS).unref());
     const observedAt = await Promise.race([watch.allReady, timeout]).finally(() => watch.stop());
+    if (!Number.isFinite(observedAt) && stall === undefined) stall = await stallSnapshot(run, watch.firstPass, spawnAt);
     const startToReady: Record<string, number> = {};
     for (const c of run.spec.containers) {
       const started = podmanTimeMs((await inspectContainer(SOCKET, podmanName(run.pod, c.name))).State.StartedAt);
-      startToReady[c.name] = watch.firstPass.get(c.name)! - started;
+      startToReady[c.name] = (watch.firstPass.get(c.name) ?? Number.NaN) - started;
     }
     const seen = Object.fromEntries([...watch.firstPass].map(([n, at]) => [n, at - r.startAt]));
     return {
@@ -215,16 +220,17 @@ export const coldStart = async (ctx: BenchContext): Promise<SectionResult> => {
     }),
     "",
     "Every run (s, in the order run): " +
-      WAYS.map((w) => `${w} ${of(w).map((s) => (headline(s) / 1000).toFixed(2)).join(", ")}`).join("; "),
+      WAYS.map((w) => `${w} ${of(w).map((s) => (Number.isFinite(headline(s)) ? (headline(s) / 1000).toFixed(2) : `not all ready after ${OBSERVE_MS / 1000} s`)).join(", ")}`).join("; "),
     "",
     "### Per container: start → first passing probe (median)",
     "",
     "From Podman's StartedAt to the observer's first passing probe (10 ms cadence), and podwarden's own figure",
-    "(`up --json`: StartedAt → the probe that made it ready; the daemon probes every 100 ms while starting).",
+    "(`up --json`: StartedAt → the probe that made it ready; the daemon probes a starting container after 10 ms, then at",
+    "half the time it has been running, at least every 100 ms).",
     "",
     `| way | ${names.join(" | ")} |`,
     `| --- | ${names.map(() => "---:").join(" | ")} |`,
-    ...WAYS.map((w) => `| ${w} | ${names.map((n) => ms(median(of(w).map((s) => s.startToReady[n]!)))).join(" | ")} |`),
+    ...WAYS.map((w) => `| ${w} | ${names.map((n) => ms(median(of(w).map((s) => s.startToReady[n]!).filter(Number.isFinite)))).join(" | ")} |`),
     `| podwarden, its own | ${names.map((n) => ms(ownPw[n]!)).join(" | ")} |`,
     `| the floor, its own (start call returned → pass) | ${names.map((n) => ms(median(of("floor").map((s) => s.own[n] ?? Number.NaN)))).join(" | ")} |`,
     "",
