@@ -1,18 +1,22 @@
 // Protocol tests for the native probes against small in-process servers on loopback.
 import { createServer as createHttpServer } from "node:http";
-import { createServer, type AddressInfo, type Server } from "node:net";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { probeHttp } from "../../../src/probes/http.js";
 import { probeRedis } from "../../../src/probes/redis.js";
 import { probeTcp } from "../../../src/probes/tcp.js";
 
 const servers: Server[] = [];
+const sockets: Socket[] = [];
 afterEach(async () => {
+  // A server's close waits for its connections: a test server still writing a long answer to a probe that has its verdict is ended here.
+  for (const socket of sockets.splice(0)) socket.destroy();
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
 const listen = async <S extends Server>(s: S): Promise<number> => {
   servers.push(s);
+  s.on("connection", (socket: Socket) => sockets.push(socket));
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
   return (s.address() as AddressInfo).port;
 };
@@ -71,5 +75,29 @@ describe("native probes", () => {
     );
     await expect(probeHttp({ host: "127.0.0.1", port }, "/global/health", 500)).rejects.toThrow(/HTTP 401 \(credentials/);
     await expect(probeHttp({ host: "127.0.0.1", port }, "/global/health", 500, { username: "opencode", password: "pw" })).resolves.toBe("HTTP 200");
+  });
+
+  it("http: sends the path it is given and reads only the status line; 3xx/5xx fail, non-HTTP and silence fail", async () => {
+    const seen: string[] = [];
+    const port = await listen(
+      createHttpServer((req, res) => {
+        seen.push(`${req.method} ${req.url} ${req.headers.connection}`);
+        const status = req.url === "/moved" ? 302 : req.url === "/down" ? 503 : 204;
+        // A long body after the status: the probe has its verdict before it.
+        res.writeHead(status, { "content-type": "text/plain" }).end("x".repeat(200_000));
+      }),
+    );
+    await expect(probeHttp({ host: "127.0.0.1", port }, "/global/health?x=1", 500)).resolves.toBe("HTTP 204");
+    await expect(probeHttp({ host: "127.0.0.1", port }, "/moved", 500)).rejects.toThrow(/^HTTP 302$/);
+    await expect(probeHttp({ host: "127.0.0.1", port }, "/down", 500)).rejects.toThrow(/^HTTP 503$/);
+    expect(seen).toEqual(["GET /global/health?x=1 close", "GET /moved close", "GET /down close"]);
+    const notHttp = await listen(createServer((s) => s.end("+PONG\r\n")));
+    await expect(probeHttp({ host: "127.0.0.1", port: notHttp }, "/", 500)).rejects.toThrow(/not an HTTP answer: "\+PONG"/);
+    const closes = await listen(createServer((s) => s.end()));
+    await expect(probeHttp({ host: "127.0.0.1", port: closes }, "/", 500)).rejects.toThrow(/closed before an HTTP status line/);
+    const silent = await listen(createServer((s) => s.resume()));
+    await expect(probeHttp({ host: "127.0.0.1", port: silent }, "/", 150)).rejects.toThrow(/timed out after 150 ms/);
+    await expect(probeHttp({ host: "127.0.0.1", port }, "/a\r\nX-Injected: 1", 500)).rejects.toThrow(/not a printable path/);
+    expect(seen).toHaveLength(3);
   });
 });
