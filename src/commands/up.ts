@@ -97,10 +97,11 @@ export const up = async (ctx: ContextOf<typeof UP>): Promise<number> => {
 
 const bringUp = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number): Promise<number> => {
   const removals = new Removals(d.logger);
-  releaseOnceStarted(d.supervisor, removals);
+  const stopReleasing = releaseOnceStarted(d.supervisor, removals, d.clock);
   try {
     return await bringUpChecked(ctx, d, limit, removals);
   } finally {
+    stopReleasing();
     await removals.settled();
   }
 };

@@ -143,17 +143,40 @@ export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opt
     ...(removeLater ? { removeLater } : {}),
   });
 
+/** A container that has had its go: running, or given up on for now (its dependents may still wait). */
+const TRIED: ReadonlySet<string> = new Set(["ready", "unhealthy", "backing-off", "failed"]);
+
+/** Throwaway pods are removed at the latest this long after the checks, whatever the pod does. */
+export const RELEASE_AFTER_MS = 30_000;
+
 /**
- * Releases the throwaway pods' removals once every container has been started (or the pod is
- * ready): the last one's own start leaves Podman idle for them (doctor/removals.ts).
+ * Releases the throwaway pods' removals once every container has had its start (running, or
+ * failed and backing off: a Datadog Agent without its key never runs), or the pod serves, or
+ * RELEASE_AFTER_MS after the first check: the last container's own start leaves Podman idle
+ * for them (doctor/removals.ts). Returns the function that stops waiting (at exit).
  */
-export const releaseOnceStarted = (supervisor: Supervisor, removals: Removals): void => {
+export const releaseOnceStarted = (
+  supervisor: Pick<Supervisor, "onPass" | "snapshot" | "serving" | "settled">,
+  removals: Pick<Removals, "release">,
+  clock: Clock,
+): (() => void) => {
+  const waiting = new AbortController();
+  const release = (): void => {
+    off();
+    waiting.abort();
+    removals.release();
+  };
   const off = supervisor.onPass(() => {
     const containers = Object.values(supervisor.snapshot().containers);
-    if (!supervisor.settled && !containers.every((c) => c.running || c.ready)) return;
-    off();
-    removals.release();
+    if (supervisor.serving || supervisor.settled || containers.every((c) => c.running || TRIED.has(c.state))) release();
   });
+  void clock.sleep(RELEASE_AFTER_MS, waiting.signal).then(() => {
+    if (!waiting.signal.aborted) release();
+  });
+  return () => {
+    off();
+    waiting.abort();
+  };
 };
 
 /** Enough for every container's stop timeout in sequence, plus slack. */
@@ -228,7 +251,7 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
   logProcessTrouble(log);
   // doctor's checks before the pod is touched: what retrying cannot fix holds the start (see doctor/gate.ts).
   const removals = new Removals(log);
-  releaseOnceStarted(d.supervisor, removals);
+  const stopReleasing = releaseOnceStarted(d.supervisor, removals, d.clock);
   const gate = new HostGate({ check: () => checkHost(d, opts, removals.add), supervisor: d.supervisor, clock: d.clock, logger: log, source: () => d.reconciler.spec.source });
   // From the stop signal on, the gate opens no more (the pod is not started).
   stop.onSignal(() => void gate.close());
@@ -264,6 +287,7 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
     // A config the host cannot take (exit 78): the open port must not keep the process alive.
     await listening;
     await server?.close();
+    stopReleasing();
     await removals.settled();
     throw err;
   }
@@ -309,6 +333,7 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
   // jobs and the control socket close, the pod goes (or stays, on a handover), then the loop,
   // HTTP, the notifier, the pid file and the lock.
   await gate.close();
+  stopReleasing();
   await removals.settled();
   if (!handover) d.supervisor.start("down");
   await bridge.stopping(handover ? "handing over: the pod keeps running" : undefined);
