@@ -8,6 +8,7 @@ import { persistedPaths } from "../domain/disk.js";
 import { probePodName, runChecks } from "../doctor/checks.js";
 import { HostGate } from "../doctor/gate.js";
 import { Removals } from "../doctor/removals.js";
+import type { ContainerState } from "../domain/lifecycle.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
 import type { Check } from "../doctor/report.js";
 import { loadNamingKey, namingKeyDirs, processNamingKey } from "../config/naming-key.js";
@@ -144,7 +145,7 @@ export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opt
   });
 
 /** A container that has had its go: running, or given up on for now (its dependents may still wait). */
-const TRIED: ReadonlySet<string> = new Set(["ready", "unhealthy", "backing-off", "failed"]);
+const TRIED: ReadonlySet<ContainerState> = new Set<ContainerState>(["ready", "unhealthy", "backing-off", "failed"]);
 
 /** Throwaway pods are removed at the latest this long after the checks, whatever the pod does. */
 export const RELEASE_AFTER_MS = 30_000;

@@ -164,6 +164,13 @@ export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeRe
   };
 };
 
+/**
+ * Where a running instance's start counts from for this supervisor: when it first saw it
+ * running (its start, for one it started itself; later, for one it adopted). A pod that has run
+ * for hours is probed before it is judged, not restarted for a start period long past.
+ */
+export const seenSince = (h: ContainerHistory | undefined, now: number): number => h?.seenAt ?? now;
+
 /** The shortest gap between two probes of a starting container. */
 export const FIRST_START_PROBE_MS = 10;
 
@@ -174,7 +181,7 @@ export const FIRST_START_PROBE_MS = 10;
  * startInterval later, and a slow starter (OpenCode, seconds) costs a handful of probes more.
  */
 export const startProbeDelay = (h: ContainerHistory, startIntervalMs: number, at: number): number => {
-  const since = at - (h.seenAt ?? h.startedAt ?? at);
+  const since = at - seenSince(h, at);
   return Math.min(startIntervalMs, Math.max(FIRST_START_PROBE_MS, Math.round(since / 2)));
 };
 

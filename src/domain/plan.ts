@@ -3,7 +3,7 @@
 // of every container, and when to look again.
 
 import type { Overrides } from "./desired.js";
-import type { ContainerHistory, StopReason } from "./history.js";
+import { seenSince, type ContainerHistory, type StopReason } from "./history.js";
 import { startOrder, stopOrder, transitiveDependentsOf } from "./graph.js";
 import type { ContainerState } from "./lifecycle.js";
 import type { Observed, ObservedContainer } from "./observed.js";
@@ -130,7 +130,7 @@ const decideUp = (
   }
   if (c.init) {
     // Running to completion: wait for the exit, within its start period.
-    const deadline = startOf(h, o, now) + INIT_DEADLINE_MS;
+    const deadline = seenSince(h, now) + INIT_DEADLINE_MS;
     if (now >= deadline) return { state: "failed", actions: [stop(c.name, o.id, "start-timeout", c.stopTimeoutS)] };
     return { state: "starting", actions: NOTHING, wakeAt: deadline };
   }
@@ -146,17 +146,10 @@ const decideUp = (
     return { state: "ready", actions: NOTHING };
   }
   if (!probe) return { state: "starting", actions: NOTHING }; // ready once the pass has seen it run
-  const deadline = startOf(h, o, now) + probe.startPeriodMs;
+  const deadline = seenSince(h, now) + probe.startPeriodMs;
   if (now >= deadline) return { state: "failed", actions: [stop(c.name, o.id, "start-timeout", c.stopTimeoutS)] };
   return { state: "starting", actions: NOTHING, wakeAt: deadline };
 };
-
-/**
- * Where a running instance's start period begins: its start, or, for an instance this
- * supervisor adopted, the moment it first saw it. A pod that has run for hours is probed
- * before it is judged, not restarted by a new daemon for a start period long past.
- */
-const startOf = (h: ContainerHistory | undefined, o: ObservedContainer, now: number): number => Math.max(h?.startedAt ?? o.startedAt ?? now, h?.seenAt ?? now);
 
 /** Any container that depends on `name` and is still running. */
 const dependentRunning = (name: string, input: PlanInput): boolean =>

@@ -20,3 +20,9 @@ export const systemClock: Clock = {
       signal?.addEventListener("abort", done, { once: true });
     }),
 };
+
+/** Until `at` on `clock`, or for ever when `at` is undefined; either way no longer than until `signal` aborts. */
+export const sleepUntil = (clock: Clock, at: number | undefined, signal: AbortSignal): Promise<void> =>
+  at === undefined
+    ? new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })))
+    : clock.sleep(Math.max(0, at - clock.now()), signal);

@@ -15,7 +15,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RESTART_REASONS, reasonKind, type SupervisorEvent } from "../domain/events.js";
 import { STATES } from "../domain/lifecycle.js";
 import type { ContainerSpec } from "../domain/spec.js";
-import { systemClock, type Clock } from "../lib/clock.js";
+import { sleepUntil, systemClock, type Clock } from "../lib/clock.js";
 import { ownMaxFds, ownOpenFds } from "../lib/proc.js";
 import { API_OPERATIONS, type ApiOperation } from "../runtime/port.js";
 import { HEALTH, type Snapshot } from "../domain/snapshot.js";
@@ -450,9 +450,7 @@ export class Metrics {
           const wake = (): void => replan.abort();
           this.#wake = wake;
           following.signal.addEventListener("abort", wake, { once: true });
-          await (due === undefined
-            ? new Promise<void>((resolve) => replan.signal.addEventListener("abort", () => resolve(), { once: true }))
-            : this.#clock.sleep(Math.max(0, due - this.#clock.now()), replan.signal));
+          await sleepUntil(this.#clock, due, replan.signal);
           following.signal.removeEventListener("abort", wake);
           this.#wake = undefined;
           // A refresh that fails (it should not) keeps the last text, as a failed render once failed only its scrape.

@@ -7,7 +7,7 @@ import type { SupervisorEvent } from "../domain/events.js";
 import { absorbProbe, type ContainerHistory } from "../domain/history.js";
 import type { ObservedContainer } from "../domain/observed.js";
 import type { ContainerSpec, PodSpec, ProbeSpec } from "../domain/spec.js";
-import type { Clock } from "../lib/clock.js";
+import { sleepUntil, type Clock } from "../lib/clock.js";
 import type { Logger } from "../observability/logger.js";
 import type { Prober } from "../probes/prober.js";
 import type { HistoryBook } from "./history-book.js";
@@ -122,8 +122,7 @@ export class ProbeScheduler {
       const onAbort = (): void => wake.abort();
       signal.addEventListener("abort", onAbort, { once: true });
       const next = this.nextDueAt();
-      if (next === undefined) await new Promise((resolve) => wake.signal.addEventListener("abort", resolve, { once: true }));
-      else await clock.sleep(Math.max(0, next - clock.now()), wake.signal);
+      await sleepUntil(clock, next, wake.signal);
       signal.removeEventListener("abort", onAbort);
       this.#wake = undefined;
       if (signal.aborted) break;
