@@ -4,7 +4,7 @@
 import { nextDelay, type BackoffPolicy } from "./backoff.js";
 import type { ContainerState } from "./lifecycle.js";
 import type { ObservedContainer } from "./observed.js";
-import type { ContainerSpec } from "./spec.js";
+import type { ContainerSpec, ProbeSpec } from "./spec.js";
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -184,6 +184,19 @@ export const startProbeDelay = (h: ContainerHistory, startIntervalMs: number, at
   const since = at - seenSince(h, at);
   return Math.min(startIntervalMs, Math.max(FIRST_START_PROBE_MS, Math.round(since / 2)));
 };
+
+/**
+ * How many native probes of a starting container may be out at once. A server can accept
+ * connections it never answers: OpenCode does for about the first 0.2 s of its listening, and a
+ * probe sent then is held for its whole timeout (2 s) while the server answers new ones. So a
+ * starting container is probed on its start cadence whether or not the last probe is back, up
+ * to this many; the first to pass makes it ready. A ready container has one probe out at most.
+ */
+export const MAX_START_PROBES_OUT = 8;
+
+/** A probe of a not yet ready container went out at `at`: the next one is due on the start cadence, answered or not. */
+export const markStartProbeSent = (h: ContainerHistory, probe: ProbeSpec, at: number): ContainerHistory =>
+  h.ready ? h : { ...h, nextProbeAt: at + startProbeDelay(h, probe.startIntervalMs, at) };
 
 /** A running container without a probe is ready as soon as it runs, with nothing to probe again (until a new instance). */
 export const absorbNoProbe = (h: ContainerHistory, now: number): ContainerHistory =>

@@ -14,7 +14,7 @@ const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: |$)/;
 /** An answer whose first line is longer than this is not an HTTP server's. */
 const MAX_STATUS_LINE = 4096;
 
-export const probeHttp = (target: Target, path: string, timeoutMs: number, auth?: BasicAuth): Promise<string> => {
+export const probeHttp = (target: Target, path: string, timeoutMs: number, auth?: BasicAuth, signal?: AbortSignal): Promise<string> => {
   // The config allows printable ASCII only; a path that could end the request line is never sent.
   if (!/^\/[!-~]*$/.test(path)) return Promise.reject(new Error(`probe path ${JSON.stringify(path)} is not a printable path`));
   const head = [`GET ${path} HTTP/1.1`, `Host: ${target.host}:${target.port}`, "Connection: close", "Accept: */*"];
@@ -37,5 +37,5 @@ export const probeHttp = (target: Target, path: string, timeoutMs: number, auth?
     });
     socket.once("end", () => done(new Error("the connection closed before an HTTP status line")));
     socket.write(request);
-  });
+  }, signal);
 };

@@ -13,7 +13,7 @@ import { probeHttp } from "./http.js";
 import { probeRedis } from "./redis.js";
 import { probeTcp, type Target } from "./tcp.js";
 
-/** Runs the probe once; an aborted `signal` (the daemon stopping) fails it at once (the dial ends by its own timeout). */
+/** Runs the probe once; an aborted `signal` (the daemon stopping) fails it at once (a native probe's connection is closed then too). */
 export type Prober = (container: ContainerSpec, observed: ObservedContainer, signal?: AbortSignal) => Promise<ProbeResult>;
 
 export interface ProberDeps {
@@ -28,19 +28,19 @@ export interface ProberDeps {
 export const hostPortFor = (spec: PodSpec, containerPort: number): number =>
   spec.ports.find((p) => p.container === containerPort && p.protocol === "tcp")?.host ?? containerPort;
 
-const runOnce = async (deps: ProberDeps, probe: ProbeSpec, observed: ObservedContainer): Promise<string> => {
+const runOnce = async (deps: ProberDeps, probe: ProbeSpec, observed: ObservedContainer, signal: AbortSignal | undefined): Promise<string> => {
   if (probe.kind === "exec") {
-    const r = await deps.runtime.healthcheck(observed.id, probe.timeoutMs);
+    const r = await untilAborted(deps.runtime.healthcheck(observed.id, probe.timeoutMs), signal);
     if (!r.ok) throw new Error(r.message);
     return r.message;
   }
   const target: Target = { host: deps.host ?? "127.0.0.1", port: hostPortFor(deps.spec, probe.port) };
   switch (probe.kind) {
     case "tcp":
-      return probeTcp(target, probe.timeoutMs);
+      return probeTcp(target, probe.timeoutMs, signal);
     case "redis": {
       const password = probe.passwordKey === undefined ? undefined : deps.secrets.get(probe.passwordKey);
-      return probeRedis(target, probe.timeoutMs, password);
+      return probeRedis(target, probe.timeoutMs, password, signal);
     }
     case "http": {
       const password = probe.auth ? deps.secrets.get(probe.auth.passwordKey) : undefined;
@@ -48,7 +48,7 @@ const runOnce = async (deps: ProberDeps, probe: ProbeSpec, observed: ObservedCon
         (probe.auth?.usernameKey === undefined ? undefined : deps.secrets.get(probe.auth.usernameKey)) ??
         probe.auth?.defaultUsername ??
         "";
-      return probeHttp(target, probe.path, probe.timeoutMs, password === undefined ? undefined : { username, password });
+      return probeHttp(target, probe.path, probe.timeoutMs, password === undefined ? undefined : { username, password }, signal);
     }
   }
 };
@@ -60,7 +60,7 @@ export const createProber =
     const started = deps.clock.now();
     if (!probe) return { ok: true, ms: 0, at: started, message: "no probe: running counts as ready" };
     try {
-      const message = await untilAborted(runOnce(deps, probe, observed), signal);
+      const message = await runOnce(deps, probe, observed, signal);
       const at = deps.clock.now();
       return { ok: true, ms: at - started, at, message };
     } catch (err) {

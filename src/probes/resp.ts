@@ -40,8 +40,17 @@ export const parseReplies = (buf: Buffer): { replies: (Reply | Error)[]; used: n
 };
 
 /** Sends `commands` in one go and resolves with their replies; a server error rejects. */
-export const redisCommands = (target: Target, timeoutMs: number, password: string | undefined, commands: readonly (readonly string[])[]): Promise<Reply[]> =>
-  withSocket<Reply[]>(target, timeoutMs, (socket, done) => {
+export const redisCommands = (
+  target: Target,
+  timeoutMs: number,
+  password: string | undefined,
+  commands: readonly (readonly string[])[],
+  signal?: AbortSignal,
+): Promise<Reply[]> =>
+  withSocket<Reply[]>(
+    target,
+    timeoutMs,
+    (socket, done) => {
     const all = password === undefined ? commands : [["AUTH", password], ...commands];
     let pending = Buffer.alloc(0);
     const replies: Reply[] = [];
@@ -57,4 +66,6 @@ export const redisCommands = (target: Target, timeoutMs: number, password: strin
     });
     socket.once("end", () => done(new Error(`connection closed after ${replies.length} of ${all.length} replies`)));
     socket.write(all.map(encode).join(""));
-  });
+  },
+    signal,
+  );

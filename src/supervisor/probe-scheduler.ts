@@ -2,9 +2,15 @@
 // reconcile loop, against the container as the last pass saw it. A result is folded into the
 // history; only a changed verdict (ready or not, healthy or past its retries) asks the loop
 // for a pass. A probe that changes nothing costs no Podman call and no pass.
+//
+// A ready container has one probe out at most. A starting one is probed on its start cadence
+// even while earlier probes are out (native probes, up to MAX_START_PROBES_OUT): a connection
+// a starting server accepts and never answers must not blind the supervisor for the probe's
+// timeout. Results are folded in the order the probes went out; an older one coming back after
+// a newer one's is dropped, and so is a probe sent while starting once the container is ready.
 
 import type { SupervisorEvent } from "../domain/events.js";
-import { absorbProbe, type ContainerHistory } from "../domain/history.js";
+import { absorbProbe, markStartProbeSent, MAX_START_PROBES_OUT, type ContainerHistory } from "../domain/history.js";
 import type { ObservedContainer } from "../domain/observed.js";
 import type { ContainerSpec, PodSpec, ProbeSpec } from "../domain/spec.js";
 import { sleepUntil, type Clock } from "../lib/clock.js";
@@ -30,11 +36,22 @@ export interface ProbeSchedulerDeps {
 /** What the plan acts on: ready or not, and whether the failures reached the probe's retries. */
 const verdict = (h: ContainerHistory, probe: ProbeSpec): string => `${h.ready}:${h.ready && h.consecutiveFailures >= probe.retries}`;
 
+/** One container's probes: how many went out, the newest whose result was folded in, how many are out now. */
+interface Probes {
+  sent: number;
+  absorbed: number;
+  out: number;
+}
+
+/** Whether another probe may go out now that `out` are: one at a time once ready; while starting, native ones overlap. */
+const mayOverlap = (h: ContainerHistory, probe: ProbeSpec, out: number): boolean =>
+  out === 0 || (!h.ready && probe.kind !== "exec" && out < MAX_START_PROBES_OUT);
+
 export class ProbeScheduler {
   readonly #deps: ProbeSchedulerDeps;
   #wake: AbortController | undefined;
-  /** Probes running now, by container. */
-  readonly #inFlight = new Map<string, Promise<boolean>>();
+  /** Probes sent and out, by container (instance changes do not reset it: the order only matters). */
+  readonly #probes = new Map<string, Probes>();
 
   constructor(deps: ProbeSchedulerDeps) {
     this.#deps = deps;
@@ -51,11 +68,20 @@ export class ProbeScheduler {
     });
   }
 
-  /** When the next probe is due (undefined: none is); a probe in flight is not due again. */
+  #counts(name: string): Probes {
+    let p = this.#probes.get(name);
+    if (!p) this.#probes.set(name, (p = { sent: 0, absorbed: 0, out: 0 }));
+    return p;
+  }
+
+  /** Containers that may have another probe out now, with their history. */
+  #sendable(): [ContainerSpec & { probe: ProbeSpec }, ContainerHistory][] {
+    return this.#probed().filter(([c, h]) => mayOverlap(h, c.probe, this.#probes.get(c.name)?.out ?? 0));
+  }
+
+  /** When the next probe is due (undefined: none is); a container with as many probes out as it may have is not due. */
   nextDueAt(): number | undefined {
-    const times = this.#probed()
-      .filter(([c]) => !this.#inFlight.has(c.name))
-      .map(([, h]) => h.nextProbeAt!);
+    const times = this.#sendable().map(([, h]) => h.nextProbeAt!);
     return times.length > 0 ? Math.min(...times) : undefined;
   }
 
@@ -66,10 +92,14 @@ export class ProbeScheduler {
    */
   #startDue(signal: AbortSignal | undefined): Promise<boolean>[] {
     const now = this.#deps.clock.now();
-    return this.#probed()
-      .filter(([c, h]) => h.nextProbeAt! <= now && !this.#inFlight.has(c.name))
-      .map(([c, h]) => {
-        const p = this.#probe(c, h, signal)
+    return this.#sendable()
+      .filter(([, h]) => h.nextProbeAt! <= now)
+      .map(([c]) => {
+        const counts = this.#counts(c.name);
+        const seq = ++counts.sent;
+        counts.out += 1;
+        const before = this.#deps.book.update(c.name, (x) => markStartProbeSent(x, c.probe, now));
+        return this.#probe(c, before, seq, signal)
           .then((changed) => {
             if (changed) this.#deps.kick();
             return changed;
@@ -79,11 +109,9 @@ export class ProbeScheduler {
             return false;
           })
           .finally(() => {
-            this.#inFlight.delete(c.name);
+            counts.out -= 1;
             this.reschedule();
           });
-        this.#inFlight.set(c.name, p);
-        return p;
       });
   }
 
@@ -92,12 +120,16 @@ export class ProbeScheduler {
     return (await Promise.all(this.#startDue(signal))).includes(true);
   }
 
-  async #probe(c: ContainerSpec & { probe: ProbeSpec }, before: ContainerHistory, signal?: AbortSignal): Promise<boolean> {
+  async #probe(c: ContainerSpec & { probe: ProbeSpec }, before: ContainerHistory, seq: number, signal?: AbortSignal): Promise<boolean> {
     const { book, logger } = this.#deps;
     const result = await this.#deps.current().prober(c, this.#deps.observed(c.name)!, signal);
     // Stopped meanwhile, another instance by now (a pass saw a restart), or held: the result is about nothing current.
     const current = book.get(c.name);
     if (signal?.aborted || current === undefined || current.instance !== before.instance || !current.running || !this.#deps.active(c.name)) return false;
+    // Older than a result already folded in, or sent while starting and the container is ready by now: it says nothing new.
+    const counts = this.#counts(c.name);
+    if (seq < counts.absorbed || (current.ready && !before.ready)) return false;
+    counts.absorbed = seq;
     this.#deps.emit({ kind: "probe", at: result.at, container: c.name, ok: result.ok, ms: result.ms });
     const after = book.update(c.name, (h) => absorbProbe(h, c, result));
     if (after.ready && !current.ready) logger.info({ container: c.name, probe: c.probe.kind, ms: result.ms }, "probe passed: ready");
