@@ -4,6 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../src/domain/backoff.js";
+import { MAX_START_PROBES_OUT } from "../../src/domain/history.js";
+import type { ProbeSpec } from "../../src/domain/spec.js";
 import { Reconciler } from "../../src/supervisor/reconciler.js";
 import { Harness, silentLogger, TEST_NAMING_KEY } from "../support/harness.js";
 import { chainSpec, container, probe } from "../support/pod-spec.js";
@@ -16,6 +18,29 @@ const upAndDue = async (spec = chainSpec()): Promise<Harness> => {
   await h.runUntil((r) => r.settled);
   h.clock.advance(10_000);
   return h;
+};
+
+/** A reconciler over one container whose every probe waits to be answered by the test. */
+const heldProbes = async (over: Partial<ProbeSpec> = {}) => {
+  const spec = chainSpec({ containers: [container("solo", [], { probe: probe(1000, over) })] });
+  const h = new Harness({ spec });
+  const calls: ((ok: boolean) => void)[] = [];
+  const r = new Reconciler({
+    spec,
+    secrets: new Map(),
+    namingKey: TEST_NAMING_KEY,
+    runtime: h.runtime,
+    clock: h.clock,
+    logger: silentLogger(),
+    backoff: DEFAULT_BACKOFF,
+    random: () => 0.5,
+    kick: () => undefined,
+    prober: () => new Promise((resolve) => calls.push((ok) => resolve({ ok, ms: 1, at: h.clock.now(), message: ok ? "ok" : "no" }))),
+  });
+  await r.reconcileOnce(); // creates the pod
+  await r.reconcileOnce(); // creates and starts solo
+  await r.reconcileOnce(); // sees it run: its first probe is due now
+  return { h, r, calls };
 };
 
 describe("the probe scheduler", () => {
@@ -101,5 +126,69 @@ describe("the probe scheduler", () => {
     answer(true); // the old instance's probe passes, late
     await inFlight;
     expect(r.history.get("solo")).toMatchObject({ instance, ready: false, lastProbe: undefined });
+  });
+
+  it("keeps probing a starting container on its start cadence while an earlier probe is held (a server that accepts and never answers)", async () => {
+    const { h, r, calls } = await heldProbes();
+    void r.probes.runDue(); // the first probe: held by the server
+    expect(calls).toHaveLength(1);
+    const next = r.probes.nextDueAt();
+    expect(next).toBeGreaterThan(h.clock.now()); // due again on the start cadence, not after the 1 s timeout
+    h.clock.advance(next! - h.clock.now());
+    const second = r.probes.runDue();
+    expect(calls).toHaveLength(2);
+    calls[1]!(true);
+    expect(await second).toBe(true); // the verdict changed: ready
+    expect(r.history.get("solo")).toMatchObject({ ready: true, consecutiveFailures: 0 });
+    calls[0]!(false); // the held probe comes back failed, after the container was seen ready
+    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.history.get("solo")).toMatchObject({ ready: true, consecutiveFailures: 0 });
+    expect(r.history.get("solo")!.lastProbe?.ok).toBe(true);
+  });
+
+  it("folds results in the order the probes went out: an older failure after a newer one's result is dropped", async () => {
+    const { h, r, calls } = await heldProbes();
+    void r.probes.runDue();
+    h.clock.advance(r.probes.nextDueAt()! - h.clock.now());
+    const second = r.probes.runDue();
+    calls[1]!(false); // refused: not yet
+    await second;
+    const after = r.history.get("solo")!;
+    calls[0]!(false); // the older one times out later
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.history.get("solo")).toBe(after);
+  });
+
+  it("has at most MAX_START_PROBES_OUT out for a starting container, and one for a ready one", async () => {
+    const { h, r, calls } = await heldProbes();
+    for (let i = 0; i < MAX_START_PROBES_OUT + 5; i++) {
+      void r.probes.runDue();
+      const next = r.probes.nextDueAt();
+      if (next === undefined) break;
+      h.clock.advance(Math.max(1, next - h.clock.now()));
+    }
+    expect(calls).toHaveLength(MAX_START_PROBES_OUT);
+    expect(r.probes.nextDueAt()).toBeUndefined();
+    calls[MAX_START_PROBES_OUT - 1]!(true); // the newest passes: ready
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.history.get("solo")!.ready).toBe(true);
+    for (const answer of calls.slice(0, -1)) answer(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    h.clock.advance(10_000);
+    void r.probes.runDue(); // the liveness probe: held
+    h.clock.advance(10_000);
+    void r.probes.runDue();
+    expect(calls).toHaveLength(MAX_START_PROBES_OUT + 1); // not a second one while it is out
+    expect(r.probes.nextDueAt()).toBeUndefined();
+  });
+
+  it("never overlaps exec probes, starting or not (each is a run inside the container)", async () => {
+    const { h, r, calls } = await heldProbes({ kind: "exec", command: ["true"] } as Partial<ProbeSpec>);
+    void r.probes.runDue();
+    h.clock.advance(5_000);
+    void r.probes.runDue();
+    expect(calls).toHaveLength(1);
+    expect(r.probes.nextDueAt()).toBeUndefined();
   });
 });

@@ -100,4 +100,17 @@ describe("native probes", () => {
     await expect(probeHttp({ host: "127.0.0.1", port }, "/a\r\nX-Injected: 1", 500)).rejects.toThrow(/not a printable path/);
     expect(seen).toHaveLength(3);
   });
+
+  it("an aborted signal closes a connection the server holds, long before the timeout", async () => {
+    let closed!: () => void;
+    const serverSawClose = new Promise<void>((resolve) => (closed = resolve));
+    const port = await listen(createServer((s) => s.resume().on("close", closed))); // accepts, never answers
+    const stop = new AbortController();
+    const probing = probeHttp({ host: "127.0.0.1", port }, "/global/health", 60_000, undefined, stop.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    stop.abort(new Error("daemon stopping"));
+    await expect(probing).rejects.toThrow(/daemon stopping/);
+    await serverSawClose; // the probe's socket was destroyed, not left to its 60 s timeout
+    await expect(probeTcp({ host: "127.0.0.1", port }, 500, stop.signal)).rejects.toThrow(/daemon stopping/);
+  });
 });
