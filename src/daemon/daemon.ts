@@ -130,7 +130,8 @@ export const buildPod = async (opts: GlobalOptions, how: PodOptions = {}): Promi
 
 /**
  * `podwarden doctor`'s checks as `up` and `run` run them before touching the pod: no
- * /libpod/info, no config warnings (already logged), and no throwaway pod when the pod runs.
+ * /libpod/info, no config warnings (already logged), and no throwaway pod when the pod runs
+ * (nor when there is none: the real pod is made as the runtime check).
  */
 export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opts: GlobalOptions, removeLater?: (remove: () => Promise<void>) => void): Promise<Check[]> =>
   runChecks({
@@ -141,6 +142,7 @@ export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opt
     probe: "unless-running",
     info: false,
     probeName: probePodName(),
+    realPod: d.reconciler.podRequest,
     ...(removeLater ? { removeLater } : {}),
   });
 

@@ -1,16 +1,22 @@
-// The host checks behind `podwarden doctor`, `up` and `run`: the Podman socket, a throwaway
-// pod (OCI runtime, pause image, network, rlimits, cgroups), the config and its env file,
+// The host checks behind `podwarden doctor`, `up` and `run`: the Podman socket, a pod made and
+// started (OCI runtime, pause image, network, rlimits, cgroups), the config and its env file,
 // persistRoot, the published host ports and the images. Each says what it found and, when
 // something is wrong, the fix. Podman through the runtime port, the host through HostFacts.
+//
+// The pod that tests the runtime is a throwaway one for doctor, and for a pod that exists but
+// does not run. For `up` and `run` with no pod yet it is the real pod: making it and starting
+// its infra is the start's own first step, so the check costs the start nothing. It is removed
+// again when it fails or another check blocks: a held start leaves no pod behind.
 
 import { randomBytes } from "node:crypto";
 import { classifyHostError } from "../domain/host-problems.js";
+import type { PodCreateRequest } from "../domain/create-request.js";
 import type { PodSpec } from "../domain/spec.js";
 import { ConfigError, errorMessage } from "../lib/errors.js";
 import type { ContainerRuntime } from "../runtime/port.js";
 import type { HostFacts, PortHolder, PortQuery } from "./host-facts.js";
 import { portKey } from "./host-facts.js";
-import type { Check } from "./report.js";
+import { blockingErrors, type Check } from "./report.js";
 
 /** Label of the throwaway pods the runtime check creates (and removes). */
 export const DOCTOR_LABEL = "io.podwarden.doctor";
@@ -49,6 +55,11 @@ export interface CheckInput {
    * started. Whoever takes it removes it later (doctor/removals.ts). doctor waits itself.
    */
   readonly removeLater?: (remove: () => Promise<void>) => void;
+  /**
+   * `up` and `run`: the real pod's create request. When that pod does not exist, the runtime
+   * check makes it from this and starts its infra, instead of a throwaway pod.
+   */
+  readonly realPod?: PodCreateRequest;
 }
 
 const START_PODMAN = "start the Podman API service (systemctl enable --now podman.socket, or bash .ci/setup-host.sh), or pass --socket";
@@ -73,13 +84,33 @@ const socketCheck = async (input: CheckInput): Promise<Check> => {
   }
 };
 
-/** The error of a failed throwaway pod, as a check: a known cause with its fix, or Podman's words. */
-export const runtimeFailure = (message: string): Check => {
+/** The error of a pod that failed to start (`which`: "a throwaway pod", "pod NAME"), as a check: a known cause with its fix, or Podman's words. */
+export const runtimeFailure = (message: string, which = "a throwaway pod"): Check => {
   const cause = classifyHostError(message);
   if (cause) {
     return { name: "runtime", status: "error", blocking: true, cause: cause.cause, detail: `${cause.cause}: ${cause.why} (Podman: ${message})`, fix: cause.fix };
   }
-  return { name: "runtime", status: "error", detail: `a throwaway pod failed: ${message}`, fix: "read the Podman service's log (journalctl -u podman, or its stderr)" };
+  return { name: "runtime", status: "error", detail: `${which} failed: ${message}`, fix: "read the Podman service's log (journalctl -u podman, or its stderr)" };
+};
+
+const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(1);
+
+/** The real pod made and its infra started, as the runtime check; removed again when that fails. */
+const realPodCheck = async (runtime: ContainerRuntime, req: PodCreateRequest): Promise<Check> => {
+  const started = performance.now();
+  try {
+    await runtime.createPod(req);
+    await runtime.startPod(req.name);
+  } catch (err) {
+    const failure = runtimeFailure(errorMessage(err), `pod ${req.name}`);
+    const leftover = await runtime.removePod(req.name).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (leftover === undefined) return failure;
+    return { ...failure, detail: `${failure.detail}; removing it failed too (${errorMessage(leftover)}): podman pod rm -f ${req.name}` };
+  }
+  return { name: "runtime", status: "ok", detail: `pod ${req.name} made and its infra started (pause image, OCI runtime, ports published) in ${seconds(started)} s` };
 };
 
 /**
@@ -100,25 +131,32 @@ const probePod = async (runtime: ContainerRuntime, facts: HostFacts, name: strin
     removeLater(() =>
       runtime.removePod(name).catch((err: unknown) => Promise.reject(new Error(`the throwaway pod ${name} was not removed (${errorMessage(err)}): podman pod rm -f ${name}`))),
     );
-    return { name: "runtime", status: "ok", detail: `throwaway pod ${name} (pause image, OCI runtime, port ${port} published) started in ${((performance.now() - started) / 1000).toFixed(1)} s` };
+    return { name: "runtime", status: "ok", detail: `throwaway pod ${name} (pause image, OCI runtime, port ${port} published) started in ${seconds(started)} s` };
   }
   const leftover = await runtime.removePod(name).then(
     () => undefined,
     (err: unknown) => err,
   );
   if (failure !== undefined) return runtimeFailure(errorMessage(failure));
-  const s = ((performance.now() - started) / 1000).toFixed(1);
+  const s = seconds(started);
   if (leftover !== undefined) {
     return { name: "runtime", status: "warn", detail: `a throwaway pod started, but removing it failed: ${errorMessage(leftover)}`, fix: `podman pod rm -f ${name}` };
   }
   return { name: "runtime", status: "ok", detail: `throwaway pod ${name} (pause image, OCI runtime, port ${port} published) started and was removed in ${s} s` };
 };
 
-const runtimeCheck = async (input: CheckInput, podRunning: string | undefined): Promise<Check> => {
-  if (podRunning !== undefined && input.probe === "unless-running") {
-    return { name: "runtime", status: "ok", detail: `pod ${podRunning} is running: its infra, runtime and network work (no throwaway pod needed)` };
+/** The runtime check, and whether it made the real pod (`pod`: as observed; null: there is none; undefined: unknown). */
+const runtimeCheck = async (input: CheckInput, pod: { name: string; state: string } | null | undefined): Promise<{ check: Check; madePod?: string }> => {
+  if (input.probe === "unless-running") {
+    if (pod?.state.toLowerCase() === "running") {
+      return { check: { name: "runtime", status: "ok", detail: `pod ${pod.name} is running: its infra, runtime and network work (no throwaway pod needed)` } };
+    }
+    if (pod === null && input.realPod) {
+      const check = await realPodCheck(input.runtime!, input.realPod);
+      return check.status === "ok" ? { check, madePod: input.realPod.name } : { check };
+    }
   }
-  return probePod(input.runtime!, input.facts, input.probeName, input.removeLater);
+  return { check: await probePod(input.runtime!, input.facts, input.probeName, input.removeLater) };
 };
 
 /** The loader's own env-file mode warning: the env-file line says it, with the fix. */
@@ -293,14 +331,17 @@ export const runChecks = async (input: CheckInput): Promise<Check[]> => {
   const config = "spec" in input.config ? input.config : undefined;
   const socket = await socketCheck(input);
   const runtime = socket.status === "error" ? undefined : input.runtime;
-  const pod = runtime && config ? await runtime.observe(config.spec.name).then((o) => o.pod, () => null) : null;
-  const running = pod && pod.state.toLowerCase() === "running" ? pod.name : undefined;
-  const [probe, envFile, persist, ports, images] = await Promise.all([
-    runtime ? runtimeCheck(input, running).then((c) => [c]) : [],
+  const pod = runtime && config ? await runtime.observe(config.spec.name).then((o) => o.pod, () => undefined) : undefined;
+  // The ports are looked at before a pod made here holds them.
+  const ports = config ? await portChecks(config.spec, input.facts, pod?.id, runtime !== undefined) : [];
+  const [probe, envFile, persist, images] = await Promise.all([
+    runtime ? runtimeCheck(input, pod) : undefined,
     config ? envFileCheck(config, input.facts).then((c) => [c]) : [],
     config ? persistRootChecks(config.spec, input.facts) : [],
-    config ? portChecks(config.spec, input.facts, pod?.id, runtime !== undefined) : [],
     config && runtime ? imageChecks(config.spec, runtime, input.facts) : [],
   ]);
-  return [socket, ...probe, ...configChecks(input.config), ...envFile, ...persist, ...ports, ...images];
+  const checks = [socket, ...(probe ? [probe.check] : []), ...configChecks(input.config), ...envFile, ...persist, ...ports, ...images];
+  // The real pod made as the runtime check goes again when the start is held: nothing half-done.
+  if (probe?.madePod !== undefined && blockingErrors(checks).length > 0) await input.runtime!.removePod(probe.madePod).catch(() => undefined);
+  return checks;
 };

@@ -4,6 +4,7 @@
 import type { ImagePin } from "../domain/jobs.js";
 import type { BackoffPolicy } from "../domain/backoff.js";
 import { desiredChanges, renderDesired, type Desired } from "../domain/desired.js";
+import type { PodCreateRequest } from "../domain/create-request.js";
 import { absorbNoProbe, absorbObservation, resetBackoff, type AbsorbContext, type ContainerHistory } from "../domain/history.js";
 import { diskNote, diskVerdicts, fullContainers, persistedPaths, type DiskVerdict, type FsSample } from "../domain/disk.js";
 import type { SupervisorEvent } from "../domain/events.js";
@@ -166,6 +167,11 @@ export class Reconciler {
   get lastObserved(): Observed | undefined {
     return this.#lastObserved;
   }
+  /** The pod as it is to be made (with its spec hash): the host check makes it when it does not exist. */
+  get podRequest(): PodCreateRequest {
+    return this.#desired.pod;
+  }
+
   get hashes(): ReadonlyMap<string, string> {
     return this.#desired.hashes;
   }

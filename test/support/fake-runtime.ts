@@ -153,8 +153,12 @@ export class FakeRuntime implements ContainerRuntime {
     this.#log("create-pod", req.name);
   }
 
+  /** When set, starting any pod fails with this Podman message (made, but its infra cannot start). */
+  podStartFault: string | undefined;
+
   async startPod(name: string): Promise<void> {
     this.#check();
+    if (this.podStartFault !== undefined) throw new PodmanApiError("pod.start", this.podStartFault, 500);
     this.#log("start-pod", name);
   }
 

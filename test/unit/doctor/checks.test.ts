@@ -38,6 +38,7 @@ const check = (input: Partial<CheckInput> & { runtime?: FakeRuntime }): Promise<
     probeName: "podwarden-doctor-test",
     ...(input.socketError !== undefined ? { socketError: input.socketError } : {}),
     ...(input.removeLater ? { removeLater: input.removeLater } : {}),
+    ...(input.realPod ? { realPod: input.realPod } : {}),
   });
 
 const byName = (checks: readonly Check[], name: string): Check[] => checks.filter((c) => c.name === name);
@@ -117,6 +118,50 @@ describe("runChecks", () => {
     const checks = await check({ runtime, probe: "unless-running" });
     expect(byName(checks, "runtime")[0]!.detail).toContain("pod testpod is running");
     expect(runtime.journal.filter((j) => j.op === "create-pod")).toHaveLength(1);
+  });
+
+  describe("up and run with no pod yet: the real pod is the runtime check", () => {
+    const realPod = { name: "testpod", labels: { "io.podwarden.spec-hash": "h1" }, ports: spec().ports };
+
+    it("made and its infra started, and left for the start: no throwaway pod", async () => {
+      const runtime = setup();
+      const checks = await check({ runtime, probe: "unless-running", realPod, removeLater: () => expect.unreachable("no throwaway pod to remove") });
+      expect(byName(checks, "runtime")[0]).toMatchObject({ status: "ok" });
+      expect(byName(checks, "runtime")[0]!.detail).toMatch(/^pod testpod made and its infra started/);
+      expect(runtime.journal.map((j) => [j.op, j.name])).toEqual([
+        ["create-pod", "testpod"],
+        ["start-pod", "testpod"],
+      ]);
+      expect(runtime.pod).toMatchObject({ name: "testpod", labels: realPod.labels });
+    });
+
+    it("one that cannot start: removed again, the cause and fix named, blocking", async () => {
+      const runtime = setup();
+      runtime.podStartFault = 'failed to make pod: building local pause image: finding pause binary: exec: "catatonit": executable file not found in $PATH';
+      const checks = await check({ runtime, probe: "unless-running", realPod });
+      expect(byName(checks, "runtime")[0]).toMatchObject({ status: "error", blocking: true, cause: "catatonit missing" });
+      expect(runtime.pod).toBeNull();
+      runtime.podStartFault = "something odd";
+      const odd = await check({ runtime, probe: "unless-running", realPod });
+      expect(byName(odd, "runtime")[0]).toMatchObject({ status: "error", detail: "pod testpod failed: pod.start: something odd" });
+      expect(runtime.pod).toBeNull();
+    });
+
+    it("another check blocks (a port taken by another process): the pod made here is removed again", async () => {
+      const runtime = setup();
+      const facts = host({ holders: { "tcp/4096": [{ pid: 4321, argv: ["python3", "-m", "http.server", "4096"] }] } });
+      const checks = await check({ runtime, probe: "unless-running", realPod, facts });
+      expect(byName(checks, "port 4096")[0]).toMatchObject({ status: "error", blocking: true });
+      expect(byName(checks, "runtime")[0]).toMatchObject({ status: "ok" });
+      expect(runtime.journal.map((j) => j.op)).toEqual(["create-pod", "start-pod", "remove-pod"]);
+      expect(runtime.pod).toBeNull();
+    });
+
+    it("doctor never makes the real pod; a pod that exists but does not run gets a throwaway pod", async () => {
+      const runtime = setup();
+      await check({ runtime, probe: "always", realPod });
+      expect(runtime.journal.map((j) => j.name)).toEqual(["podwarden-doctor-test", "podwarden-doctor-test", "podwarden-doctor-test"]);
+    });
   });
 
   it("no Podman: one socket error (exit 69), nothing that needs Podman", async () => {
