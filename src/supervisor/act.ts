@@ -34,11 +34,62 @@ export interface Target {
   readonly desired: Desired;
 }
 
+/** A container's image and secret, readied (or being readied) ahead of its create. */
+interface Readied {
+  /** The spec hash it was readied for. */
+  readonly hash: string;
+  readonly signal: AbortSignal | undefined;
+  readonly done: Promise<void>;
+}
+
 export class Actor {
   readonly #deps: ActorDeps;
+  /** Readying runs one container at a time, in the order asked: two images may share a base that is still to be built. */
+  #chain: Promise<void> = Promise.resolve();
+  readonly #ahead = new Map<string, Readied>();
 
   constructor(deps: ActorDeps) {
     this.#deps = deps;
+  }
+
+  /**
+   * Readies the image (present and current, or pulled or built) and the secret of each named
+   * container, in the background and in this order: the ones to create now first, then those
+   * waiting for their dependencies. When a container's turn comes its create goes straight to
+   * Podman, instead of inspecting images and making secrets on the start's critical path.
+   */
+  readyAhead(names: readonly string[], target: Target, imageSignal: AbortSignal | undefined): void {
+    for (const name of names) {
+      const hash = target.desired.hashes.get(name);
+      const known = this.#ahead.get(name);
+      if (hash === undefined || (known?.hash === hash && known.signal?.aborted !== true)) continue;
+      this.#ahead.set(name, { hash, signal: imageSignal, done: this.#ready(name, target, imageSignal) });
+    }
+  }
+
+  #ready(name: string, target: Target, imageSignal: AbortSignal | undefined): Promise<void> {
+    const { runtime, logger } = this.#deps;
+    const desired = target.desired.containers.get(name)!;
+    const progress = (line: string): void => {
+      logger.info({ container: name, image: desired.request.image }, line);
+      this.#deps.onProgress?.(line);
+    };
+    const done = this.#chain.then(async () => {
+      await ensureImage(desired.request.image, target.spec.images, runtime, progress, imageSignal);
+      if (desired.secret) await runtime.ensureSecret(...desired.secret);
+    });
+    this.#chain = done.catch(() => undefined);
+    // Its error is the create's: handled where the create takes it.
+    done.catch(() => undefined);
+    return done;
+  }
+
+  /** The container's readying made ahead for this spec (and not cut short), or a new one; used once. */
+  #take(name: string, target: Target, imageSignal: AbortSignal | undefined): Promise<void> {
+    const ahead = this.#ahead.get(name);
+    this.#ahead.delete(name);
+    const fits = ahead !== undefined && ahead.hash === target.desired.hashes.get(name) && ahead.signal?.aborted !== true;
+    return fits ? ahead.done : this.#ready(name, target, imageSignal);
   }
 
   /**
@@ -100,12 +151,7 @@ export class Actor {
     const desired = target.desired.containers.get(name)!;
     let id: string;
     try {
-      const progress = (line: string): void => {
-        logger.info({ container: name, image: desired.request.image }, line);
-        this.#deps.onProgress?.(line);
-      };
-      await ensureImage(desired.request.image, target.spec.images, runtime, progress, imageSignal);
-      if (desired.secret) await runtime.ensureSecret(...desired.secret);
+      await this.#take(name, target, imageSignal);
       if (signal?.aborted) return;
       logger.info({ container: name, image: desired.request.image }, "creating container");
       id = await runtime.createContainer(desired.request);

@@ -6,6 +6,7 @@ import type { BackoffPolicy } from "../domain/backoff.js";
 import { desiredChanges, renderDesired, type Desired } from "../domain/desired.js";
 import type { PodCreateRequest } from "../domain/create-request.js";
 import { absorbNoProbe, absorbObservation, resetBackoff, type AbsorbContext, type ContainerHistory } from "../domain/history.js";
+import { startOrder } from "../domain/graph.js";
 import { diskNote, diskVerdicts, fullContainers, persistedPaths, type DiskVerdict, type FsSample } from "../domain/disk.js";
 import type { SupervisorEvent } from "../domain/events.js";
 import { isLegalTransition } from "../domain/lifecycle.js";
@@ -53,9 +54,16 @@ export interface PassResult {
   readonly mode: Mode;
   readonly requeueAfterMs: number | null;
   readonly settled: boolean;
-  /** Every container ready except soft dependencies that are down (see domain/serving.ts). */
+/** Every container ready except soft dependencies that are down (see domain/serving.ts). */
   readonly serving: boolean;
 }
+
+/** Containers to be created, in start order: now (a create action), or once their dependencies are ready (pending, none made yet). */
+const toBeCreated = (p: Plan, observed: Observed, spec: PodSpec): string[] => {
+  const now = p.actions.flatMap((a) => (a.type === "create" ? [a.name] : []));
+  const later = startOrder(spec.containers).filter((n) => !now.includes(n) && p.states.get(n) === "pending" && !observed.containers.has(n));
+  return [...now, ...later];
+};
 
 export class Reconciler {
   #deps: ReconcilerDeps;
@@ -205,7 +213,9 @@ export class Reconciler {
     this.#lastPlan = p;
     this.probes.reschedule();
     const acting = deadline && signal ? AbortSignal.any([signal, deadline]) : (signal ?? deadline);
-    await this.#actor.act(p.actions, { spec, desired: this.#desired }, acting, signal);
+    const target = { spec, desired: this.#desired };
+    if (mode === "up") this.#actor.readyAhead(toBeCreated(p, observed, spec), target, signal);
+    await this.#actor.act(p.actions, target, acting, signal);
     if (deadline?.aborted) throw deadline.reason as Error;
     if (p.actions.length > 0) this.#secretsPruned = false;
     else if (mode === "up" && p.settled && !this.#secretsPruned && !signal?.aborted) {
