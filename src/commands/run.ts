@@ -2,7 +2,7 @@
 // and keeps reconciling until SIGTERM or SIGINT, then stops it in reverse order (or leaves it
 // running for the next daemon after `podwarden restart-daemon`).
 
-import { runDaemon } from "../daemon/daemon.js";
+import { runDaemon } from "../daemon/run-daemon.js";
 import type { ContextOf } from "./options.js";
 import type { RUN } from "./declarations.js";
 import { noArgs } from "./shared.js";

@@ -95,11 +95,11 @@ export const runtimeFailure = (message: string, which = "a throwaway pod"): Chec
 
 const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(1);
 
-/** The real pod made and its infra started, as the runtime check; removed again when that fails. */
-const realPodCheck = async (runtime: ContainerRuntime, req: PodCreateRequest): Promise<Check> => {
+/** The real pod made and its infra started, as the runtime check; removed again when that fails. `made`: the create is done. */
+const realPodCheck = async (runtime: ContainerRuntime, req: PodCreateRequest, made: () => void): Promise<Check> => {
   const started = performance.now();
   try {
-    await runtime.createPod(req);
+    await runtime.createPod(req).finally(made);
     await runtime.startPod(req.name);
   } catch (err) {
     const failure = runtimeFailure(errorMessage(err), `pod ${req.name}`);
@@ -145,14 +145,18 @@ const probePod = async (runtime: ContainerRuntime, facts: HostFacts, name: strin
   return { name: "runtime", status: "ok", detail: `throwaway pod ${name} (pause image, OCI runtime, port ${port} published) started and was removed in ${s} s` };
 };
 
-/** The runtime check, and whether it made the real pod (`pod`: as observed; null: there is none; undefined: unknown). */
-const runtimeCheck = async (input: CheckInput, pod: { name: string; state: string } | null | undefined): Promise<{ check: Check; madePod?: string }> => {
+/**
+ * The runtime check, and whether it made the real pod (`pod`: as observed; null: there is none;
+ * undefined: unknown). `made` is called once the real pod's create is done, or at once.
+ */
+const runtimeCheck = async (input: CheckInput, pod: { name: string; state: string } | null | undefined, made: () => void): Promise<{ check: Check; madePod?: string }> => {
+  if (input.probe !== "unless-running" || pod !== null || !input.realPod) made();
   if (input.probe === "unless-running") {
     if (pod?.state.toLowerCase() === "running") {
       return { check: { name: "runtime", status: "ok", detail: `pod ${pod.name} is running: its infra, runtime and network work (no throwaway pod needed)` } };
     }
     if (pod === null && input.realPod) {
-      const check = await realPodCheck(input.runtime!, input.realPod);
+      const check = await realPodCheck(input.runtime!, input.realPod, made);
       return check.status === "ok" ? { check, madePod: input.realPod.name } : { check };
     }
   }
@@ -257,9 +261,13 @@ export const isOwnConmon = (h: PortHolder, podId: string | undefined): boolean =
 };
 
 /** `podId`: the pod's id when it exists; `podmanAnswers`: false when that cannot be known. */
-const portChecks = async (spec: PodSpec, facts: HostFacts, podId: string | undefined, podmanAnswers: boolean): Promise<Check[]> => {
-  const holders = await facts.portHolders(spec.ports.map((p) => ({ port: p.host, protocol: p.protocol })));
-  return spec.ports.map((p): Check => {
+type Holders = ReadonlyMap<string, readonly PortHolder[]>;
+
+const portHolders = (spec: PodSpec, facts: HostFacts): Promise<Holders> => facts.portHolders(spec.ports.map((p) => ({ port: p.host, protocol: p.protocol })));
+
+/** `holders`: who held the ports when looked at (before a pod made here holds them). */
+const portChecks = (spec: PodSpec, holders: Holders, podId: string | undefined, podmanAnswers: boolean): Check[] =>
+  spec.ports.map((p): Check => {
     const key = portKey({ port: p.host, protocol: p.protocol });
     const name = `port ${p.host}${p.protocol === "udp" ? "/udp" : ""}`;
     const held = holders.get(key) ?? [];
@@ -284,7 +292,6 @@ const portChecks = async (spec: PodSpec, facts: HostFacts, podId: string | undef
       fix: `stop that process, or publish another host port (pod.ports: "HOST:${p.container}")`,
     };
   });
-};
 
 const shortId = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
 
@@ -329,16 +336,20 @@ const imageChecks = async (spec: PodSpec, runtime: ContainerRuntime, facts: Host
 /** Every check, in the order a person reads them. Checks that need Podman are left out when it does not answer. */
 export const runChecks = async (input: CheckInput): Promise<Check[]> => {
   const config = "spec" in input.config ? input.config : undefined;
+  // The ports are looked at first (beside the socket check): before a pod made here holds them.
+  const holders = config ? portHolders(config.spec, input.facts) : undefined;
   const socket = await socketCheck(input);
   const runtime = socket.status === "error" ? undefined : input.runtime;
   const pod = runtime && config ? await runtime.observe(config.spec.name).then((o) => o.pod, () => undefined) : undefined;
-  // The ports are looked at before a pod made here holds them.
-  const ports = config ? await portChecks(config.spec, input.facts, pod?.id, runtime !== undefined) : [];
+  const ports = config ? portChecks(config.spec, await holders!, pod?.id, runtime !== undefined) : [];
+  // Image inspects slow a pod's create down (about 15 ms): they wait for it, beside its infra's start.
+  let made!: () => void;
+  const podMade = new Promise<void>((resolve) => (made = resolve));
   const [probe, envFile, persist, images] = await Promise.all([
-    runtime ? runtimeCheck(input, pod) : undefined,
+    runtime ? runtimeCheck(input, pod, made) : (made(), undefined),
     config ? envFileCheck(config, input.facts).then((c) => [c]) : [],
     config ? persistRootChecks(config.spec, input.facts) : [],
-    config && runtime ? imageChecks(config.spec, runtime, input.facts) : [],
+    config && runtime ? podMade.then(() => imageChecks(config.spec, runtime, input.facts)) : [],
   ]);
   const checks = [socket, ...(probe ? [probe.check] : []), ...configChecks(input.config), ...envFile, ...persist, ...ports, ...images];
   // The real pod made as the runtime check goes again when the start is held: nothing half-done.
