@@ -6,6 +6,7 @@
 // connections it never answers for about the first 0.2 s of its listening, and an observer
 // that waited for each probe would be blind for that probe's whole timeout (2 s).
 
+import { setMaxListeners } from "node:events";
 import type { ObservedContainer } from "../../src/domain/observed.js";
 import type { ContainerSpec, PodSpec, Secrets } from "../../src/domain/spec.js";
 import { systemClock } from "../../src/lib/clock.js";
@@ -40,6 +41,7 @@ export const firstPass = (
 ): Promise<number | undefined> => {
   const everyMs = opts.everyMs ?? PROBE_EVERY_MS;
   const done = new AbortController();
+  setMaxListeners(MAX_OUT + 1, done.signal); // one per probe out
   let out = 0;
   let passedAt: number | undefined;
   return new Promise<number | undefined>((resolve) => {

@@ -314,7 +314,7 @@ export type DefaultsSection = Static<typeof DefaultsSchema>;
 
 /** Used when `defaults` (or one of its keys) is absent. */
 export const BUILTIN_DEFAULTS = {
-  probe: { interval: "10s", startInterval: "100ms", timeout: "2s", retries: 3, startPeriod: "120s" },
+  probe: { interval: "10s", startInterval: "25ms", timeout: "2s", retries: 3, startPeriod: "120s" },
   stopTimeout: "10s",
   restart: { initialDelay: "1s", maxDelay: "2m", resetAfter: "10m" },
 } as const;

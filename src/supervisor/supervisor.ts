@@ -2,6 +2,7 @@
 // background, switches between bringing the pod up and taking it down, and answers "what is
 // the state now" from the last pass.
 
+import { setMaxListeners } from "node:events";
 import type { HostProblem } from "../domain/host-problems.js";
 import type { Mode } from "../domain/plan.js";
 import type { Clock } from "../lib/clock.js";
@@ -33,6 +34,9 @@ export interface SupervisorDeps {
 }
 
 type Listener = () => void;
+
+/** Listeners a signal may have before Node warns: one per request or probe in flight, all removed when done. */
+const SIGNAL_LISTENERS = 100;
 
 /** How long a pass cut short by its deadline may take to wind down before the loop counts as stuck. */
 export const DEADLINE_GRACE_MS = 1_000;
@@ -96,6 +100,8 @@ export class Supervisor {
     if (this.#running) return this.kick();
     this.#controller = new AbortController();
     const signal = this.#controller.signal;
+    // Each probe out listens on it (a starting container may have several): not a leak.
+    setMaxListeners(SIGNAL_LISTENERS, signal);
     this.#running = Promise.all([this.#loop.run(signal), this.#watcher?.run(signal), this.#deps.reconciler.probes.run(signal), this.#deps.reconciler.watchDisk(signal)]);
   }
 
@@ -160,6 +166,8 @@ export class Supervisor {
     this.#passStartedAt = clock.now();
     const done = new AbortController();
     const deadline = new AbortController();
+    // Each Podman request of the pass listens on it (observing inspects every changed container at once).
+    setMaxListeners(SIGNAL_LISTENERS, deadline.signal);
     void (async () => {
       while (!done.signal.aborted) {
         const left = this.#passDeadlineAt() - clock.now();
