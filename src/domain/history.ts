@@ -191,8 +191,11 @@ export const startProbeDelay = (h: ContainerHistory, startIntervalMs: number, at
  * probe sent then is held for its whole timeout (2 s) while the server answers new ones. So a
  * starting container is probed on its start cadence whether or not the last probe is back, up
  * to this many; the first to pass makes it ready. A ready container has one probe out at most.
+ * Enough that the cap is not what stops the probes during such a window (every 25 ms for 0.2 s
+ * is 8, and the window varies: with 8 the probes did stop, for 2 s); it bounds the sockets a
+ * large timeout could hold, not the rate, which is startInterval's.
  */
-export const MAX_START_PROBES_OUT = 8;
+export const MAX_START_PROBES_OUT = 64;
 
 /** A probe of a not yet ready container went out at `at`: the next one is due on the start cadence, answered or not. */
 export const markStartProbeSent = (h: ContainerHistory, probe: ProbeSpec, at: number): ContainerHistory =>
