@@ -2,7 +2,7 @@
 // entry the unit, the install and the tests run; every command is a chunk of its own, loaded
 // when that command runs (the dynamic imports of src/commands/index.ts are split points), so
 // `run` loads the daemon's code and nothing of render, install or the CLI-only commands.
-// dist/daemon.js (the composition root, src/daemon/daemon.ts) is an entry too, for whoever imports the daemon's code.
+// dist/daemon.js (the daemon: src/daemon/run-daemon.ts and the composition root it builds on) is an entry too, for whoever imports the daemon's code.
 //
 // Left out: what dockerode and docker-modem load at require time for features podwarden never
 // uses (the ssh:// transport with ssh2 and its native cpu-features, BuildKit sessions with
@@ -93,7 +93,7 @@ const rewrites: Plugin = {
 
 export const bundleOptions = (outdir: string, from = REPO): BuildOptions => ({
   absWorkingDir: from,
-  entryPoints: { cli: "src/cli.ts", daemon: "src/daemon/daemon.ts" },
+  entryPoints: { cli: "src/cli.ts", daemon: "src/daemon/run-daemon.ts" },
   outdir,
   bundle: true,
   splitting: true,

@@ -49,7 +49,7 @@ export const daemonStart = async (ctx: BenchContext): Promise<SectionResult> => 
     await sleep(300);
   }
   // The parts that are not podwarden's work: node itself, and loading the modules.
-  // dist/daemon.js: the bundle's entry for the daemon's composition root (src/daemon/daemon.ts).
+  // dist/daemon.js: the bundle's entry for the daemon (src/daemon/run-daemon.ts and all it builds on).
   const mainJs = join(REPO, "dist/daemon.js");
   const hasMain = existsSync(mainJs);
   const nodeMs: number[] = [];

@@ -12,7 +12,6 @@ import type { ContainerState } from "../domain/lifecycle.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
 import type { Check } from "../doctor/report.js";
 import { loadNamingKey, namingKeyDirs, processNamingKey } from "../config/naming-key.js";
-import { longestGapS } from "../jobs/cron.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import { Metrics, startPeriodsS } from "../observability/metrics.js";
 import { createDiskSampler } from "../probes/disk.js";
@@ -56,13 +55,11 @@ export const buildPod = async (opts: GlobalOptions, how: PodOptions = {}): Promi
   for (const w of key.warnings) loaded.logger.warn({ keyFile: key.file }, w);
   if (key.created && key.file) loaded.logger.info({ keyFile: key.file }, "made a new secret-naming key");
   const clock = systemClock;
-  const backupSchedule = loaded.jobSettings.backup?.schedule;
   const metrics = new Metrics({
     version: opts.version,
     containers: loaded.spec.containers.map((c) => c.name),
     persisted: [...persistedPaths(loaded.spec).keys()],
     startPeriodsS: startPeriodsS(loaded.spec.containers),
-    backupIntervalS: backupSchedule ? longestGapS(backupSchedule, clock.now()) : 0,
     clock,
   });
   const timeline = new Timeline();

@@ -7,6 +7,7 @@ import { HostGate } from "../doctor/gate.js";
 import { Removals } from "../doctor/removals.js";
 import { buildControlServer } from "../http/control.js";
 import { buildServer } from "../http/server.js";
+import { longestGapS } from "../jobs/cron.js";
 import { Jobs } from "../jobs/jobs.js";
 import { EXIT } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
@@ -84,6 +85,8 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
   const stop = new StopSignals();
   // Patient: if Podman is not there yet, the loop keeps trying; the daemon never exits for it.
   const d = await buildPod(opts, { patient: true });
+  const backupSchedule = d.jobSettings.backup?.schedule;
+  d.metrics.setBackupInterval(backupSchedule ? longestGapS(backupSchedule, d.clock.now()) : 0);
   const log = d.logger.child({ component: "daemon" });
   // One daemon per pod: a second one is refused here (exit 73, naming the holder), before it
   // touches the pod, the pid file or the control socket. Exiting, however, releases it.

@@ -176,7 +176,6 @@ export class Metrics {
     /** Each container's probe start period in seconds (see startPeriodsS); default none. */
     readonly startPeriodsS?: Readonly<Record<string, number>>;
     /** The longest gap between two scheduled backups, in seconds (0: backups not scheduled). */
-    readonly backupIntervalS?: number;
     readonly wallNow?: () => number;
     /** Where the process families come from (default: this process). */
     readonly processStats?: () => ProcessStats;
@@ -240,7 +239,7 @@ export class Metrics {
       ["container"],
     );
     this.#backupInterval = gauge("backup_interval_seconds", "The longest gap between two runs of jobs.backup.schedule (0 when backups are not scheduled).");
-    this.#backupInterval.set(opts.backupIntervalS ?? 0);
+    this.#backupInterval.set(0);
 
     for (const op of API_OPERATIONS) {
       this.#apiRequests.inc({ operation: op }, 0);
@@ -288,6 +287,11 @@ export class Metrics {
       for (const result of UPDATE_RESULTS) this.#updates.inc({ container, result }, 0);
       this.#rollbacks.inc({ container }, 0);
     }
+  }
+
+  /** The longest gap between two scheduled backups (`run` sets it; 0: none scheduled). */
+  setBackupInterval(seconds: number): void {
+    this.#backupInterval.set(seconds);
   }
 
   onApiCall = (operation: ApiOperation, ms: number, ok: boolean): void => {

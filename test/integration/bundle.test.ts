@@ -35,11 +35,11 @@ const outputs = (): [string, Metafile["outputs"][string]][] => Object.entries(me
 /** The package a bundled input file belongs to ("src" for podwarden's own). */
 const packageOf = (input: string): string => input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1] ?? (input.startsWith("src/") ? "src" : input);
 
-/** What `podwarden run` loads: dist/cli.js, the run command's chunk and every chunk they import statically. */
-const loadedByRun = (): Set<string> => {
+/** What `podwarden <command>` loads: dist/cli.js, the command's chunk and every chunk they import statically. */
+const loadedBy = (command: string): Set<string> => {
   const byPath = new Map(outputs());
-  const runChunk = [...byPath.keys()].find((p) => /\/chunks\/run-[^/]+\.js$/.test(p));
-  expect(runChunk, "the run command has a chunk of its own").toBeDefined();
+  const runChunk = [...byPath.keys()].find((p) => new RegExp(`/chunks/${command}-[^/]+\\.js$`).test(p));
+  expect(runChunk, `the ${command} command has a chunk of its own`).toBeDefined();
   const seen = new Set<string>();
   const todo = [...byPath.keys()].filter((p) => p.endsWith("/dist/cli.js")).concat(runChunk!);
   while (todo.length > 0) {
@@ -81,7 +81,7 @@ describe("the bundle", () => {
   });
 
   it("loads for `run` none of the other commands' code, render, install or the backup archive code", () => {
-    const loaded = [...loadedByRun()];
+    const loaded = [...loadedBy("run")];
     const src = loaded.filter((i) => i.startsWith("src/"));
     expect(src).toContain("src/commands/run.ts");
     expect(src).toContain("src/daemon/daemon.ts");
@@ -91,6 +91,17 @@ describe("the bundle", () => {
     expect(src).not.toContain("src/jobs/archive.ts");
     expect(src).not.toContain("src/jobs/tar.ts");
     expect(loaded.filter((i) => i.includes("kubernetes-models"))).toEqual([]);
+  });
+
+  it("loads for `up` and `down` neither the HTTP server (fastify) nor the jobs or systemd code", () => {
+    for (const command of ["up", "down"]) {
+      const loaded = [...loadedBy(command)];
+      expect(loaded.filter((i) => i.includes("node_modules/fastify/") || i.includes("node_modules/find-my-way/")), command).toEqual([]);
+      const src = loaded.filter((i) => i.startsWith("src/"));
+      expect(src).toContain("src/daemon/daemon.ts");
+      expect(src.filter((i) => i.startsWith("src/http/") || i.startsWith("src/jobs/") || i.startsWith("src/systemd/")), command).toEqual([]);
+      expect(src).not.toContain("src/daemon/run-daemon.ts");
+    }
   });
 
   it("runs without node_modules: --version, validate and render", async () => {

@@ -324,7 +324,9 @@ describe("series the shipped alert rules compare against (monitoring/)", () => {
   });
 
   it("backup_interval_seconds is the given gap, 0 when backups are not scheduled", async () => {
-    expect(await scrape(new Metrics({ version: "1", containers: [], backupIntervalS: 86_400 }))).toMatch(/^podwarden_backup_interval_seconds 86400$/m);
+    const scheduled = new Metrics({ version: "1", containers: [] });
+    scheduled.setBackupInterval(86_400);
+    expect(await scrape(scheduled)).toMatch(/^podwarden_backup_interval_seconds 86400$/m);
     expect(await scrape(new Metrics({ version: "1", containers: [] }))).toMatch(/^podwarden_backup_interval_seconds 0$/m);
   });
 
