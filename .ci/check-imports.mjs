@@ -16,6 +16,7 @@ export const LAYERS = [
   ["daemon"],
   ["commands"],
   ["cli"],
+  ["fast", "entry"],
 ];
 
 const root = resolve(process.argv[2] ?? "src");

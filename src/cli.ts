@@ -1,8 +1,8 @@
-#!/usr/bin/env node
-// Entry point: parse argv, dispatch to a command, set the exit code. Errors carry their
-// own exit codes (lib/errors.ts); anything else is a failure (1).
+// The command line: parse argv, dispatch to a command, return its exit code (src/entry.ts runs
+// it). Errors carry their own exit codes (lib/errors.ts); anything else is a failure (1).
 
 import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GlobalOptions } from "./daemon/options.js";
 import { EXIT, PodwardenError, UsageError, errorMessage } from "./lib/errors.js";
@@ -11,9 +11,15 @@ import { commandHelp, foreignOption, GENERAL, optionHelp, parseCommandLine, read
 import { logFailure } from "./commands/failure.js";
 import { PATHS } from "./domain/host-paths.js";
 
+/** podwarden's version, from the first package.json up from this file (src/, dist/chunks/ or dist/fast/). */
 const version = (): string => {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8")) as { version: string };
-  return pkg.version;
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      return (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string }).version;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || dirname(dir) === dir) throw err;
+    }
+  }
 };
 
 const EXIT_HELP = `Exit codes: 0 ok, 1 failure, 2 usage, 69 Podman (or, for backup/restore/update/reload,
@@ -129,8 +135,3 @@ export const quietOnBrokenPipe = (exit: (code: number) => void = (code) => proce
   });
 };
 
-const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await import("node:fs")).realpathSync(process.argv[1]);
-if (isEntry) {
-  quietOnBrokenPipe();
-  process.exitCode = await main(process.argv.slice(2));
-}

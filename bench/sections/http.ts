@@ -12,7 +12,7 @@ import { fixedRate, maxThroughput, scrapeEvery, type FixedRateResult, type Throu
 import { loadAverage } from "../lib/machine.js";
 import { infoRow, targetRow, type SectionResult } from "../lib/results.js";
 import { ms } from "../lib/stats.js";
-import { unitEnvironment, unitNodeFlags } from "../lib/unit-flags.js";
+import { unitEnvironment, unitNodeFlags } from "../../scripts/unit-flags.js";
 
 const RATE = 1000;
 /** The scraper beside /status: a Prometheus-like GET of /metrics this often (Prometheus's default is 15 s). */

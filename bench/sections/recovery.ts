@@ -26,7 +26,7 @@ import { loadAverage } from "../lib/machine.js";
 import { mustSucceed, timed } from "../lib/proc.js";
 import { infoRow, targetRow, type SectionResult, type SummaryRow } from "../lib/results.js";
 import { median, medP99, ms, p99, pct, worst } from "../lib/stats.js";
-import { unitEnvironment, unitNodeFlags } from "../lib/unit-flags.js";
+import { unitEnvironment, unitNodeFlags } from "../../scripts/unit-flags.js";
 
 const CHAIN = ["valkey", "falkordb", "datadog", "opencode"] as const;
 const LOOP = { initialMs: 200, maxMs: 1_600 };

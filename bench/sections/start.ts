@@ -14,7 +14,7 @@ import { loadAverage } from "../lib/machine.js";
 import { mustSucceed, timed } from "../lib/proc.js";
 import { infoRow, targetRow, type SectionResult } from "../lib/results.js";
 import { median, ms, worst } from "../lib/stats.js";
-import { unitEnvironment, unitNodeFlags } from "../lib/unit-flags.js";
+import { unitEnvironment, unitNodeFlags } from "../../scripts/unit-flags.js";
 
 const LISTENING = "serving /status, /metrics, /healthz, /readyz and the status page";
 

@@ -20,7 +20,7 @@ import { profileIn, readProfile, summarise } from "../lib/cpu-profile.js";
 import { infoRow, targetRow, type SectionResult } from "../lib/results.js";
 import { keepFile } from "../lib/slow-run.js";
 import { mib, percent, ratio, sum } from "../lib/stats.js";
-import { unitEnvironment, unitNodeFlags } from "../lib/unit-flags.js";
+import { unitEnvironment, unitNodeFlags } from "../../scripts/unit-flags.js";
 
 interface Cost {
   readonly probes: Probes;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Metafile } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EXTERNAL, NEVER_BUNDLED, bundle } from "../../scripts/bundle.js";
+import { FAST_COMMANDS, cacheKey, cachePath } from "../../src/lib/code-cache.js";
 import { freePort } from "../support/podman-harness.js";
 
 const REPO = join(import.meta.dirname, "../..");
@@ -30,7 +31,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const outputs = (): [string, Metafile["outputs"][string]][] => Object.entries(meta.outputs).filter(([path]) => path.endsWith(".js"));
+const outputs = (): [string, Metafile["outputs"][string]][] => Object.entries(meta.outputs).filter(([path]) => /\.c?js$/.test(path));
 
 /** The package a bundled input file belongs to ("src" for podwarden's own). */
 const packageOf = (input: string): string => input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1] ?? (input.startsWith("src/") ? "src" : input);
@@ -101,6 +102,38 @@ describe("the bundle", () => {
       expect(src).toContain("src/daemon/daemon.ts");
       expect(src.filter((i) => i.startsWith("src/http/") || i.startsWith("src/jobs/") || i.startsWith("src/systemd/")), command).toEqual([]);
       expect(src).not.toContain("src/daemon/run-daemon.ts");
+    }
+  });
+
+  it("gives run, up and down a CommonJS bundle each with that command's code and no other command's", () => {
+    for (const command of FAST_COMMANDS) {
+      const [, out] = outputs().find(([path]) => path.endsWith(`/dist/fast/${command}.cjs`))!;
+      const src = Object.keys(out.inputs).filter((i) => i.startsWith("src/"));
+      expect(src).toContain(`src/commands/${command}.ts`);
+      const others = ["run", "up", "down", "render", "install", "doctor", "validate", "status", "logs", "auth", "backup", "restore", "update", "images", "restart-daemon", "reload"].filter((c) => c !== command);
+      for (const c of others) expect(src, `${command}: src/commands/${c}.ts`).not.toContain(`src/commands/${c}.ts`);
+      expect(src.filter((i) => i.startsWith("src/render/") || i.startsWith("src/install/")), command).toEqual([]);
+    }
+  });
+
+  it("holds a code cache for each of them that this node takes (no flags), and none that it refuses", async () => {
+    const check = [
+      'import { readFileSync } from "node:fs"; import { Script } from "node:vm";',
+      "const [file, cache] = process.argv.slice(1);",
+      'const script = new Script(readFileSync(file, "latin1"), { filename: file, cachedData: readFileSync(cache) });',
+      "process.stdout.write(String(script.cachedDataRejected));",
+    ].join("\n");
+    for (const command of FAST_COMMANDS) {
+      const file = join(pkg, "dist/fast", `${command}.cjs`);
+      const cache = cachePath(file, cacheKey(process.version, [], undefined));
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--input-type=module", "-e", check, file, cache], { env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "inherit"] });
+        let text = "";
+        child.stdout.on("data", (d: Buffer) => void (text += d.toString()));
+        child.on("error", reject);
+        child.on("exit", () => resolve(text));
+      });
+      expect(out, command).toBe("false");
     }
   });
 

@@ -1,10 +1,12 @@
 // The Node.js flags and the environment the systemd unit gives the daemon (its ExecStart= and
 // Environment= lines): the bench runs the daemon as the unit does, so its CPU and memory
-// figures are the ones a user gets.
+// figures are the ones a user gets, and the build makes the code cache for these flags.
 
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { REPO } from "../../test/support/podman-harness.js";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** The words between the node binary and dist/cli.js in the shipped unit's ExecStart=. */
 const UNIT = join(REPO, "systemd/opencode-memory-pod.service");

@@ -1,0 +1,4 @@
+// The `run` command's own CommonJS bundle (dist/fast/run.cjs, see src/entry.ts): the CLI, with
+// the command's module imported here so that the code cache made at build time holds its code.
+import "../commands/run.js";
+export { main, quietOnBrokenPipe } from "../cli.js";
