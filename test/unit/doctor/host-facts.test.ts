@@ -1,6 +1,7 @@
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { describe, expect, it } from "vitest";
 import { isOwnConmon } from "../../../src/doctor/checks.js";
-import { socketInodeOfLink, socketInodes } from "../../../src/doctor/host-facts.js";
+import { nodeHostFacts, socketInodeOfLink, socketInodes } from "../../../src/doctor/host-facts.js";
 
 // Lines as /proc/net/tcp prints them (the first is the listener a pod's conmon held for port 41237 = 0xA115).
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -43,5 +44,32 @@ describe("isOwnConmon", () => {
     expect(isOwnConmon({ pid: 1, argv }, undefined)).toBe(false);
     expect(isOwnConmon({ pid: 1, argv: ["/usr/sbin/nginx", "-n", "4d3a4385208a-infra"] }, "4d3a4385208a")).toBe(false);
     expect(isOwnConmon({ pid: undefined, argv: [] }, "4d3a4385208a")).toBe(false);
+  });
+});
+
+describe("who holds a port, on this host", () => {
+  const listening = (host: string): Promise<Server> =>
+    new Promise((resolve) => {
+      const s = createServer();
+      s.listen(0, host, () => resolve(s));
+    });
+  const portOf = (s: Server): number => (s.address() as AddressInfo).port;
+
+  it("a free port: nobody (known without /proc); a port listened on, even on loopback only: this process, with its argv", async () => {
+    const facts = nodeHostFacts(process.env);
+    const held = await listening("127.0.0.1");
+    const freed = await listening("127.0.0.1");
+    const free = portOf(freed);
+    await new Promise((r) => freed.close(r));
+    try {
+      const r = await facts.portHolders([
+        { port: portOf(held), protocol: "tcp" },
+        { port: free, protocol: "tcp" },
+      ]);
+      expect(r.get(`tcp/${free}`)).toEqual([]);
+      expect(r.get(`tcp/${portOf(held)}`)).toEqual([{ pid: process.pid, argv: expect.arrayContaining([process.execPath]) as unknown }]);
+    } finally {
+      await new Promise((r) => held.close(r));
+    }
   });
 });
