@@ -89,7 +89,7 @@ describe("podwarden install --root", () => {
 
   it("the installed unit passes systemd-analyze verify", async () => {
     const unit = await readFile(at(UNIT), "utf8");
-    expect(unit).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --no-sparkplug ${PREFIX}/dist/cli.js run --config`);
+    expect(unit).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --no-sparkplug --no-memory-reducer ${PREFIX}/dist/cli.js run --config`);
     // Exit 0 (a missing systemd-analyze fails here too), and not a word about our unit.
     const { stderr } = await exec("systemd-analyze", ["verify", at(UNIT)], { env: { ...process.env, SYSTEMD_PAGER: "" } });
     expect(stderr.split("\n").filter((l) => l.includes("opencode-memory-pod"))).toEqual([]);

@@ -140,7 +140,7 @@ describe("systemd unit", () => {
     );
     expect(names("Wants")).toEqual(expect.arrayContaining(["network-online.target", "podman.socket"]));
     // ExecStart runs `podwarden run` on the installed config.
-    expect(raw).toMatch(/-> ExecStart:\n\s+Command Line: \S+ --max-semi-space-size=1 --no-sparkplug \S+\/dist\/cli\.js run --config "\\?\$\{PODWARDEN_CONFIG\}"/);
+    expect(raw).toMatch(/-> ExecStart:\n\s+Command Line: \S+ --max-semi-space-size=1 --no-sparkplug --no-memory-reducer \S+\/dist\/cli\.js run --config "\\?\$\{PODWARDEN_CONFIG\}"/);
     // ExecReload's lines are JSON (with journal priorities) like the daemon's.
     expect(raw).toMatch(/-> ExecReload:\n\s+Command Line: \S+ \S+\/dist\/cli\.js reload --config "\\?\$\{PODWARDEN_CONFIG\}" .*--log-format json\n/);
   });
@@ -150,7 +150,7 @@ describe("systemd unit", () => {
     const settings = text.split("\n").filter((l) => /^[A-Za-z]+=/.test(l));
     expect(settings).toContain("RestartPreventExitStatus=78");
     expect(settings).toContain("WantedBy=multi-user.target");
-    expect(settings).toContain("ExecStart=/usr/bin/node --max-semi-space-size=1 --no-sparkplug /opt/podwarden/dist/cli.js run --config ${PODWARDEN_CONFIG} --log-level ${PODWARDEN_LOG_LEVEL} --log-format json");
+    expect(settings).toContain("ExecStart=/usr/bin/node --max-semi-space-size=1 --no-sparkplug --no-memory-reducer /opt/podwarden/dist/cli.js run --config ${PODWARDEN_CONFIG} --log-level ${PODWARDEN_LOG_LEVEL} --log-format json");
     expect(settings).toContain("ExecReload=/usr/bin/node /opt/podwarden/dist/cli.js reload --config ${PODWARDEN_CONFIG} --log-level ${PODWARDEN_LOG_LEVEL} --log-format json");
     expect(settings.some((l) => l.startsWith("MemoryDenyWriteExecute="))).toBe(false);
   });
