@@ -25,3 +25,10 @@ export const untilAborted = <T>(work: Promise<T>, signal: AbortSignal | undefine
     );
   });
 };
+
+/**
+ * The reason given when aborting a controller that only wakes a wait (a sleep, a scheduler's
+ * timer). abort() without a reason builds a DOMException, with its stack, each time: on the
+ * probe scheduler's path that was a few per cent of a probe's CPU.
+ */
+export const WAKE: Error = new Error("woken");

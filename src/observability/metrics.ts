@@ -19,6 +19,7 @@ import { sleepUntil, systemClock, type Clock } from "../lib/clock.js";
 import { ownMaxFds, ownOpenFds } from "../lib/proc.js";
 import { API_OPERATIONS, type ApiOperation } from "../runtime/port.js";
 import { HEALTH, type Snapshot } from "../domain/snapshot.js";
+import { WAKE } from "../lib/abort.js";
 
 const P = "podwarden_";
 /** Pod states Podman reports, plus "absent". */
@@ -451,7 +452,7 @@ export class Metrics {
           this.#planned = due;
           // Until the refresh is due, or a scrape (or unfollow) has it planned again.
           const replan = new AbortController();
-          const wake = (): void => replan.abort();
+          const wake = (): void => replan.abort(WAKE);
           this.#wake = wake;
           following.signal.addEventListener("abort", wake, { once: true });
           await sleepUntil(this.#clock, due, replan.signal);
@@ -466,7 +467,7 @@ export class Metrics {
   }
 
   unfollow(): void {
-    this.#following?.abort();
+    this.#following?.abort(WAKE);
     this.#following = undefined;
     this.#source = undefined;
   }

@@ -4,6 +4,7 @@
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../observability/logger.js";
 import type { PassResult } from "./reconciler.js";
+import { WAKE } from "../lib/abort.js";
 
 export interface LoopOptions {
   readonly pass: (signal: AbortSignal) => Promise<PassResult>;
@@ -27,7 +28,7 @@ export class ReconcileLoop {
   /** Ask for a pass now; several kicks before the pass runs make one pass. */
   kick(): void {
     this.#kicked = true;
-    this.#wake?.abort();
+    this.#wake?.abort(WAKE);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -55,7 +56,7 @@ export class ReconcileLoop {
       if (signal.aborted) break;
       if (this.#kicked || delay <= 0) continue;
       this.#wake = new AbortController();
-      const onAbort = (): void => this.#wake?.abort();
+      const onAbort = (): void => this.#wake?.abort(WAKE);
       signal.addEventListener("abort", onAbort, { once: true });
       await clock.sleep(delay, this.#wake.signal);
       signal.removeEventListener("abort", onAbort);

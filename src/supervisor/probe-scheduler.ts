@@ -17,6 +17,7 @@ import { sleepUntil, type Clock } from "../lib/clock.js";
 import type { Logger } from "../observability/logger.js";
 import type { Prober } from "../probes/prober.js";
 import type { HistoryBook } from "./history-book.js";
+import { WAKE } from "../lib/abort.js";
 
 export interface ProbeSchedulerDeps {
   readonly book: HistoryBook;
@@ -139,7 +140,7 @@ export class ProbeScheduler {
 
   /** The schedule may have changed (a pass saw a new instance, a mode or a hold changed): look at it again. */
   reschedule(): void {
-    this.#wake?.abort();
+    this.#wake?.abort(WAKE);
   }
 
   /**
@@ -148,17 +149,20 @@ export class ProbeScheduler {
    */
   async run(signal: AbortSignal): Promise<void> {
     const { clock } = this.#deps;
-    while (!signal.aborted) {
-      const wake = new AbortController();
-      this.#wake = wake;
-      const onAbort = (): void => wake.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      const next = this.nextDueAt();
-      await sleepUntil(clock, next, wake.signal);
-      signal.removeEventListener("abort", onAbort);
-      this.#wake = undefined;
-      if (signal.aborted) break;
-      void this.#startDue(signal);
+    // One listener for the whole run (not one per sleep): a stop wakes whichever sleep is on.
+    const onStop = (): void => this.#wake?.abort(WAKE);
+    signal.addEventListener("abort", onStop, { once: true });
+    try {
+      while (!signal.aborted) {
+        const wake = new AbortController();
+        this.#wake = wake;
+        await sleepUntil(clock, this.nextDueAt(), wake.signal);
+        this.#wake = undefined;
+        if (signal.aborted) break;
+        void this.#startDue(signal);
+      }
+    } finally {
+      signal.removeEventListener("abort", onStop);
     }
     // Probes still out were told by `signal`; their results are dropped when they come back.
   }

@@ -14,6 +14,7 @@ import { ReconcileLoop } from "./loop.js";
 import { EventWatcher } from "./watcher.js";
 import type { PassResult, Reconciler } from "./reconciler.js";
 import { buildSnapshot, type Snapshot } from "../domain/snapshot.js";
+import { WAKE } from "../lib/abort.js";
 
 export interface SupervisorDeps {
   readonly reconciler: Reconciler;
@@ -178,7 +179,7 @@ export class Supervisor {
     try {
       return await reconciler.reconcileOnce(this.#actions.signal, deadline.signal);
     } finally {
-      done.abort();
+      done.abort(WAKE);
       this.#passStartedAt = undefined;
     }
   }
