@@ -22,6 +22,22 @@ export interface FsSample {
 /** Below this many free bytes a filesystem is full. */
 export const FULL_BELOW_BYTES = 1024 * 1024;
 
+/** A filesystem is not expected to fill faster than this (a fast SSD written flat out). */
+export const FASTEST_FILL_BYTES_PER_S = 500 * 1024 ** 2;
+
+/**
+ * How long until the persisted filesystems are looked at again between passes: the time the
+ * one with least room would take to fill at FASTEST_FILL_BYTES_PER_S, between `minMs` (near
+ * full, or full: to see it writable again) and `maxMs` (plenty of room everywhere). With no
+ * sample yet: `minMs`.
+ */
+export const nextDiskLookMs = (samples: Iterable<FsSample>, minMs: number, maxMs: number): number => {
+  let least = Number.POSITIVE_INFINITY;
+  for (const s of samples) least = Math.min(least, s.freeBytes - FULL_BELOW_BYTES);
+  if (!Number.isFinite(least)) return minMs;
+  return Math.min(maxMs, Math.max(minMs, Math.floor((least / FASTEST_FILL_BYTES_PER_S) * 1000)));
+};
+
 /**
  * Probe messages that say the server cannot write its data: Valkey/Redis refusing writes (and
  * PING) after a failed snapshot (MISCONF), SQLite's "database or disk is full", errno names.

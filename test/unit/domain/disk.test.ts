@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FULL_BELOW_BYTES, diskNote, diskVerdicts, formatBytes, fullContainers, persistedPaths, saysOutOfSpace, type FsSample } from "../../../src/domain/disk.js";
+import { FASTEST_FILL_BYTES_PER_S, FULL_BELOW_BYTES, diskNote, diskVerdicts, formatBytes, fullContainers, nextDiskLookMs, persistedPaths, saysOutOfSpace, type FsSample } from "../../../src/domain/disk.js";
 import { emptyHistory, type ContainerHistory } from "../../../src/domain/history.js";
 import type { MountSpec } from "../../../src/domain/spec.js";
 import { chainSpec, container } from "../../support/pod-spec.js";
@@ -89,5 +89,20 @@ describe("persisted filesystems and out-of-space verdicts", () => {
       `valkey: out of disk space: filesystem /srv/persist (holding /p/valkey) has 4.0 KiB free of 16.0 MiB: filesystem full; it cannot write its data (probe: ${MISCONF}); ` +
         "liveness restarts are held off (a restart frees no space and loses what it holds in memory) until it can write again",
     );
+  });
+});
+
+describe("nextDiskLookMs: how soon the filesystems are looked at again", () => {
+  const at = (freeBytes: number, path = "/p"): FsSample => ({ path, filesystem: "/", freeBytes, sizeBytes: 100 * 1024 ** 3, at: 0 });
+  const GiB = 1024 ** 3;
+
+  it("soon when one is near full or full, seldom when all have room; the tightest decides", () => {
+    expect(nextDiskLookMs([], 5_000, 60_000)).toBe(5_000); // nothing known yet
+    expect(nextDiskLookMs([at(0)], 5_000, 60_000)).toBe(5_000); // full: to see it writable again
+    expect(nextDiskLookMs([at(200 * 1024 ** 2)], 5_000, 60_000)).toBe(5_000);
+    expect(nextDiskLookMs([at(100 * GiB)], 5_000, 60_000)).toBe(60_000);
+    // 10 s of room at the fastest fill rate: looked at again in 10 s.
+    expect(nextDiskLookMs([at(FULL_BELOW_BYTES + 10 * FASTEST_FILL_BYTES_PER_S)], 5_000, 60_000)).toBe(10_000);
+    expect(nextDiskLookMs([at(100 * GiB, "/a"), at(FULL_BELOW_BYTES + 10 * FASTEST_FILL_BYTES_PER_S, "/b")], 5_000, 60_000)).toBe(10_000);
   });
 });
