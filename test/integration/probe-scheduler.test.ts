@@ -5,7 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../src/domain/backoff.js";
 import { MAX_START_PROBES_OUT } from "../../src/domain/history.js";
-import type { ProbeSpec } from "../../src/domain/spec.js";
+import type { PodSpec, ProbeSpec } from "../../src/domain/spec.js";
+import type { Prober } from "../../src/probes/prober.js";
 import { Reconciler } from "../../src/supervisor/reconciler.js";
 import { Harness, silentLogger, TEST_NAMING_KEY } from "../support/harness.js";
 import { chainSpec, container, probe } from "../support/pod-spec.js";
@@ -20,12 +21,9 @@ const upAndDue = async (spec = chainSpec()): Promise<Harness> => {
   return h;
 };
 
-/** A reconciler over one container whose every probe waits to be answered by the test. */
-const heldProbes = async (over: Partial<ProbeSpec> = {}) => {
-  const spec = chainSpec({ containers: [container("solo", [], { probe: probe(1000, over) })] });
-  const h = new Harness({ spec });
-  const calls: ((ok: boolean) => void)[] = [];
-  const r = new Reconciler({
+/** Another reconciler over the harness's runtime and clock, whose probes are `prober`'s. */
+const reconcilerOver = (h: Harness, spec: PodSpec, prober: Prober): Reconciler =>
+  new Reconciler({
     spec,
     secrets: new Map(),
     namingKey: TEST_NAMING_KEY,
@@ -35,8 +33,15 @@ const heldProbes = async (over: Partial<ProbeSpec> = {}) => {
     backoff: DEFAULT_BACKOFF,
     random: () => 0.5,
     kick: () => undefined,
-    prober: () => new Promise((resolve) => calls.push((ok) => resolve({ ok, ms: 1, at: h.clock.now(), message: ok ? "ok" : "no" }))),
+    prober,
   });
+
+/** A reconciler over one container whose every probe waits to be answered by the test. */
+const heldProbes = async (over: Partial<ProbeSpec> = {}) => {
+  const spec = chainSpec({ containers: [container("solo", [], { probe: probe(1000, over) })] });
+  const h = new Harness({ spec });
+  const calls: ((ok: boolean) => void)[] = [];
+  const r = reconcilerOver(h, spec, () => new Promise((resolve) => calls.push((ok) => resolve({ ok, ms: 1, at: h.clock.now(), message: ok ? "ok" : "no" }))));
   await r.reconcileOnce(); // creates the pod
   await r.reconcileOnce(); // creates and starts solo
   await r.reconcileOnce(); // sees it run: its first probe is due now
@@ -105,18 +110,7 @@ describe("the probe scheduler", () => {
     h.clock.advance(10_000);
     let answer: (ok: boolean) => void = () => undefined;
     // A second reconciler over the same pod whose probe waits to be answered.
-    const r = new Reconciler({
-      spec: h.opts.spec,
-      secrets: new Map(),
-      namingKey: TEST_NAMING_KEY,
-      runtime: h.runtime,
-      clock: h.clock,
-      logger: silentLogger(),
-      backoff: DEFAULT_BACKOFF,
-      random: () => 0.5,
-      kick: () => undefined,
-      prober: () => new Promise((resolve) => (answer = (ok) => resolve({ ok, ms: 1, at: h.clock.now(), message: "" }))),
-    });
+    const r = reconcilerOver(h, h.opts.spec, () => new Promise((resolve) => (answer = (ok) => resolve({ ok, ms: 1, at: h.clock.now(), message: "" }))));
     await r.reconcileOnce(); // adopts the running instance
     const inFlight = r.probes.runDue();
     h.runtime.crash("solo", 1);
