@@ -152,17 +152,18 @@ export const runDaemon = async (opts: GlobalOptions): Promise<number> => {
   await jobs.start().catch((err: unknown) => log.error({ err }, "jobs not started: no scheduled backups or updates"));
   // Stopped during the start-up: the pod is not started at all.
   if (!stop.requested) gate.begin();
-  const control = buildControlServer({
-    backupNow: () => jobs.backupNow(),
-    listBackups: () => jobs.listBackups(),
-    restore: (archive) => jobs.restore(archive),
-    checkUpdates: (container) => jobs.checkUpdates(container),
-    update: (container) => jobs.update(container),
-    reload: (config) => d.reloadFile(config),
-    logger: d.logger,
-  });
+  const buildControl = (): ReturnType<typeof buildControlServer> =>
+    buildControlServer({
+      backupNow: () => jobs.backupNow(),
+      listBackups: () => jobs.listBackups(),
+      restore: (archive) => jobs.restore(archive),
+      checkUpdates: (container) => jobs.checkUpdates(container),
+      update: (container) => jobs.update(container),
+      reload: (config) => d.reloadFile(config),
+      logger: d.logger,
+    });
   const socket = controlSocketPath(opts.env, d.spec.name);
-  await listenControl(control, log, socket);
+  const control = await listenControl(buildControl, log, socket);
 
   const signal = await stop.first;
   const handover = await takeKeepPodMarker(keepPodPath(opts.env, d.spec.name), log);

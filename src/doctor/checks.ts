@@ -95,14 +95,21 @@ export const runtimeFailure = (message: string, which = "a throwaway pod"): Chec
 
 const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(1);
 
-/** The real pod made and its infra started, as the runtime check; removed again when that fails. `made`: the create is done. */
-const realPodCheck = async (runtime: ContainerRuntime, req: PodCreateRequest, made: () => void): Promise<Check> => {
+/**
+ * The real pod made and its infra started, as the runtime check; removed again when that fails.
+ * A port taken in the moment since the ports were looked at names its holder. `made`: the create is done.
+ */
+const realPodCheck = async (runtime: ContainerRuntime, facts: HostFacts, req: PodCreateRequest, made: () => void): Promise<Check> => {
   const started = performance.now();
   try {
     await runtime.createPod(req).finally(made);
     await runtime.startPod(req.name);
   } catch (err) {
-    const failure = runtimeFailure(errorMessage(err), `pod ${req.name}`);
+    const message = errorMessage(err);
+    const port = classifyHostError(message)?.port;
+    const held = port === undefined ? undefined : await describePortHolders(facts, port);
+    const said = runtimeFailure(message, `pod ${req.name}`);
+    const failure = held === undefined ? said : { ...said, detail: `${said.cause ?? said.detail}, held by ${held} (Podman: ${message})` };
     const leftover = await runtime.removePod(req.name).then(
       () => undefined,
       (e: unknown) => e,
@@ -156,7 +163,7 @@ const runtimeCheck = async (input: CheckInput, pod: { name: string; state: strin
       return { check: { name: "runtime", status: "ok", detail: `pod ${pod.name} is running: its infra, runtime and network work (no throwaway pod needed)` } };
     }
     if (pod === null && input.realPod) {
-      const check = await realPodCheck(input.runtime!, input.realPod, made);
+      const check = await realPodCheck(input.runtime!, input.facts, input.realPod, made);
       return check.status === "ok" ? { check, madePod: input.realPod.name } : { check };
     }
   }

@@ -2,8 +2,9 @@
 // which receives a secret, so the env file reaches a container as it does in the real pod):
 //   - env files sh cannot source: validate and up exit 78 naming file, line and key, nothing created;
 //   - such a file while `run` supervises: reload and SIGHUP are refused, the pod keeps its containers;
-//   - a host port taken after the host checks passed: `up` stops at once (exit 72) naming the port
-//     and the process holding it, instead of Podman's "internal libpod error".
+//   - a host port taken after the host checks passed (a pod that exists but does not run): `up`
+//     stops at once (exit 72) naming the port and the process holding it, instead of Podman's
+//     "internal libpod error".
 
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
@@ -131,8 +132,13 @@ describe("a host port taken after the host checks passed", () => {
     // before it bound in its service process (seen: they stay held after the pod is removed).
     const port = run.hostPort[4096]!;
     const squatter: Server = createServer();
+    // A pod that exists but does not run: its checks start a throwaway pod, and its own infra
+    // binds the ports only when its first container starts. (With no pod yet, the checks make and
+    // start the real pod, so the ports are already held when they pass.)
+    expect((await cli(["up", "-c", run.config, "--timeout", "120s"])).code).toBe(0);
+    await podman("pod", "stop", "-t", "0", run.pod);
     try {
-      // The checks run first (they would find the port taken and exit 72 before creating anything);
+      // The checks run first (they would find the port taken and exit 72 before starting anything);
       // the port is taken the moment they have passed, so the clash is met by Podman itself.
       const up = spawnCli(["up", "-c", run.config, "--timeout", "120s", "--log-level", "debug"]);
       await waitFor("the host checks to pass", () => up.lines.some((l) => l.includes("host checks passed")), 60_000, 5);

@@ -157,6 +157,21 @@ describe("runChecks", () => {
       expect(runtime.pod).toBeNull();
     });
 
+    it("a port taken in the moment after the ports were looked at: the pod's start fails, naming the port and its holder", async () => {
+      const runtime = setup();
+      runtime.podStartFault = "cannot listen on the TCP port: listen tcp4 :4096: bind: address already in use";
+      let asked = 0;
+      const squatter = { pid: 4321, argv: ["python3", "-m", "http.server", "4096"] };
+      // Free when the ports are looked at; taken by the time the pod's infra binds them.
+      const facts = host({ portHolders: async (ports) => new Map(ports.map((p) => [`${p.protocol}/${p.port}`, asked++ === 0 ? [] : [squatter]])) });
+      const checks = await check({ runtime, probe: "unless-running", realPod, facts });
+      expect(byName(checks, "port 4096")[0]).toMatchObject({ status: "ok" });
+      const r = byName(checks, "runtime")[0]!;
+      expect(r).toMatchObject({ status: "error", blocking: true, cause: "host port 4096 is taken" });
+      expect(r.detail).toBe("host port 4096 is taken, held by pid 4321 (python3 -m http.server 4096) (Podman: pod.start: cannot listen on the TCP port: listen tcp4 :4096: bind: address already in use)");
+      expect(runtime.pod).toBeNull();
+    });
+
     it("doctor never makes the real pod; a pod that exists but does not run gets a throwaway pod", async () => {
       const runtime = setup();
       await check({ runtime, probe: "always", realPod });
