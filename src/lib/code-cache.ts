@@ -65,14 +65,14 @@ export const compileBundle = (file: string, cachedData?: Buffer): Compiled => {
  * frees it (held through the run, it would live on in the old generation).
  */
 const compileWithCache = (file: string, key: string): Compiled | undefined => {
-  let data: Buffer;
   try {
-    data = readFileSync(cachePath(file, key));
+    // A cache V8 refuses (a rebuilt node of the same version) only costs the compile it would have saved.
+    return compileBundle(file, readFileSync(cachePath(file, key)));
   } catch {
+    // No cache for this node and these flags, or a bundle that is missing or does not compile
+    // (a copy cut short): the ES modules serve instead.
     return undefined;
   }
-  // A cache V8 refuses (a rebuilt node of the same version) only costs the compile it would have saved.
-  return compileBundle(file, data);
 };
 
 /** The bundle's exports, loaded with its code cache for this node and these flags; undefined when there is no such cache. */
