@@ -139,6 +139,17 @@ export const absorbObservation = (
 };
 
 
+/**
+ * A ready container's next probe falls due on this grid (the first grid time once its interval
+ * has passed): probes of different containers due within a few ms of each other then run on one
+ * wake-up of the daemon instead of one each (the connections' wake-ups coalesce too). A probe is
+ * at most this much later than its interval; a starting container keeps its own cadence.
+ */
+export const PROBE_GRID_MS = 250;
+
+/** The first time on the probe grid at or after `at`. */
+export const onProbeGrid = (at: number): number => Math.ceil(at / PROBE_GRID_MS) * PROBE_GRID_MS;
+
 /** Folds one probe result into the history of a running container. */
 export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeResult): ContainerHistory => {
   const probe = spec.probe;
@@ -151,7 +162,7 @@ export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeRe
       failedUnready: false,
       readyAt: h.readyAt ?? r.at,
       consecutiveFailures: 0,
-      nextProbeAt: r.at + probe.intervalMs,
+      nextProbeAt: onProbeGrid(r.at + probe.intervalMs),
     };
   }
   // Failures while starting do not count: the start deadline covers them.
@@ -160,7 +171,7 @@ export const absorbProbe = (h: ContainerHistory, spec: ContainerSpec, r: ProbeRe
     ...h,
     lastProbe: r,
     consecutiveFailures,
-    nextProbeAt: r.at + (h.ready ? probe.intervalMs : startProbeDelay(h, probe.startIntervalMs, r.at)),
+    nextProbeAt: h.ready ? onProbeGrid(r.at + probe.intervalMs) : r.at + startProbeDelay(h, probe.startIntervalMs, r.at),
   };
 };
 

@@ -9,6 +9,7 @@ import type { ContainerRuntime } from "../../src/runtime/port.js";
 import type { Supervisor, SupervisorDeps } from "../../src/supervisor/supervisor.js";
 import { Harness } from "../support/harness.js";
 import { chainSpec } from "../support/pod-spec.js";
+import { PROBE_GRID_MS } from "../../src/domain/history.js";
 
 /** Every operation of the port, counted. */
 const PORT: readonly (keyof ContainerRuntime)[] = [
@@ -72,7 +73,7 @@ describe("cheap watching", () => {
     calls.reset();
     const passesBefore = passes();
     const probesBefore = h.probes.length;
-    await advance(h, 30_000, 500); // three probe intervals of 10 s
+    await advance(h, 30_000 + 3 * PROBE_GRID_MS, 500); // three probe intervals of 10 s (each on the probe grid)
     expect(h.probes.length - probesBefore).toBe(12); // four containers, three probes each
     expect(h.probes.slice(probesBefore).every((p) => p.ok)).toBe(true);
     expect(calls.total()).toBe(0);

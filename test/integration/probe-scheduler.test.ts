@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../src/domain/backoff.js";
-import { MAX_START_PROBES_OUT } from "../../src/domain/history.js";
+import { MAX_START_PROBES_OUT, PROBE_GRID_MS, onProbeGrid } from "../../src/domain/history.js";
 import type { PodSpec, ProbeSpec } from "../../src/domain/spec.js";
 import type { Prober } from "../../src/probes/prober.js";
 import { Reconciler } from "../../src/supervisor/reconciler.js";
@@ -17,7 +17,7 @@ const probedAfter = (h: Harness, mark: number): string[] => h.probes.slice(mark)
 const upAndDue = async (spec = chainSpec()): Promise<Harness> => {
   const h = new Harness({ spec });
   await h.runUntil((r) => r.settled);
-  h.clock.advance(10_000);
+  h.clock.advance(10_000 + PROBE_GRID_MS);
   return h;
 };
 
@@ -56,7 +56,7 @@ describe("the probe scheduler", () => {
     expect(probedAfter(h, mark).sort()).toEqual(["datadog", "falkordb", "opencode", "valkey"]);
     await h.reconciler.probes.runDue(); // nothing due again before the interval
     expect(h.probes.length - mark).toBe(4);
-    expect(h.reconciler.probes.nextDueAt()).toBe(h.clock.now() + 10_000);
+    expect(h.reconciler.probes.nextDueAt()).toBe(onProbeGrid(h.clock.now() + 10_000));
   });
 
   it("never probes a held container", async () => {

@@ -9,6 +9,7 @@ import { FakeClock } from "../support/fake-clock.js";
 import { EventWatcher } from "../../src/supervisor/watcher.js";
 import { Harness, silentLogger } from "../support/harness.js";
 import { chainSpec, container, probe } from "../support/pod-spec.js";
+import { PROBE_GRID_MS } from "../../src/domain/history.js";
 
 const CHAIN = ["valkey", "falkordb", "datadog", "opencode"];
 const startsOf = (h: Harness, name: string) => h.runtime.journal.filter((j) => j.name === name && j.op === "start").map((j) => j.at);
@@ -72,8 +73,8 @@ describe("liveness", () => {
     const hungAt = h.clock.now();
     h.failing.add("valkey");
     await h.runUntil(() => h.runtime.order("stop").includes("valkey"));
-    // Three failed probes one interval apart: stopped within interval × retries.
-    expect(h.runtime.journal.find((j) => j.op === "stop")!.at - hungAt).toBeLessThanOrEqual(3_000);
+    // Three failed probes one interval apart (each on the probe grid): stopped within (interval + grid) × retries.
+    expect(h.runtime.journal.find((j) => j.op === "stop")!.at - hungAt).toBeLessThanOrEqual(3 * (1_000 + PROBE_GRID_MS));
     h.failing.delete("valkey");
     await h.runUntil((r) => r.settled);
     expect(h.reconciler.history.get("valkey")).toMatchObject({ restarts: 1, lastReason: "unhealthy" });

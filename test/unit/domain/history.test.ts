@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF } from "../../../src/domain/backoff.js";
-import { absorbNoProbe, absorbObservation, absorbProbe, emptyHistory, markStartAttempt, markStartFailed, markStopping, FIRST_START_PROBE_MS } from "../../../src/domain/history.js";
+import { absorbNoProbe, absorbObservation, absorbProbe, emptyHistory, markStartAttempt, markStartFailed, markStopping, FIRST_START_PROBE_MS, PROBE_GRID_MS, onProbeGrid } from "../../../src/domain/history.js";
 import type { ObservedContainer } from "../../../src/domain/observed.js";
 import { container } from "../../support/pod-spec.js";
 
@@ -61,7 +61,9 @@ describe("container history", () => {
     // Right after the start, probed again soon: FIRST_START_PROBE_MS.
     expect(h1).toMatchObject({ ready: false, consecutiveFailures: 0, nextProbeAt: NOW + FIRST_START_PROBE_MS });
     const ready = absorbProbe(h1, spec, { ok: true, ms: 1, at: NOW + 200, message: "ok" });
-    expect(ready).toMatchObject({ ready: true, readyAt: NOW + 200, nextProbeAt: NOW + 10_200 });
+    // Once ready: its interval on, on the probe grid.
+    expect(ready).toMatchObject({ ready: true, readyAt: NOW + 200, nextProbeAt: onProbeGrid(NOW + 10_200) });
+    expect(onProbeGrid(NOW + 10_200) - (NOW + 10_200)).toBeLessThan(PROBE_GRID_MS);
     const h2 = absorbProbe(ready, spec, { ...fail, at: NOW + 10_200 });
     expect(h2).toMatchObject({ ready: true, consecutiveFailures: 1 });
   });
