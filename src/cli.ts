@@ -92,6 +92,8 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   const config = text(values.config);
   // An empty $PODWARDEN_CONFIG counts as unset.
   const envConfig = process.env.PODWARDEN_CONFIG || undefined;
+  // Read once: from dist/fast/ the package file is two directories up.
+  const ownVersion = version();
   const global: GlobalOptions = {
     config: config ?? envConfig ?? PATHS.config,
     configGiven: config !== undefined || envConfig !== undefined,
@@ -100,9 +102,9 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     logFormat,
     logTo,
     env: process.env,
-    version: version(),
+    version: ownVersion,
   };
-  const ctx: BaseContext = { global, args, version: version(), out: process.stdout, err: process.stderr };
+  const ctx: BaseContext = { global, args, version: ownVersion, out: process.stdout, err: process.stderr };
   const json = values.json === true;
   try {
     return await command.run(ctx, values);

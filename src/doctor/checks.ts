@@ -95,6 +95,13 @@ export const runtimeFailure = (message: string, which = "a throwaway pod"): Chec
 
 const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(1);
 
+/** Removes a pod a check made; the error if that failed, undefined if it went. */
+const removeOrError = (runtime: ContainerRuntime, name: string): Promise<unknown> =>
+  runtime.removePod(name).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+
 /**
  * The real pod made and its infra started, as the runtime check; removed again when that fails.
  * A port taken in the moment since the ports were looked at names its holder. `made`: the create is done.
@@ -110,10 +117,7 @@ const realPodCheck = async (runtime: ContainerRuntime, facts: HostFacts, req: Po
     const held = port === undefined ? undefined : await describePortHolders(facts, port);
     const said = runtimeFailure(message, `pod ${req.name}`);
     const failure = held === undefined ? said : { ...said, detail: `${said.cause ?? said.detail}, held by ${held} (Podman: ${message})` };
-    const leftover = await runtime.removePod(req.name).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const leftover = await removeOrError(runtime, req.name);
     if (leftover === undefined) return failure;
     return { ...failure, detail: `${failure.detail}; removing it failed too (${errorMessage(leftover)}): podman pod rm -f ${req.name}` };
   }
@@ -140,10 +144,7 @@ const probePod = async (runtime: ContainerRuntime, facts: HostFacts, name: strin
     );
     return { name: "runtime", status: "ok", detail: `throwaway pod ${name} (pause image, OCI runtime, port ${port} published) started in ${seconds(started)} s` };
   }
-  const leftover = await runtime.removePod(name).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
+  const leftover = await removeOrError(runtime, name);
   if (failure !== undefined) return runtimeFailure(errorMessage(failure));
   const s = seconds(started);
   if (leftover !== undefined) {
@@ -157,15 +158,14 @@ const probePod = async (runtime: ContainerRuntime, facts: HostFacts, name: strin
  * undefined: unknown). `made` is called once the real pod's create is done, or at once.
  */
 const runtimeCheck = async (input: CheckInput, pod: { name: string; state: string } | null | undefined, made: () => void): Promise<{ check: Check; madePod?: string }> => {
-  if (input.probe !== "unless-running" || pod !== null || !input.realPod) made();
-  if (input.probe === "unless-running") {
-    if (pod?.state.toLowerCase() === "running") {
-      return { check: { name: "runtime", status: "ok", detail: `pod ${pod.name} is running: its infra, runtime and network work (no throwaway pod needed)` } };
-    }
-    if (pod === null && input.realPod) {
-      const check = await realPodCheck(input.runtime!, input.facts, input.realPod, made);
-      return check.status === "ok" ? { check, madePod: input.realPod.name } : { check };
-    }
+  const real = input.probe === "unless-running" && pod === null ? input.realPod : undefined;
+  if (real) {
+    const check = await realPodCheck(input.runtime!, input.facts, real, made);
+    return check.status === "ok" ? { check, madePod: real.name } : { check };
+  }
+  made();
+  if (input.probe === "unless-running" && pod?.state.toLowerCase() === "running") {
+    return { check: { name: "runtime", status: "ok", detail: `pod ${pod.name} is running: its infra, runtime and network work (no throwaway pod needed)` } };
   }
   return { check: await probePod(input.runtime!, input.facts, input.probeName, input.removeLater) };
 };

@@ -1,9 +1,10 @@
 // fastify's schema compilers for podwarden's two servers. fastify's own (ajv for what comes
 // in, fast-json-stringify for what goes out) generate and compile code for every schema:
 // without them the daemon's peak RSS on adoption went from 72 to 70 MiB (VmHWM), and leaving
-// them out of the bundle shortened its start. The schemas stay the contract: requests are checked by TypeBox's own checker
-// (the one the config loader uses), replies are JSON.stringify of documents built to their
-// schema's type (the unit tests check them against the schemas).
+// them out of the bundle shortened its start. The schemas stay the contract: requests are
+// checked by TypeBox's own checker (the one the config loader uses), replies are
+// JSON.stringify of documents built to their schema's type (the unit tests check them against
+// the schemas).
 
 import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";

@@ -176,7 +176,6 @@ export class Metrics {
     readonly persisted?: readonly string[];
     /** Each container's probe start period in seconds (see startPeriodsS); default none. */
     readonly startPeriodsS?: Readonly<Record<string, number>>;
-    /** The longest gap between two scheduled backups, in seconds (0: backups not scheduled). */
     readonly wallNow?: () => number;
     /** Where the process families come from (default: this process). */
     readonly processStats?: () => ProcessStats;

@@ -51,21 +51,21 @@ export const redisCommands = (
     target,
     timeoutMs,
     (socket, done) => {
-    const all = password === undefined ? commands : [["AUTH", password], ...commands];
-    let pending = Buffer.alloc(0);
-    const replies: Reply[] = [];
-    socket.on("data", (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      const parsed = parseReplies(pending);
-      pending = pending.subarray(parsed.used);
-      for (const r of parsed.replies) {
-        if (r instanceof Error) return done(new Error(`server replied ${r.message}`));
-        replies.push(r);
-      }
-      if (replies.length >= all.length) done(null, password === undefined ? replies : replies.slice(1));
-    });
-    socket.once("end", () => done(new Error(`connection closed after ${replies.length} of ${all.length} replies`)));
-    socket.write(all.map(encode).join(""));
-  },
+      const all = password === undefined ? commands : [["AUTH", password], ...commands];
+      let pending = Buffer.alloc(0);
+      const replies: Reply[] = [];
+      socket.on("data", (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        const parsed = parseReplies(pending);
+        pending = pending.subarray(parsed.used);
+        for (const r of parsed.replies) {
+          if (r instanceof Error) return done(new Error(`server replied ${r.message}`));
+          replies.push(r);
+        }
+        if (replies.length >= all.length) done(null, password === undefined ? replies : replies.slice(1));
+      });
+      socket.once("end", () => done(new Error(`connection closed after ${replies.length} of ${all.length} replies`)));
+      socket.write(all.map(encode).join(""));
+    },
     signal,
   );

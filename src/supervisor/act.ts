@@ -42,6 +42,9 @@ interface Readied {
   readonly done: Promise<void>;
 }
 
+/** A readying made for this spec hash and not cut short still serves. */
+const fits = (r: Readied | undefined, hash: string | undefined): boolean => r !== undefined && r.hash === hash && r.signal?.aborted !== true;
+
 export class Actor {
   readonly #deps: ActorDeps;
   /** Readying runs one container at a time, in the order asked: two images may share a base that is still to be built. */
@@ -61,8 +64,7 @@ export class Actor {
   readyAhead(names: readonly string[], target: Target, imageSignal: AbortSignal | undefined): void {
     for (const name of names) {
       const hash = target.desired.hashes.get(name);
-      const known = this.#ahead.get(name);
-      if (hash === undefined || (known?.hash === hash && known.signal?.aborted !== true)) continue;
+      if (hash === undefined || fits(this.#ahead.get(name), hash)) continue;
       this.#ahead.set(name, { hash, signal: imageSignal, done: this.#ready(name, target, imageSignal) });
     }
   }
@@ -88,8 +90,7 @@ export class Actor {
   #take(name: string, target: Target, imageSignal: AbortSignal | undefined): Promise<void> {
     const ahead = this.#ahead.get(name);
     this.#ahead.delete(name);
-    const fits = ahead !== undefined && ahead.hash === target.desired.hashes.get(name) && ahead.signal?.aborted !== true;
-    return fits ? ahead.done : this.#ready(name, target, imageSignal);
+    return ahead !== undefined && fits(ahead, target.desired.hashes.get(name)) ? ahead.done : this.#ready(name, target, imageSignal);
   }
 
   /**

@@ -95,11 +95,12 @@ export class ProbeScheduler {
     const now = this.#deps.clock.now();
     return this.#sendable()
       .filter(([, h]) => h.nextProbeAt! <= now)
-      .map(([c]) => {
+      .map(([c, h]) => {
         const counts = this.#counts(c.name);
         const seq = ++counts.sent;
         counts.out += 1;
-        const before = this.#deps.book.update(c.name, (x) => markStartProbeSent(x, c.probe, now));
+        // Starting: the next probe is due on the start cadence, this one answered or not.
+        const before = h.ready ? h : this.#deps.book.update(c.name, (x) => markStartProbeSent(x, c.probe, now));
         return this.#probe(c, before, seq, signal)
           .then((changed) => {
             if (changed) this.#deps.kick();

@@ -50,7 +50,7 @@ export const DISK_SAMPLE_MS = 1_000;
 /**
  * Between passes the filesystems are sampled this often when one is near full (a full disk
  * shows in /status within it), and as seldom as DISK_WATCH_MAX_MS when all have room to spare
- * (domain/disk.ts nextDiskLookMs): each look costs ~1 ms of CPU, a fifth of an idle daemon's.
+ * (domain/disk.ts nextDiskLookMs): each look cost ~1 ms of CPU, two thirds of an idle daemon's.
  */
 export const DISK_WATCH_MS = 5_000;
 export const DISK_WATCH_MAX_MS = 60_000;
@@ -59,7 +59,7 @@ export interface PassResult {
   readonly mode: Mode;
   readonly requeueAfterMs: number | null;
   readonly settled: boolean;
-/** Every container ready except soft dependencies that are down (see domain/serving.ts). */
+  /** Every container ready except soft dependencies that are down (see domain/serving.ts). */
   readonly serving: boolean;
 }
 
