@@ -7,6 +7,7 @@
 //   npm run bench -- --only cold,http       some sections (cold, recovery, watch, http, start); the
 //                                           others stay in RESULTS.md as they were
 //   npm run bench -- --out FILE             write the results there instead
+//   npm run bench -- --rounds N             rounds of the cold start (every way once a round; default 5, 1 with --quick)
 //
 // Kept after the run, in /tmp/podwarden-bench-logs: the daemon's log of every cold start much
 // slower than its siblings (the report says where its time went) and the CPU profile of the
@@ -44,9 +45,15 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     out: { type: "string" },
+    rounds: { type: "string" },
   },
 });
 const quick = values.quick ?? false;
+const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) {
+  process.stderr.write(`bench: --rounds takes a whole number of at least 1, not ${values.rounds}\n`);
+  process.exit(2);
+}
 const only = (values.only?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...SECTION_IDS]) as SectionId[];
 for (const id of only) {
   if (!SECTION_IDS.includes(id)) {
@@ -85,7 +92,7 @@ const main = async (): Promise<void> => {
   await startPodmanService();
   log("checking the local images (builds what is missing)");
   await ensureImages(LOCAL_CONFIG);
-  const ctx: BenchContext = { quick, janitor, scratch: await scratchDir(janitor), shared: {}, log };
+  const ctx: BenchContext = { quick, ...(rounds === undefined ? {} : { rounds }), janitor, scratch: await scratchDir(janitor), shared: {}, log };
   const header = [
     "## Machine and run",
     "",

@@ -5,6 +5,8 @@ import type { Janitor } from "./bench-run.js";
 
 export interface BenchContext {
   readonly quick: boolean;
+  /** Rounds of the cold start, when given (--rounds). */
+  readonly rounds?: number;
   readonly janitor: Janitor;
   /** Temp directory for bundles and generated files (removed at the end). */
   readonly scratch: string;

@@ -179,7 +179,7 @@ const once = async (ctx: BenchContext, way: Way): Promise<Sample> => {
 };
 
 export const coldStart = async (ctx: BenchContext): Promise<SectionResult> => {
-  const rounds = ctx.quick ? 1 : 5;
+  const rounds = ctx.rounds ?? (ctx.quick ? 1 : 5);
   const load0 = loadAverage();
   const t0 = Date.now();
   // One uncounted start first: the images' files are in the page cache for every way alike.
@@ -228,8 +228,8 @@ export const coldStart = async (ctx: BenchContext): Promise<SectionResult> => {
     "### Per container: start → first passing probe (median)",
     "",
     "From Podman's StartedAt to the observer's first passing probe (10 ms cadence), and podwarden's own figure",
-    "(`up --json`: StartedAt → the probe that made it ready; the daemon probes a starting container after 10 ms, then at",
-    "half the time it has been running, at least every 25 ms).",
+    "(`up --json`: StartedAt → the probe that made it ready; the daemon probes a starting container every 10 ms for its",
+    "first 1.5 s, then less often, at least every 25 ms).",
     "",
     `| way | ${names.join(" | ")} |`,
     `| --- | ${names.map(() => "---:").join(" | ")} |`,

@@ -289,8 +289,8 @@ export const recovery = async (ctx: BenchContext): Promise<SectionResult> => {
     }),
     "",
     "\"Own start → ready\": the median time from the restarted instance's StartedAt to the observer's first passing",
-    "probe under restart=always, i.e. what the container itself needs. The daemon probes a starting container 10 ms after",
-    "it is seen running, then at half the time it has been running, at least every 25 ms (`startInterval`): its ready",
+    "probe under restart=always, i.e. what the container itself needs. The daemon probes a starting container every 10 ms",
+    "for its first 1.5 s after it is seen running, then less often, at least every 25 ms (`startInterval`): its ready",
     "time carries that cadence on top.",
     "",
     ...(ctx.shared.startToReadyMs

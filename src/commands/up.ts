@@ -48,9 +48,9 @@ export const summarize = (s: Snapshot, elapsedMs: number) => ({
 });
 
 /** doctor's checks first: what retrying cannot fix ends `up` before any container is touched. */
-const checkFirst = async (d: Pod, ctx: CommandContext, removals: Removals): Promise<void> => {
+const checkFirst = async (d: Pod, ctx: CommandContext, removals: Removals, pinged: Promise<{ version: string }>): Promise<void> => {
   const started = performance.now();
-  const checks = await checkHost(d, ctx.global, removals.add);
+  const checks = await checkHost(d, ctx.global, removals.add, pinged);
   const blocking = blockingErrors(checks);
   // The blocking ones are the error `up` exits with; the others are said here.
   for (const c of checks) {
@@ -86,29 +86,33 @@ export const up = async (ctx: ContextOf<typeof UP>): Promise<number> => {
   noArgs(ctx, "up");
   const limit = timeoutMs(ctx, 15 * 60_000);
   const d = await buildPod(ctx.global);
+  // Podman is asked while the lock is taken (flock(1) is a process of its own): only a read.
+  const pinged = d.runtime.ping();
+  pinged.catch(() => undefined);
   // Refused (exit 73) while a `run` daemon supervises the pod, or another `up` or `down` works on it.
   const lock = await acquirePodLock({ env: ctx.global.env, pod: d.spec.name, command: "up", config: d.spec.source });
   try {
-    return await bringUp(ctx, d, limit);
+    return await bringUp(ctx, d, limit, pinged);
   } finally {
     await lock.release();
   }
 };
 
-const bringUp = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number): Promise<number> => {
+const bringUp = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number, pinged: Promise<{ version: string }>): Promise<number> => {
   const removals = new Removals(d.logger);
   const stopReleasing = releaseOnceStarted(d.supervisor, removals, d.clock);
   try {
-    return await bringUpChecked(ctx, d, limit, removals);
+    return await bringUpChecked(ctx, d, limit, removals, pinged);
   } finally {
     stopReleasing();
     await removals.settled();
   }
 };
 
-const bringUpChecked = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number, removals: Removals): Promise<number> => {
-  const podman = await d.runtime.ping();
-  await checkFirst(d, ctx, removals);
+const bringUpChecked = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number, removals: Removals, pinged: Promise<{ version: string }>): Promise<number> => {
+  // Podman not answering ends `up` here (exit 69); the checks take the same answer.
+  const podman = await pinged;
+  await checkFirst(d, ctx, removals, pinged);
   d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");
   const started = performance.now();
   d.supervisor.start("up");

@@ -6,7 +6,7 @@
 
 import { backoffFrom } from "../domain/backoff.js";
 import { persistedPaths } from "../domain/disk.js";
-import { probePodName, runChecks } from "../doctor/checks.js";
+import { probePodName, runChecks, type CheckInput } from "../doctor/checks.js";
 import { Removals } from "../doctor/removals.js";
 import type { ContainerState } from "../domain/lifecycle.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
@@ -116,7 +116,12 @@ export const buildPod = async (opts: GlobalOptions, how: PodOptions = {}): Promi
  * /libpod/info, no config warnings (already logged), and no throwaway pod when the pod runs
  * (nor when there is none: the real pod is made as the runtime check).
  */
-export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opts: GlobalOptions, removeLater?: (remove: () => Promise<void>) => void): Promise<Check[]> =>
+export const checkHost = (
+  d: Pick<Pod, "socket" | "runtime" | "reconciler">,
+  opts: GlobalOptions,
+  removeLater?: (remove: () => Promise<void>) => void,
+  pinged?: CheckInput["pinged"],
+): Promise<Check[]> =>
   runChecks({
     socket: d.socket,
     runtime: d.runtime,
@@ -127,6 +132,7 @@ export const checkHost = (d: Pick<Pod, "socket" | "runtime" | "reconciler">, opt
     probeName: probePodName(),
     realPod: d.reconciler.podRequest,
     ...(removeLater ? { removeLater } : {}),
+    ...(pinged ? { pinged } : {}),
   });
 
 /** A container that has had its go: running, or given up on for now (its dependents may still wait). */

@@ -60,6 +60,8 @@ export interface CheckInput {
    * check makes it from this and starts its infra, instead of a throwaway pod.
    */
   readonly realPod?: PodCreateRequest;
+  /** Podman's answer to a ping the caller has already sent (`up` sends it beside taking the pod's lock). */
+  readonly pinged?: Promise<{ readonly version: string }>;
 }
 
 const START_PODMAN = "start the Podman API service (systemctl enable --now podman.socket, or bash .ci/setup-host.sh), or pass --socket";
@@ -69,7 +71,7 @@ const socketCheck = async (input: CheckInput): Promise<Check> => {
   if (!runtime) return { name: "socket", status: "error", kind: "podman", detail: errorMessage(input.socketError), fix: START_PODMAN };
   let version: string;
   try {
-    version = (await runtime.ping()).version;
+    version = (await (input.pinged ?? runtime.ping())).version;
   } catch (err) {
     const cause = (err as Error).cause;
     return { name: "socket", status: "error", kind: "podman", detail: `Podman API at ${socket} does not answer (${errorMessage(cause ?? err)})`, fix: START_PODMAN };

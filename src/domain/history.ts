@@ -185,15 +185,19 @@ export const seenSince = (h: ContainerHistory | undefined, now: number): number 
 /** The shortest gap between two probes of a starting container. */
 export const FIRST_START_PROBE_MS = 10;
 
+/** A starting container's probes thin out once it has run this many times FIRST_START_PROBE_MS (1.5 s). */
+export const START_PROBE_SLOWDOWN = 150;
+
 /**
- * How long after a failed probe a starting container is probed again: half the time since it
- * was first seen running, between FIRST_START_PROBE_MS and its startInterval. Valkey is ready
- * about 15 ms after its start: it is seen ready within a few ms of that, not up to a whole
- * startInterval later, and a slow starter (OpenCode, seconds) costs a handful of probes more.
+ * How long after a probe a starting container is probed again: every FIRST_START_PROBE_MS
+ * for its first 1.5 s, then a 150th of the time since it was first seen running, up to its
+ * startInterval. Valkey is ready about 15 ms after its start and OpenCode about 1.1 s after:
+ * each is seen ready within 10 ms of it, as a prober that never rests would see it, while a
+ * container whose start drags on is probed less often (at most every startInterval).
  */
 export const startProbeDelay = (h: ContainerHistory, startIntervalMs: number, at: number): number => {
   const since = at - seenSince(h, at);
-  return Math.min(startIntervalMs, Math.max(FIRST_START_PROBE_MS, Math.round(since / 2)));
+  return Math.min(startIntervalMs, Math.max(FIRST_START_PROBE_MS, Math.round(since / START_PROBE_SLOWDOWN)));
 };
 
 /**

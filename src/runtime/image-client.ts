@@ -8,8 +8,8 @@ import { bootstrapRootfs, hashBuildInputs, packContext, streamProgress } from ".
 import { LIBPOD } from "./libpod.js";
 import { normalizeImageId } from "./map-inspect.js";
 import { unlessMissing, type PodmanApi } from "./podman-api.js";
-import { RECIPE_LABEL, type ImageClient, type Progress } from "./port.js";
-import type { ImageArgv } from "./spec-generator.js";
+import { RECIPE_LABEL, type ImageArgv, type ImageClient, type Progress } from "./port.js";
+
 
 const asArray = (v: unknown): string[] | null => (Array.isArray(v) ? (v as string[]) : typeof v === "string" && v ? [v] : null);
 

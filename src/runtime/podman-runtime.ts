@@ -15,7 +15,7 @@ import { isRelevant } from "./map-event.js";
 import { PodmanLogs } from "./log-client.js";
 import { PodObserver } from "./pod-observer.js";
 import { ignoreStatus, PodmanApi, unlessMissing, type ApiCallListener } from "./podman-api.js";
-import type { ContainerRuntime, HealthcheckResult, HostInfo, LogOptions, Progress, RuntimeEvent } from "./port.js";
+import type { ContainerRuntime, CreatePrep, HealthcheckResult, HostInfo, LogOptions, Progress, RuntimeEvent } from "./port.js";
 import { PodmanSecrets } from "./secret-client.js";
 import { toPodSpecGenerator, toSpecGenerator } from "./spec-generator.js";
 
@@ -114,14 +114,18 @@ export class PodmanRuntime implements ContainerRuntime {
     );
   }
 
-  async createContainer(req: ContainerCreateRequest): Promise<string> {
+  async prepareCreate(req: ContainerCreateRequest): Promise<CreatePrep> {
+    return req.secretFile ? { imageArgv: await this.#images.imageArgv(req.image) } : {};
+  }
+
+  async createContainer(req: ContainerCreateRequest, prep?: CreatePrep): Promise<string> {
     const present: ContainerCreateRequest["mounts"][number][] = [];
     for (const m of req.mounts) {
       if (m.create) await mkdir(m.source, { recursive: true, mode: 0o750 });
       if (m.optional && !(await exists(m.source))) continue;
       present.push(m);
     }
-    const imageArgv = req.secretFile ? await this.#images.imageArgv(req.image) : undefined;
+    const { imageArgv } = prep ?? (await this.prepareCreate(req));
     const body = toSpecGenerator(req, present, imageArgv);
     const create = () =>
       this.#api.call("container.create", () =>

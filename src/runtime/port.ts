@@ -88,6 +88,18 @@ export interface HostClient {
   hostInfo(): Promise<HostInfo>;
 }
 
+/** An image's own entrypoint and command (what a container runs unless told otherwise). */
+export interface ImageArgv {
+  readonly entrypoint: readonly string[] | null;
+  readonly cmd: readonly string[] | null;
+}
+
+/** What a container's create needs from the host besides its request (see prepareCreate). */
+export interface CreatePrep {
+  /** Present when the request has a secret file: its command is wrapped. */
+  readonly imageArgv?: ImageArgv;
+}
+
 /** The pod and its containers: what the reconciler observes and acts on. */
 export interface PodClient {
   /**
@@ -101,8 +113,13 @@ export interface PodClient {
   startPod(name: string): Promise<void>;
   /** Force-removes the pod (and anything left in it). Missing pod: no error. */
   removePod(name: string): Promise<void>;
-  /** Creates missing persist directories, then the container; returns its id. */
-  createContainer(req: ContainerCreateRequest): Promise<string>;
+  /**
+   * What the create will need from the image (its own command, which a secret-file wrapper
+   * runs), read ahead of time so that the create itself is one call.
+   */
+  prepareCreate(req: ContainerCreateRequest): Promise<CreatePrep>;
+  /** Creates missing persist directories, then the container; returns its id. Without `prep`, reads it first. */
+  createContainer(req: ContainerCreateRequest, prep?: CreatePrep): Promise<string>;
   startContainer(id: string): Promise<void>;
   stopContainer(id: string, timeoutS: number): Promise<void>;
   removeContainer(id: string): Promise<void>;

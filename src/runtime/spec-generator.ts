@@ -4,13 +4,9 @@
 // pin its output for the shipped pod (test/unit/runtime/spec-generator.test.ts).
 
 import { SECRET_ENV_TARGET, wrapWithSecretEnv, type ContainerCreateRequest, type PodCreateRequest } from "../domain/create-request.js";
+import type { ImageArgv } from "./port.js";
 
 const NS_PER_MS = 1_000_000;
-
-export interface ImageArgv {
-  readonly entrypoint: readonly string[] | null;
-  readonly cmd: readonly string[] | null;
-}
 
 /** What the container would run: the spec's entrypoint/command over the image's (Docker semantics). */
 export const effectiveArgv = (req: ContainerCreateRequest, image: ImageArgv): string[] =>

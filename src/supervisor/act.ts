@@ -10,7 +10,7 @@ import type { PodSpec } from "../domain/spec.js";
 import type { Clock } from "../lib/clock.js";
 import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
-import type { ContainerRuntime } from "../runtime/port.js";
+import type { ContainerRuntime, CreatePrep } from "../runtime/port.js";
 import type { HistoryBook } from "./history-book.js";
 import { ensureImage } from "../runtime/ensure-image.js";
 
@@ -39,7 +39,8 @@ interface Readied {
   /** The spec hash it was readied for. */
   readonly hash: string;
   readonly signal: AbortSignal | undefined;
-  readonly done: Promise<void>;
+  /** What the create needs from the image, read once the image is there. */
+  readonly done: Promise<CreatePrep>;
 }
 
 /** A readying made for this spec hash and not cut short still serves. */
@@ -69,7 +70,7 @@ export class Actor {
     }
   }
 
-  #ready(name: string, target: Target, imageSignal: AbortSignal | undefined): Promise<void> {
+  #ready(name: string, target: Target, imageSignal: AbortSignal | undefined): Promise<CreatePrep> {
     const { runtime, logger } = this.#deps;
     const desired = target.desired.containers.get(name)!;
     const progress = (line: string): void => {
@@ -79,15 +80,19 @@ export class Actor {
     const done = this.#chain.then(async () => {
       await ensureImage(desired.request.image, target.spec.images, runtime, progress, imageSignal);
       if (desired.secret) await runtime.ensureSecret(...desired.secret);
+      return runtime.prepareCreate(desired.request);
     });
-    this.#chain = done.catch(() => undefined);
+    this.#chain = done.then(
+      () => undefined,
+      () => undefined,
+    );
     // Its error is the create's: handled where the create takes it.
     done.catch(() => undefined);
     return done;
   }
 
   /** The container's readying made ahead for this spec (and not cut short), or a new one; used once. */
-  #take(name: string, target: Target, imageSignal: AbortSignal | undefined): Promise<void> {
+  #take(name: string, target: Target, imageSignal: AbortSignal | undefined): Promise<CreatePrep> {
     const ahead = this.#ahead.get(name);
     this.#ahead.delete(name);
     return ahead !== undefined && fits(ahead, target.desired.hashes.get(name)) ? ahead.done : this.#ready(name, target, imageSignal);
@@ -152,10 +157,10 @@ export class Actor {
     const desired = target.desired.containers.get(name)!;
     let id: string;
     try {
-      await this.#take(name, target, imageSignal);
+      const prep = await this.#take(name, target, imageSignal);
       if (signal?.aborted) return;
       logger.info({ container: name, image: desired.request.image }, "creating container");
-      id = await runtime.createContainer(desired.request);
+      id = await runtime.createContainer(desired.request, prep);
     } catch (err) {
       // A build or pull cut short by the stop is no failure of the container.
       if (signal?.aborted) return;

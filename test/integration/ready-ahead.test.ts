@@ -25,6 +25,22 @@ describe("readying ahead", () => {
     expect(ops().indexOf("create app")).toBeGreaterThan(ops().indexOf("start db"));
   });
 
+  it("reads what the create needs from the image while the dependency starts, and the create uses it", async () => {
+    const h = new Harness({ spec: spec(), secrets: new Map([["TOKEN", "t0ken-value"]]), readyAfterMs: { db: 5_000 } });
+    const prepared: string[] = [];
+    const given: unknown[] = [];
+    h.runtime.prepareCreate = async (req) => (prepared.push(req.name), { imageArgv: { entrypoint: null, cmd: [`cmd-of-${req.name}`] } });
+    const create = h.runtime.createContainer.bind(h.runtime);
+    h.runtime.createContainer = (req, prep) => (given.push(prep), create(req, prep));
+    await h.pass(); // the pod
+    await h.pass(); // db created and started; app waits for it
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(prepared).toEqual([expect.stringMatching(/-db$/), expect.stringMatching(/-app$/)]);
+    await h.runUntil((r) => r.settled);
+    expect(prepared).toHaveLength(2);
+    expect(given).toEqual([{ imageArgv: { entrypoint: null, cmd: [expect.stringMatching(/cmd-of-.*-db$/)] } }, { imageArgv: { entrypoint: null, cmd: [expect.stringMatching(/cmd-of-.*-app$/)] } }]);
+  });
+
   it("a readying that failed is done again by the create (a pull that failed once is retried)", async () => {
     const h = new Harness({ spec: spec(), secrets: new Map([["TOKEN", "t0ken-value"]]), readyAfterMs: { db: 5_000 } });
     h.runtime.images.delete("localhost/app:test");

@@ -24,7 +24,8 @@ const opencodeReady = (h: Harness) => h.reconciler.history.get("opencode")?.read
 describe("a soft dependency on the fake runtime", () => {
   it("never ready: the dependent starts once the dependency's start period has passed, not before", async () => {
     const h = new Harness({ spec: softChain(), readyAfterMs: { datadog: Number.POSITIVE_INFINITY } });
-    await h.runUntil(() => opencodeReady(h));
+    // A pass per probe of the Agent for its whole start period (every 10 ms at first).
+    await h.runUntil(() => opencodeReady(h), 1_500);
     const agentStart = at(h, "start", "datadog")!;
     const opencodeStart = at(h, "start", "opencode")!;
     expect(opencodeStart - agentStart).toBeGreaterThanOrEqual(START_PERIOD_MS);

@@ -30,7 +30,7 @@ describe("start-up on the fake runtime", () => {
     const spec = chainSpec();
     const h = new Harness({ spec, readyAfterMs: { falkordb: Number.POSITIVE_INFINITY } });
     // Run well past falkordb's 60 s start period.
-    for (let i = 0; i < 400 && h.clock.now() < Date.parse("2026-01-01T00:01:30Z"); i++) await h.step();
+    for (let i = 0; i < 1_500 && h.clock.now() < Date.parse("2026-01-01T00:01:30Z"); i++) await h.step();
     expect(h.runtime.order("create")).toEqual(["valkey", "falkordb"]);
     const falkor = h.reconciler.history.get("falkordb")!;
     expect(falkor.failures).toBeGreaterThanOrEqual(1);

@@ -5,7 +5,7 @@ import type { ContainerCreateRequest, PodCreateRequest } from "../../src/domain/
 import type { Observed, ObservedContainer } from "../../src/domain/observed.js";
 import { LABELS } from "../../src/domain/spec.js";
 import { PodmanApiError, PodmanUnavailableError } from "../../src/lib/errors.js";
-import type { ContainerRuntime, HealthcheckResult, HostInfo, RuntimeEvent } from "../../src/runtime/port.js";
+import type { ContainerRuntime, CreatePrep, HealthcheckResult, HostInfo, RuntimeEvent } from "../../src/runtime/port.js";
 import type { FakeClock } from "./fake-clock.js";
 
 export interface FakeContainer {
@@ -244,7 +244,12 @@ export class FakeRuntime implements ContainerRuntime {
     for (const name of [...this.secrets.keys()]) if (name.startsWith(`${pod}--`) && !keep.has(name)) this.secrets.delete(name);
   }
 
-  async createContainer(req: ContainerCreateRequest): Promise<string> {
+  async prepareCreate(_req: ContainerCreateRequest): Promise<CreatePrep> {
+    this.#check();
+    return {};
+  }
+
+  async createContainer(req: ContainerCreateRequest, _prep?: CreatePrep): Promise<string> {
     this.#check();
     if (!this.pod || this.pod.name !== req.pod) throw new PodmanApiError("container.create", `no pod ${req.pod}`, 404);
     if (!this.images.has(req.image)) throw new PodmanApiError("container.create", `no image ${req.image}`, 404);

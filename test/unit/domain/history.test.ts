@@ -68,10 +68,20 @@ describe("container history", () => {
     expect(h2).toMatchObject({ ready: true, consecutiveFailures: 1 });
   });
 
-  it("a starting container is probed again after half the time since it was first seen, between FIRST_START_PROBE_MS and startInterval", () => {
+  it("a starting container is probed every FIRST_START_PROBE_MS for its first 1.5 s, then at a 150th of the time since it was first seen, up to startInterval", () => {
     const start = absorbObservation(emptyHistory(), o(), ctx);
     const gapAfter = (ms: number): number => absorbProbe(start, spec, { ok: false, ms: 1, at: NOW + ms, message: "refused" }).nextProbeAt! - (NOW + ms);
-    expect([0, 10, 30, 100, 300, 400, 5_000].map(gapAfter)).toEqual([FIRST_START_PROBE_MS, FIRST_START_PROBE_MS, 15, 50, 150, 200, 200]);
+    expect([0, 10, 300, 1_100, 1_500, 3_000, 15_000, 30_000, 60_000].map(gapAfter)).toEqual([
+      FIRST_START_PROBE_MS,
+      FIRST_START_PROBE_MS,
+      FIRST_START_PROBE_MS,
+      FIRST_START_PROBE_MS,
+      FIRST_START_PROBE_MS,
+      20,
+      100,
+      200,
+      200,
+    ]);
     expect(spec.probe!.startIntervalMs).toBe(200);
   });
 

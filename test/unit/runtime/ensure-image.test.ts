@@ -35,6 +35,16 @@ describe("ensureImage", () => {
     expect(built(rt)).toEqual(["bootstrap localhost/base:1", "build localhost/app:1"]);
   });
 
+  it("asks each image's recipe once, its base's included, when nothing is to be made", async () => {
+    const rt = new FakeRuntime(new FakeClock());
+    await ensure(rt);
+    const asked: string[] = [];
+    const recipe = rt.imageRecipe.bind(rt);
+    rt.imageRecipe = (ref) => (asked.push(ref), recipe(ref));
+    expect(await ensure(rt)).toBe("present");
+    expect(asked.sort()).toEqual(["localhost/app:1", "localhost/base:1"]);
+  });
+
   it("pulls images the spec does not declare, only when missing", async () => {
     const rt = new FakeRuntime(new FakeClock(), ["docker.io/library/valkey:8"]);
     expect(await ensure(rt, "docker.io/library/valkey:8")).toBe("present");

@@ -11,7 +11,8 @@ import { containerCreateRequest, podCreateRequest, SECRET_ENV_TARGET, type Conta
 import { secretKeysFor } from "../../../src/domain/secret-env.js";
 import type { PodSpec } from "../../../src/domain/spec.js";
 import { fixture, REPO_CONFIG_DIR } from "../config/fixture.js";
-import { effectiveArgv, toPodSpecGenerator, toSpecGenerator, type ImageArgv } from "../../../src/runtime/spec-generator.js";
+import { effectiveArgv, toPodSpecGenerator, toSpecGenerator } from "../../../src/runtime/spec-generator.js";
+import type { ImageArgv } from "../../../src/runtime/port.js";
 
 const GOLDEN = fileURLToPath(new URL("./golden/", import.meta.url));
 const SECRET_VALUES = ["pw-Lm4-distinctive", "dd-Qe7-distinctive"];
