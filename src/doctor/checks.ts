@@ -13,6 +13,7 @@ import { classifyHostError } from "../domain/host-problems.js";
 import type { PodCreateRequest } from "../domain/create-request.js";
 import type { PodSpec } from "../domain/spec.js";
 import { ConfigError, errorMessage } from "../lib/errors.js";
+import { imageOutdated } from "../runtime/ensure-image.js";
 import type { ContainerRuntime } from "../runtime/port.js";
 import type { HostFacts, PortHolder, PortQuery } from "./host-facts.js";
 import { portKey } from "./host-facts.js";
@@ -332,7 +333,12 @@ const imageChecks = async (spec: PodSpec, runtime: ContainerRuntime, facts: Host
     refs.map(async (ref): Promise<Check> => {
       try {
         const id = await runtime.imageId(ref);
-        if (id !== undefined) return { name: "image", status: "ok", detail: `${ref}: present (${shortId(id)})` };
+        if (id !== undefined) {
+          // Its recipe too (and its bases'): the start's own readying then finds these answers at hand.
+          const stale = spec.images[ref] !== undefined && (await imageOutdated(ref, spec.images, runtime));
+          const rebuilt = stale ? "; its Containerfile, context, build args or base changed: it is rebuilt before its container is made" : "";
+          return { name: "image", status: "ok", detail: `${ref}: present (${shortId(id)})${rebuilt}` };
+        }
         const how = await obtainable(ref, spec, runtime, facts);
         return { name: "image", ...how, detail: `${ref}: ${how.detail}` };
       } catch (err) {

@@ -13,13 +13,37 @@ import { RECIPE_LABEL, type ImageArgv, type ImageClient, type Progress } from ".
 
 const asArray = (v: unknown): string[] | null => (Array.isArray(v) ? (v as string[]) : typeof v === "string" && v ? [v] : null);
 
+/**
+ * How long an image's inspect answers again for the same ref. A start asks about each image
+ * several times within a second (the host checks, the recipe check of it and of every image built
+ * on it, the create's read of its command): one inspect serves them all. Anything this client
+ * changes (a pull, a build, an import, a tag) forgets every answer at once.
+ */
+export const INSPECT_REUSE_MS = 1_000;
+
+type ImageInfo = Docker.ImageInspectInfo | undefined;
+
 export class PodmanImages implements ImageClient {
   readonly #api: PodmanApi;
   readonly #hostCaBundle: string | undefined;
+  readonly #now: () => number;
+  /** Recent inspects (or ones in flight) by ref; failed ones are not kept. */
+  readonly #inspected = new Map<string, { readonly at: number; readonly info: Promise<ImageInfo> }>();
 
-  constructor(api: PodmanApi, hostCaBundle?: string) {
+  constructor(api: PodmanApi, hostCaBundle?: string, now: () => number = () => performance.now()) {
     this.#api = api;
     this.#hostCaBundle = hostCaBundle;
+    this.#now = now;
+  }
+
+  /** Runs a change to the local images; every inspect answer is forgotten, before and after. */
+  async #changing<T>(change: () => Promise<T>): Promise<T> {
+    this.#inspected.clear();
+    try {
+      return await change();
+    } finally {
+      this.#inspected.clear();
+    }
   }
 
   async imageExists(ref: string): Promise<boolean> {
@@ -31,13 +55,24 @@ export class PodmanImages implements ImageClient {
     return found === true;
   }
 
-  async pullImage(ref: string, progress: Progress, signal?: AbortSignal): Promise<void> {
-    const stream = await this.#api.call("image.pull", () => this.#api.docker.pull(ref, signal ? { abortSignal: signal } : {}));
-    await streamProgress(stream, progress, `pull ${ref}`);
+  pullImage(ref: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    return this.#changing(async () => {
+      const stream = await this.#api.call("image.pull", () => this.#api.docker.pull(ref, signal ? { abortSignal: signal } : {}));
+      await streamProgress(stream, progress, `pull ${ref}`);
+    });
   }
 
-  #inspect(ref: string): Promise<Docker.ImageInspectInfo | undefined> {
-    return unlessMissing(this.#api.call("image.inspect", () => this.#api.docker.getImage(ref).inspect()));
+  #inspect(ref: string): Promise<ImageInfo> {
+    const now = this.#now();
+    const recent = this.#inspected.get(ref);
+    if (recent !== undefined && now - recent.at < INSPECT_REUSE_MS) return recent.info;
+    const info = unlessMissing(this.#api.call("image.inspect", () => this.#api.docker.getImage(ref).inspect()));
+    const entry = { at: now, info };
+    this.#inspected.set(ref, entry);
+    info.catch(() => {
+      if (this.#inspected.get(ref) === entry) this.#inspected.delete(ref);
+    });
+    return info;
   }
 
   async imageRecipe(ref: string): Promise<string | undefined> {
@@ -52,19 +87,24 @@ export class PodmanImages implements ImageClient {
 
   /** The image's own entrypoint and command (what a container runs unless told otherwise). */
   async imageArgv(ref: string): Promise<ImageArgv> {
-    const info = await this.#api.call("image.inspect", () => this.#api.docker.getImage(ref).inspect());
+    const info = await this.#inspect(ref);
+    if (info === undefined) throw new PodwardenError("E_IMAGE", `image ${ref}: not found (its command is needed to create the container)`);
     return { entrypoint: asArray(info.Config?.Entrypoint), cmd: asArray(info.Config?.Cmd) };
   }
 
   async tagImage(image: string, repo: string, tag: string): Promise<void> {
-    await this.#api.call("image.tag", () => this.#api.docker.getImage(image).tag({ repo, tag }));
+    await this.#changing(() => this.#api.call("image.tag", () => this.#api.docker.getImage(image).tag({ repo, tag })));
   }
 
   buildInputsHash(build: ImageBuildSpec): Promise<string> {
     return hashBuildInputs(build);
   }
 
-  async buildImage(ref: string, build: ImageBuildSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+  buildImage(ref: string, build: ImageBuildSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    return this.#changing(() => this.#build(ref, build, recipe, progress, signal));
+  }
+
+  async #build(ref: string, build: ImageBuildSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void> {
     const context = await packContext(build, this.#hostCaBundle);
     const stream = await this.#api.call("image.build", () =>
       this.#api.docker.buildImage(context.stream, {
@@ -81,6 +121,10 @@ export class PodmanImages implements ImageClient {
   }
 
   async bootstrapImage(ref: string, spec: DebootstrapSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    await this.#changing(() => this.#bootstrap(ref, spec, recipe, progress, signal));
+  }
+
+  async #bootstrap(ref: string, spec: DebootstrapSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void> {
     await bootstrapRootfs(spec, progress, signal, (tar) =>
       this.#api.call("image.import", () =>
         this.#api.libpod.dial("image.import", {

@@ -33,3 +33,8 @@ export const mapEvent = (json: EventJson, pod: string): RuntimeEvent | null => {
 const RELEVANT: ReadonlySet<string> = new Set(["died", "start", "stop", "remove", "create", "pause", "unpause", "kill", "oom"]);
 
 export const isRelevant = (e: RuntimeEvent): boolean => e.type === "pod" || RELEVANT.has(e.action);
+
+/** Actions that end something (a process, a container, the pod): worth reading at once. */
+const ENDING: ReadonlySet<string> = new Set(["died", "stop", "remove", "kill", "oom"]);
+
+export const isEnding = (e: RuntimeEvent): boolean => ENDING.has(e.action);

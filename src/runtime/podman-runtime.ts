@@ -11,7 +11,7 @@ import { CONMON_EXIT_DIR, watchPod } from "./exit-watcher.js";
 import { mapInfo, pingVersion, type InfoJson } from "./host-info.js";
 import { PodmanImages } from "./image-client.js";
 import { LIBPOD } from "./libpod.js";
-import { isRelevant } from "./map-event.js";
+import { isEnding } from "./map-event.js";
 import { PodmanLogs } from "./log-client.js";
 import { PodObserver } from "./pod-observer.js";
 import { ignoreStatus, PodmanApi, unlessMissing, type ApiCallListener } from "./podman-api.js";
@@ -131,13 +131,17 @@ export class PodmanRuntime implements ContainerRuntime {
       this.#api.call("container.create", () =>
         this.#api.libpod.dial<{ Id: string }>("container.create", { method: "POST", path: `${LIBPOD}/containers/create`, body, ok: [200, 201] }),
       );
+    let id: string;
     try {
-      return (await create()).Id;
+      id = (await create()).Id;
     } catch (err) {
       if (!(err instanceof PodmanApiError && /already in use/.test(err.message))) throw err;
       await this.#removeSquatter(req);
-      return (await create()).Id;
+      id = (await create()).Id;
     }
+    // A new container is started next: the observe after that inspects it beside the list, not after it.
+    this.#observer.noticed(req.pod, id);
+    return id;
   }
 
   /**
@@ -216,8 +220,10 @@ export class PodmanRuntime implements ContainerRuntime {
   watch(pod: string, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal, onConnected?: () => void): Promise<void> {
     const opts = { pod, exitDir: this.#opts.exitDir ?? CONMON_EXIT_DIR, nameOf: (id: string) => this.#observer.nameOf(pod, id) };
     const notice = (e: RuntimeEvent): void => {
-      // What changed is read beside the next observe's list (see pod-observer.ts).
-      if (isRelevant(e)) this.#observer.noticed(pod, e.type === "pod" ? "" : e.id);
+      // What ended is read beside the next observe's list (see pod-observer.ts). A start or a
+      // create is most often the echo of podwarden's own (inspected after its start anyway), and
+      // the list shows one it did not make.
+      if (isEnding(e)) this.#observer.noticed(pod, e.type === "pod" ? "" : e.id);
       onEvent(e);
     };
     return watchPod(this.#api, opts, notice, signal, onConnected);
