@@ -2,7 +2,7 @@
 // container ready, except soft dependencies that are down, each named in a warning (the pod
 // keeps running). Exits 1 naming what is not ready on timeout.
 
-import { describePortHolders } from "../doctor/checks.js";
+import { describePortHolders, type CheckInput } from "../doctor/checks.js";
 import { nodeHostFacts } from "../doctor/host-facts.js";
 import { blockingError, blockingErrors, formatCheck } from "../doctor/report.js";
 import { buildPod, checkHost, releaseOnceStarted, type Pod } from "../daemon/daemon.js";
@@ -47,10 +47,13 @@ export const summarize = (s: Snapshot, elapsedMs: number) => ({
   ),
 });
 
+/** What `up` reads from Podman beside taking the pod's lock, for the checks. */
+type Early = Required<Pick<CheckInput, "pinged" | "podNow">>;
+
 /** doctor's checks first: what retrying cannot fix ends `up` before any container is touched. */
-const checkFirst = async (d: Pod, ctx: CommandContext, removals: Removals, pinged: Promise<{ version: string }>): Promise<void> => {
+const checkFirst = async (d: Pod, ctx: CommandContext, removals: Removals, early: Early): Promise<void> => {
   const started = performance.now();
-  const checks = await checkHost(d, ctx.global, removals.add, pinged);
+  const checks = await checkHost(d, ctx.global, removals.add, early);
   const blocking = blockingErrors(checks);
   // The blocking ones are the error `up` exits with; the others are said here.
   for (const c of checks) {
@@ -86,33 +89,35 @@ export const up = async (ctx: ContextOf<typeof UP>): Promise<number> => {
   noArgs(ctx, "up");
   const limit = timeoutMs(ctx, 15 * 60_000);
   const d = await buildPod(ctx.global);
-  // Podman is asked while the lock is taken (flock(1) is a process of its own): only a read.
-  const pinged = d.runtime.ping();
-  pinged.catch(() => undefined);
+  // Podman is asked while the lock is taken (flock(1) is a process of its own): reads only. The
+  // checks that bind the pod's ports, and everything that changes something, wait for the lock.
+  const early: Early = { pinged: d.runtime.ping(), podNow: d.runtime.observe(d.spec.name).then((o) => o.pod) };
+  early.pinged.catch(() => undefined);
+  early.podNow.catch(() => undefined);
   // Refused (exit 73) while a `run` daemon supervises the pod, or another `up` or `down` works on it.
   const lock = await acquirePodLock({ env: ctx.global.env, pod: d.spec.name, command: "up", config: d.spec.source });
   try {
-    return await bringUp(ctx, d, limit, pinged);
+    return await bringUp(ctx, d, limit, early);
   } finally {
     await lock.release();
   }
 };
 
-const bringUp = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number, pinged: Promise<{ version: string }>): Promise<number> => {
+const bringUp = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number, early: Early): Promise<number> => {
   const removals = new Removals(d.logger);
   const stopReleasing = releaseOnceStarted(d.supervisor, removals, d.clock);
   try {
-    return await bringUpChecked(ctx, d, limit, removals, pinged);
+    return await bringUpChecked(ctx, d, limit, removals, early);
   } finally {
     stopReleasing();
     await removals.settled();
   }
 };
 
-const bringUpChecked = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number, removals: Removals, pinged: Promise<{ version: string }>): Promise<number> => {
+const bringUpChecked = async (ctx: ContextOf<typeof UP>, d: Pod, limit: number, removals: Removals, early: Early): Promise<number> => {
   // Podman not answering ends `up` here (exit 69); the checks take the same answer.
-  const podman = await pinged;
-  await checkFirst(d, ctx, removals, pinged);
+  const podman = await early.pinged;
+  await checkFirst(d, ctx, removals, early);
   d.logger.info({ socket: d.socket, podman: podman.version, pod: d.spec.name }, "bringing the pod up");
   const started = performance.now();
   d.supervisor.start("up");

@@ -120,7 +120,7 @@ export const checkHost = (
   d: Pick<Pod, "socket" | "runtime" | "reconciler">,
   opts: GlobalOptions,
   removeLater?: (remove: () => Promise<void>) => void,
-  pinged?: CheckInput["pinged"],
+  early: Pick<CheckInput, "pinged" | "podNow"> = {},
 ): Promise<Check[]> =>
   runChecks({
     socket: d.socket,
@@ -132,7 +132,7 @@ export const checkHost = (
     probeName: probePodName(),
     realPod: d.reconciler.podRequest,
     ...(removeLater ? { removeLater } : {}),
-    ...(pinged ? { pinged } : {}),
+    ...early,
   });
 
 /** A container that has had its go: running, or given up on for now (its dependents may still wait). */

@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { classifyHostError } from "../domain/host-problems.js";
 import type { PodCreateRequest } from "../domain/create-request.js";
+import type { ObservedPod } from "../domain/observed.js";
 import type { PodSpec } from "../domain/spec.js";
 import { ConfigError, errorMessage } from "../lib/errors.js";
 import { imageOutdated } from "../runtime/ensure-image.js";
@@ -63,6 +64,8 @@ export interface CheckInput {
   readonly realPod?: PodCreateRequest;
   /** Podman's answer to a ping the caller has already sent (`up` sends it beside taking the pod's lock). */
   readonly pinged?: Promise<{ readonly version: string }>;
+  /** The pod as the caller has already read it (`up`, beside taking the pod's lock: reading changes nothing). */
+  readonly podNow?: Promise<ObservedPod | null>;
 }
 
 const START_PODMAN = "start the Podman API service (systemctl enable --now podman.socket, or bash .ci/setup-host.sh), or pass --socket";
@@ -355,7 +358,8 @@ export const runChecks = async (input: CheckInput): Promise<Check[]> => {
   const holders = config ? portHolders(config.spec, input.facts) : undefined;
   const socket = await socketCheck(input);
   const runtime = socket.status === "error" ? undefined : input.runtime;
-  const pod = runtime && config ? await runtime.observe(config.spec.name).then((o) => o.pod, () => undefined) : undefined;
+  const podNow = input.podNow ?? (runtime && config ? runtime.observe(config.spec.name).then((o) => o.pod) : undefined);
+  const pod = runtime && podNow ? await podNow.catch(() => undefined) : undefined;
   const ports = config ? portChecks(config.spec, await holders!, pod?.id, runtime !== undefined) : [];
   // Image inspects slow a pod's create down (about 15 ms): they wait for it, beside its infra's start.
   let made!: () => void;

@@ -223,13 +223,19 @@ export class Reconciler {
     await this.#actor.act(p.actions, target, acting, signal);
     if (deadline?.aborted) throw deadline.reason as Error;
     if (p.actions.length > 0) this.#secretsPruned = false;
-    else if (mode === "up" && p.settled && !this.#secretsPruned && !signal?.aborted) {
-      // Every container now runs with the desired secret names: older ones are unused.
+    else if (mode === "up" && !this.#secretsPruned && !signal?.aborted && this.#allCurrent(observed)) {
+      // Every container now exists as desired, with the desired secret names: older ones are
+      // unused. Known while the last one is still starting: pruned then, not at the end.
       await runtime.pruneSecrets(spec.name, this.#desired.secretNames);
       this.#secretsPruned = true;
     }
     // Cut short: the plan's "again at once" no longer holds; whoever aborted gives the next mode (and kicks).
     return { mode, requeueAfterMs: signal?.aborted ? null : p.requeueAfterMs, settled: p.settled, serving: p.serving };
+  }
+
+  /** Whether every container of the spec exists with its desired spec hash (none to make, none left from an older spec). */
+  #allCurrent(observed: Observed): boolean {
+    return this.#deps.spec.containers.every((c) => observed.containers.get(c.name)?.specHash === this.#desired.hashes.get(c.name));
   }
 
   /** Folds the observation into every container's history (held ones excepted), and says each new failure once. */

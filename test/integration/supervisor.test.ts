@@ -207,6 +207,21 @@ describe("secrets", () => {
     expect(h.runtime.byName("app")!.id).toBe(appId);
   });
 
+  it("prunes unused secrets once every container exists as desired, while the last one still starts", async () => {
+    const spec = chainSpec({ containers: [container("valkey", [], { secretEnv: ["TOKEN"] }), container("app", ["valkey"])] });
+    const h = new Harness({ spec, secrets: new Map([["TOKEN", "first-value-1"]]), readyAfterMs: { app: 60_000 } });
+    h.runtime.secrets.set(`${spec.name}--left-over`, "export OLD='x'\n");
+    let r = await h.pass();
+    for (let i = 0; i < 20 && !h.runtime.byName("app"); i++) {
+      h.clock.advance(10);
+      r = await h.pass();
+    }
+    await h.pass();
+    expect(r.settled).toBe(false);
+    expect(h.reconciler.history.get("app")).toMatchObject({ ready: false });
+    expect([...h.runtime.secrets.keys()]).toEqual([h.runtime.byName("valkey")!.req.secretFile!.secret]);
+  });
+
   const settle = async (r: Reconciler, h: Harness): Promise<void> => {
     for (let i = 0; i < 50; i++) {
       if ((await h.pass(r)).settled) return;
