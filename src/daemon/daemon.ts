@@ -131,6 +131,7 @@ export const checkHost = (
     info: false,
     probeName: probePodName(),
     realPod: d.reconciler.podRequest,
+    createAhead: (othersPassed) => d.reconciler.createAhead(othersPassed),
     ...(removeLater ? { removeLater } : {}),
     ...early,
   });

@@ -66,6 +66,12 @@ export interface CheckInput {
   readonly pinged?: Promise<{ readonly version: string }>;
   /** The pod as the caller has already read it (`up`, beside taking the pod's lock: reading changes nothing). */
   readonly podNow?: Promise<ObservedPod | null>;
+  /**
+   * `up` and `run`: called when the real pod is made, while its infra starts, with whether every
+   * other check passed. The containers that wait for no other are created meanwhile; the promise
+   * settles once they are, and a pod whose infra then fails is removed only after that.
+   */
+  readonly createAhead?: (othersPassed: Promise<boolean>) => Promise<void>;
 }
 
 const START_PODMAN = "start the Podman API service (systemctl enable --now podman.socket, or bash .ci/setup-host.sh), or pass --socket";
@@ -112,12 +118,16 @@ const removeOrError = (runtime: ContainerRuntime, name: string): Promise<unknown
  * The real pod made and its infra started, as the runtime check; removed again when that fails.
  * A port taken in the moment since the ports were looked at names its holder. `made`: the create is done.
  */
-const realPodCheck = async (runtime: ContainerRuntime, facts: HostFacts, req: PodCreateRequest, made: () => void): Promise<Check> => {
+const realPodCheck = async (runtime: ContainerRuntime, facts: HostFacts, req: PodCreateRequest, made: () => void, ahead?: () => Promise<void>): Promise<Check> => {
   const started = performance.now();
+  let created: Promise<void> | undefined;
   try {
     await runtime.createPod(req).finally(made);
+    created = ahead?.();
     await runtime.startPod(req.name);
   } catch (err) {
+    // What was created meanwhile goes with the pod: removed once those creates are done.
+    await created;
     const message = errorMessage(err);
     const port = classifyHostError(message)?.port;
     const held = port === undefined ? undefined : await describePortHolders(facts, port);
@@ -163,10 +173,15 @@ const probePod = async (runtime: ContainerRuntime, facts: HostFacts, name: strin
  * The runtime check, and whether it made the real pod (`pod`: as observed; null: there is none;
  * undefined: unknown). `made` is called once the real pod's create is done, or at once.
  */
-const runtimeCheck = async (input: CheckInput, pod: { name: string; state: string } | null | undefined, made: () => void): Promise<{ check: Check; madePod?: string }> => {
+const runtimeCheck = async (
+  input: CheckInput,
+  pod: { name: string; state: string } | null | undefined,
+  made: () => void,
+  ahead?: () => Promise<void>,
+): Promise<{ check: Check; madePod?: string }> => {
   const real = input.probe === "unless-running" && pod === null ? input.realPod : undefined;
   if (real) {
-    const check = await realPodCheck(input.runtime!, input.facts, real, made);
+    const check = await realPodCheck(input.runtime!, input.facts, real, made, ahead);
     return check.status === "ok" ? { check, madePod: real.name } : { check };
   }
   made();
@@ -364,12 +379,18 @@ export const runChecks = async (input: CheckInput): Promise<Check[]> => {
   // Image inspects slow a pod's create down (about 15 ms): they wait for it, beside its infra's start.
   let made!: () => void;
   const podMade = new Promise<void>((resolve) => (made = resolve));
-  const [probe, envFile, persist, images] = await Promise.all([
-    runtime ? runtimeCheck(input, pod, made) : (made(), undefined),
+  const others = [
     config ? envFileCheck(config, input.facts).then((c) => [c]) : [],
     config ? persistRootChecks(config.spec, input.facts) : [],
     config && runtime ? podMade.then(() => imageChecks(config.spec, runtime, input.facts)) : [],
-  ]);
+  ] as const;
+  // Whether every check but the runtime one passed: what creating ahead waits for.
+  const othersPassed = Promise.all(others).then(
+    (done) => blockingErrors([...configChecks(input.config), ...ports, ...done.flat()]).length === 0,
+    () => false,
+  );
+  const ahead = input.createAhead && (() => input.createAhead!(othersPassed));
+  const [probe, envFile, persist, images] = await Promise.all([runtime ? runtimeCheck(input, pod, made, ahead) : (made(), undefined), ...others]);
   const checks = [socket, ...(probe ? [probe.check] : []), ...configChecks(input.config), ...envFile, ...persist, ...ports, ...images];
   // The real pod made as the runtime check goes again when the start is held: nothing half-done.
   if (probe?.madePod !== undefined && blockingErrors(checks).length > 0) await input.runtime!.removePod(probe.madePod).catch(() => undefined);

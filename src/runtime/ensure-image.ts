@@ -51,6 +51,16 @@ export const imageOutdated = async (ref: string, images: Readonly<Record<string,
   return (await have) !== (await recipeOf(spec, lookup, inputsHash(spec, runtime)));
 };
 
+/** Whether ensureImage would make nothing: the image and every base under it are present and current. */
+export const imageCurrent = async (ref: string, images: Readonly<Record<string, ImageSpec>>, runtime: ImageRuntime): Promise<boolean> => {
+  const seen = new Set<string>();
+  for (let r: string | undefined = ref; r !== undefined && !seen.has(r); r = images[r]?.from) {
+    seen.add(r);
+    if (await imageOutdated(r, images, runtime)) return false;
+  }
+  return true;
+};
+
 export const ensureImage = async (
   ref: string,
   images: Readonly<Record<string, ImageSpec>>,

@@ -12,7 +12,7 @@ import { errorMessage } from "../lib/errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { ContainerRuntime, CreatePrep } from "../runtime/port.js";
 import type { HistoryBook } from "./history-book.js";
-import { ensureImage } from "../runtime/ensure-image.js";
+import { ensureImage, imageCurrent } from "../runtime/ensure-image.js";
 
 export interface ActorDeps {
   readonly runtime: ContainerRuntime;
@@ -51,6 +51,8 @@ export class Actor {
   /** Readying runs one container at a time, in the order asked: two images may share a base that is still to be built. */
   #chain: Promise<void> = Promise.resolve();
   readonly #ahead = new Map<string, Readied>();
+  /** Containers created ahead of their start (see createAhead): the id, or undefined when none was made. */
+  readonly #created = new Map<string, { readonly hash: string; readonly id: Promise<string | undefined> }>();
 
   constructor(deps: ActorDeps) {
     this.#deps = deps;
@@ -91,6 +93,43 @@ export class Actor {
     return done;
   }
 
+  /**
+   * Creates these containers, not started, once `allowed` resolves true, when nothing has to be
+   * made for them first (their images and bases present and current, no secret): the host check
+   * calls this while it starts the pod's infra, so that the first start goes straight to Podman.
+   * Resolves once each create is done or left out; never rejects (a create that failed is made
+   * again by its pass).
+   */
+  createAhead(names: readonly string[], target: Target, allowed: Promise<boolean>): Promise<void> {
+    const { runtime, logger } = this.#deps;
+    const creates = names.flatMap((name) => {
+      const hash = target.desired.hashes.get(name);
+      const desired = target.desired.containers.get(name);
+      if (hash === undefined || desired === undefined || desired.secret !== undefined) return [];
+      const id = allowed
+        .then(async (ok) => {
+          if (!ok || !(await imageCurrent(desired.request.image, target.spec.images, runtime))) return undefined;
+          const prep = await runtime.prepareCreate(desired.request);
+          logger.info({ container: name, image: desired.request.image }, "creating container (while the pod's infra starts)");
+          return await runtime.createContainer(desired.request, prep);
+        })
+        .catch((err: unknown) => {
+          logger.warn({ container: name, err }, "creating ahead failed; the start creates it");
+          return undefined;
+        });
+      this.#created.set(name, { hash, id });
+      return [id];
+    });
+    return Promise.all(creates).then(() => undefined);
+  }
+
+  /** The id of the container created ahead for this spec, if one was; used once. */
+  async #takeCreated(name: string, target: Target): Promise<string | undefined> {
+    const early = this.#created.get(name);
+    this.#created.delete(name);
+    return early !== undefined && early.hash === target.desired.hashes.get(name) ? early.id : undefined;
+  }
+
   /** The container's readying made ahead for this spec (and not cut short), or a new one; used once. */
   #take(name: string, target: Target, imageSignal: AbortSignal | undefined): Promise<CreatePrep> {
     const ahead = this.#ahead.get(name);
@@ -125,6 +164,8 @@ export class Actor {
       case "create":
         return this.#createAndStart(action.name, target, signal, imageSignal);
       case "start":
+        // Seen created (ahead of its start, or left so by an earlier run): started as it is.
+        this.#created.delete(action.name);
         return this.#start(action.name, action.id, spec);
       case "stop":
         return this.#stop(action.name, action.id, action.reason, action.timeoutS);
@@ -155,6 +196,11 @@ export class Actor {
   async #createAndStart(name: string, target: Target, signal: AbortSignal | undefined, imageSignal: AbortSignal | undefined): Promise<void> {
     const { runtime, logger } = this.#deps;
     const desired = target.desired.containers.get(name)!;
+    const early = await this.#takeCreated(name, target);
+    if (early !== undefined) {
+      if (!signal?.aborted) await this.#start(name, early, target.spec);
+      return;
+    }
     let id: string;
     try {
       const prep = await this.#take(name, target, imageSignal);

@@ -185,6 +185,17 @@ export class Reconciler {
     return this.#desired.pod;
   }
 
+  /**
+   * The host check is making the pod (none exists) and starts its infra: the containers that
+   * wait for no other are created meanwhile, once `allowed` (every other check passed) says so.
+   * Resolves once those creates are done or left out.
+   */
+  createAhead(allowed: Promise<boolean>): Promise<void> {
+    const { spec } = this.#deps;
+    const first = spec.containers.filter((c) => c.dependsOn.length === 0 && !c.init).map((c) => c.name);
+    return this.#actor.createAhead(first, { spec, desired: this.#desired }, allowed);
+  }
+
   get hashes(): ReadonlyMap<string, string> {
     return this.#desired.hashes;
   }

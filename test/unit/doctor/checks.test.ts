@@ -39,6 +39,7 @@ const check = (input: Partial<CheckInput> & { runtime?: FakeRuntime }): Promise<
     ...(input.socketError !== undefined ? { socketError: input.socketError } : {}),
     ...(input.removeLater ? { removeLater: input.removeLater } : {}),
     ...(input.realPod ? { realPod: input.realPod } : {}),
+    ...(input.createAhead ? { createAhead: input.createAhead } : {}),
   });
 
 const byName = (checks: readonly Check[], name: string): Check[] => checks.filter((c) => c.name === name);
@@ -169,6 +170,28 @@ describe("runChecks", () => {
       const r = byName(checks, "runtime")[0]!;
       expect(r).toMatchObject({ status: "error", blocking: true, cause: "host port 4096 is taken" });
       expect(r.detail).toBe("host port 4096 is taken, held by pid 4321 (python3 -m http.server 4096) (Podman: pod.start: cannot listen on the TCP port: listen tcp4 :4096: bind: address already in use)");
+      expect(runtime.pod).toBeNull();
+    });
+
+    it("while the infra starts, creating ahead is told whether every other check passed", async () => {
+      const told: boolean[] = [];
+      const createAhead = async (othersPassed: Promise<boolean>): Promise<void> => void told.push(await othersPassed);
+      await check({ runtime: setup(), probe: "unless-running", realPod, createAhead });
+      const facts = host({ holders: { "tcp/4096": [{ pid: 4321, argv: ["python3", "-m", "http.server", "4096"] }] } });
+      await check({ runtime: setup(), probe: "unless-running", realPod, facts, createAhead });
+      expect(told).toEqual([true, false]);
+    });
+
+    it("an infra that cannot start: the pod goes once what was created ahead is created (with it)", async () => {
+      const runtime = setup();
+      runtime.podStartFault = "something odd";
+      let created!: () => void;
+      const createAhead = (): Promise<void> => new Promise<void>((resolve) => (created = resolve));
+      const checks = check({ runtime, probe: "unless-running", realPod, createAhead });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(runtime.pod).not.toBeNull();
+      created();
+      expect(byName(await checks, "runtime")[0]).toMatchObject({ status: "error" });
       expect(runtime.pod).toBeNull();
     });
 
