@@ -68,8 +68,8 @@ export interface CheckInput {
   readonly podNow?: Promise<ObservedPod | null>;
   /**
    * `up` and `run`: called when the real pod is made, while its infra starts, with whether every
-   * other check passed. The containers that wait for no other are created meanwhile; the promise
-   * settles once they are, and a pod whose infra then fails is removed only after that.
+   * other check passed. The first container to start is created meanwhile; the promise settles
+   * once it is, and a pod whose infra then fails is removed only after that.
    */
   readonly createAhead?: (othersPassed: Promise<boolean>) => Promise<void>;
 }

@@ -186,14 +186,16 @@ export class Reconciler {
   }
 
   /**
-   * The host check is making the pod (none exists) and starts its infra: the containers that
-   * wait for no other are created meanwhile, once `allowed` (every other check passed) says so.
-   * Resolves once those creates are done or left out.
+   * The host check is making the pod (none exists) and starts its infra: the first container
+   * to start is created meanwhile, once `allowed` (every other check passed) says so. Only that
+   * one: the others are made one at a time by the passes, which a stop signal ends between two
+   * creates. Resolves once that create is done or left out.
    */
   createAhead(allowed: Promise<boolean>): Promise<void> {
     const { spec } = this.#deps;
-    const first = spec.containers.filter((c) => c.dependsOn.length === 0 && !c.init).map((c) => c.name);
-    return this.#actor.createAhead(first, { spec, desired: this.#desired }, allowed);
+    const first = spec.containers.find((c) => c.name === startOrder(spec.containers)[0]);
+    const names = first && first.dependsOn.length === 0 && !first.init ? [first.name] : [];
+    return this.#actor.createAhead(names, { spec, desired: this.#desired }, allowed);
   }
 
   get hashes(): ReadonlyMap<string, string> {

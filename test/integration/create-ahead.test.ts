@@ -1,6 +1,6 @@
-// While the host check starts the pod's infra, the containers that wait for no other are
-// created (not started) once every other check passed and nothing has to be made for them: the
-// first start then goes straight to Podman. Otherwise nothing is created ahead.
+// While the host check starts the pod's infra, the first container to start is created (not
+// started) once every other check passed and nothing has to be made for it: its start then goes
+// straight to Podman. Otherwise nothing is created ahead.
 
 import { describe, expect, it } from "vitest";
 import { Harness } from "../support/harness.js";
@@ -29,6 +29,13 @@ describe("creating ahead", () => {
     await h.runUntil((r) => r.settled);
     expect(h.runtime.order("create")).toEqual(["db", "app"]);
     expect(h.runtime.order("start")).toEqual(["db", "app"]);
+  });
+
+  it("creates only the first container to start, even when others wait for none either (a stop ends the rest between creates)", async () => {
+    const h = new Harness({ spec: chainSpec({ containers: [container("a"), container("b"), container("c")] }) });
+    await podMade(h);
+    await h.reconciler.createAhead(Promise.resolve(true));
+    expect(h.runtime.order("create")).toEqual(["a"]);
   });
 
   it("creates nothing when another check held the start", async () => {
