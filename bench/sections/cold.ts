@@ -151,7 +151,14 @@ const once = async (ctx: BenchContext, way: Way): Promise<Sample> => {
     const stallTimer = setTimeout(() => {
       void stallSnapshot(run, watch.firstPass, spawnAt).then((s) => (stall = s));
     }, STALL_MS);
-    const r = mustSucceed(way, await timed(cmd, args, { timeoutMs: 300_000 }).finally(() => clearTimeout(stallTimer)));
+    // A run that fails stops the observer too (its probes would keep the benchmark from exiting).
+    const r = await timed(cmd, args, { timeoutMs: 300_000 })
+      .finally(() => clearTimeout(stallTimer))
+      .then((t) => mustSucceed(way, t))
+      .catch((err: unknown) => {
+        watch.stop();
+        throw err;
+      });
     // A run whose containers are not all seen ready within OBSERVE_MS (OpenCode's own first start
     // has stalled so, under podman-compose too) is kept as a stalled run, not the end of the section.
     const timeout = new Promise<number>((resolve) => setTimeout(() => resolve(Number.POSITIVE_INFINITY), OBSERVE_MS).unref());

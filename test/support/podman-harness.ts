@@ -27,10 +27,28 @@ const portFree = (port: number): Promise<boolean> =>
     s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
 
-/** Five consecutive free host ports in a random block of 30000-59999. */
+/**
+ * The kernel's range for the local ports of outgoing connections (ip_local_port_range). A pod's
+ * host port must lie outside it: the probes of a run (every 10 ms, four ports) leave thousands of
+ * connections in TIME_WAIT on ports from this range, and while one holds a port Podman cannot
+ * publish it ("cannot listen on the TCP port: ... address already in use"), though a test bind
+ * (with SO_REUSEADDR, as Node binds) succeeds.
+ */
+const ephemeralPorts = async (): Promise<readonly [number, number]> => {
+  const text = await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8").catch(() => "32768 60999");
+  const [lo, hi] = text.trim().split(/\s+/).map(Number);
+  return [lo ?? 32_768, hi ?? 60_999];
+};
+
+/** Five consecutive free host ports in a random block of 10000-65529 outside the ephemeral range. */
 const freePorts = async (): Promise<number[]> => {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 30_000 + Math.floor(Math.random() * 2_999) * 10;
+  const [lo, hi] = await ephemeralPorts();
+  const blocks: number[] = [];
+  for (let base = 10_000; base + CONTAINER_PORTS.length <= 65_535; base += 10) {
+    if (base + CONTAINER_PORTS.length - 1 < lo || base > hi) blocks.push(base);
+  }
+  for (let attempt = 0; attempt < 50 && blocks.length > 0; attempt++) {
+    const base = blocks[Math.floor(Math.random() * blocks.length)]!;
     const ports = CONTAINER_PORTS.map((_, i) => base + i);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return ports;
   }
