@@ -7,7 +7,7 @@
 //   npm run bench -- --only cold,http       some sections (cold, recovery, watch, http, start); the
 //                                           others stay in RESULTS.md as they were
 //   npm run bench -- --out FILE             write the results there instead
-//   npm run bench -- --rounds N             rounds of the cold start (every way once a round; default 5, 1 with --quick)
+//   npm run bench -- --rounds N             rounds of the cold start (every way once a round; default 7, 1 with --quick)
 //
 // Kept after the run, in /tmp/podwarden-bench-logs: the daemon's log of every cold start much
 // slower than its siblings (the report says where its time went) and the CPU profile of the

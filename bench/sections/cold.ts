@@ -189,7 +189,7 @@ const once = async (ctx: BenchContext, way: Way): Promise<Sample> => {
 };
 
 export const coldStart = async (ctx: BenchContext): Promise<SectionResult> => {
-  const rounds = ctx.rounds ?? (ctx.quick ? 1 : 5);
+  const rounds = ctx.rounds ?? (ctx.quick ? 1 : 7);
   const load0 = loadAverage();
   const t0 = Date.now();
   // One uncounted start first: the images' files are in the page cache for every way alike.
