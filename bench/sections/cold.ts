@@ -64,6 +64,13 @@ const OBSERVE_MS = 180_000;
 
 const headline = (s: Sample): number => (SELF_TIMED.includes(s.way) ? s.exitMs : s.observedMs);
 
+/**
+ * a's run ÷ b's run in the same round, round by round. The machine's speed drifts (a fifth
+ * within minutes here), so two runs minutes apart differ by more than two ways do; the runs of
+ * one round are seconds apart.
+ */
+const pairedRatios = (a: readonly Sample[], b: readonly Sample[]): number[] => a.map((s, i) => headline(s) / headline(b[i]!));
+
 const composeCleanup = (project: string) => async (): Promise<void> => {
   const ids = (await podman("ps", "-aq", "--filter", `label=io.podman.compose.project=${project}`).catch(() => "")).split("\n").filter(Boolean);
   if (ids.length > 0) await podman("rm", "-f", "-t", "0", ...ids).catch(() => undefined);
@@ -268,6 +275,7 @@ export const coldStart = async (ctx: BenchContext): Promise<SectionResult> => {
   );
   const floor = med("floor");
   const gated = med("seed-gated");
+  const paired = pairedRatios(of("podwarden"), of("floor"));
   return {
     id: "cold",
     lines,
@@ -278,6 +286,10 @@ export const coldStart = async (ctx: BenchContext): Promise<SectionResult> => {
         pw <= 1.1 * floor && pw < gated,
       ),
       infoRow("cold start to all-ready, the ungated seed script / podman-compose (median)", `${s2(med("seed"))} / ${s2(med("compose"))}`),
+      infoRow(
+        "cold start ÷ the floor, paired within rounds (median of the rounds' ratios; the verdict above is on the medians)",
+        `${median(paired).toFixed(2)}× (rounds: ${paired.map((r) => r.toFixed(2)).join(", ")})`,
+      ),
     ],
   };
 };

@@ -21,7 +21,20 @@ const asArray = (v: unknown): string[] | null => (Array.isArray(v) ? (v as strin
  */
 export const INSPECT_REUSE_MS = 1_000;
 
-type ImageInfo = Docker.ImageInspectInfo | undefined;
+/** What podwarden reads from an image's inspect (kept, not the whole answer: its layers and history are large). */
+interface ImageFacts {
+  readonly id: string;
+  readonly recipe: string;
+  readonly argv: ImageArgv;
+}
+
+type ImageInfo = ImageFacts | undefined;
+
+const factsOf = (info: Docker.ImageInspectInfo): ImageFacts => ({
+  id: normalizeImageId(info.Id),
+  recipe: info.Config?.Labels?.[RECIPE_LABEL] ?? "",
+  argv: { entrypoint: asArray(info.Config?.Entrypoint), cmd: asArray(info.Config?.Cmd) },
+});
 
 export class PodmanImages implements ImageClient {
   readonly #api: PodmanApi;
@@ -66,7 +79,7 @@ export class PodmanImages implements ImageClient {
     const now = this.#now();
     const recent = this.#inspected.get(ref);
     if (recent !== undefined && now - recent.at < INSPECT_REUSE_MS) return recent.info;
-    const info = unlessMissing(this.#api.call("image.inspect", () => this.#api.docker.getImage(ref).inspect()));
+    const info = unlessMissing(this.#api.call("image.inspect", () => this.#api.docker.getImage(ref).inspect())).then((i) => i && factsOf(i));
     const entry = { at: now, info };
     this.#inspected.set(ref, entry);
     info.catch(() => {
@@ -76,20 +89,18 @@ export class PodmanImages implements ImageClient {
   }
 
   async imageRecipe(ref: string): Promise<string | undefined> {
-    const info = await this.#inspect(ref);
-    return info && (info.Config?.Labels?.[RECIPE_LABEL] ?? "");
+    return (await this.#inspect(ref))?.recipe;
   }
 
   async imageId(ref: string): Promise<string | undefined> {
-    const info = await this.#inspect(ref);
-    return info && normalizeImageId(info.Id);
+    return (await this.#inspect(ref))?.id;
   }
 
   /** The image's own entrypoint and command (what a container runs unless told otherwise). */
   async imageArgv(ref: string): Promise<ImageArgv> {
     const info = await this.#inspect(ref);
     if (info === undefined) throw new PodwardenError("E_IMAGE", `image ${ref}: not found (its command is needed to create the container)`);
-    return { entrypoint: asArray(info.Config?.Entrypoint), cmd: asArray(info.Config?.Cmd) };
+    return info.argv;
   }
 
   async tagImage(image: string, repo: string, tag: string): Promise<void> {
