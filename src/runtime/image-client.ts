@@ -14,12 +14,39 @@ import { RECIPE_LABEL, type ImageArgv, type ImageClient, type Progress } from ".
 const asArray = (v: unknown): string[] | null => (Array.isArray(v) ? (v as string[]) : typeof v === "string" && v ? [v] : null);
 
 /**
- * How long an image's inspect answers again for the same ref. A start asks about each image
- * several times within a second (the host checks, the recipe check of it and of every image built
- * on it, the create's read of its command): one inspect serves them all. Anything this client
+ * How long an image's inspect, or a build's input hash, answers again for the same ref or build.
+ * A start asks about each image several times within a second (the host checks, the recipe check
+ * of it and of every image built on it, the create's read of its command), and three images share
+ * one build context: one inspect and one read of the context serve them all. Anything this client
  * changes (a pull, a build, an import, a tag) forgets every answer at once.
  */
 export const INSPECT_REUSE_MS = 1_000;
+
+/** Answers (or ones in flight) by key, reused for INSPECT_REUSE_MS; a failed one is not kept. */
+class Recent<T> {
+  readonly #now: () => number;
+  readonly #answers = new Map<string, { readonly at: number; readonly answer: Promise<T> }>();
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  get(key: string, ask: () => Promise<T>): Promise<T> {
+    const now = this.#now();
+    const recent = this.#answers.get(key);
+    if (recent !== undefined && now - recent.at < INSPECT_REUSE_MS) return recent.answer;
+    const entry = { at: now, answer: ask() };
+    this.#answers.set(key, entry);
+    entry.answer.catch(() => {
+      if (this.#answers.get(key) === entry) this.#answers.delete(key);
+    });
+    return entry.answer;
+  }
+
+  clear(): void {
+    this.#answers.clear();
+  }
+}
 
 /** What podwarden reads from an image's inspect (kept, not the whole answer: its layers and history are large). */
 interface ImageFacts {
@@ -39,24 +66,30 @@ const factsOf = (info: Docker.ImageInspectInfo): ImageFacts => ({
 export class PodmanImages implements ImageClient {
   readonly #api: PodmanApi;
   readonly #hostCaBundle: string | undefined;
-  readonly #now: () => number;
-  /** Recent inspects (or ones in flight) by ref; failed ones are not kept. */
-  readonly #inspected = new Map<string, { readonly at: number; readonly info: Promise<ImageInfo> }>();
+  /** Recent inspects by ref, and input hashes by build. */
+  readonly #inspected: Recent<ImageInfo>;
+  readonly #hashed: Recent<string>;
 
   constructor(api: PodmanApi, hostCaBundle?: string, now: () => number = () => performance.now()) {
     this.#api = api;
     this.#hostCaBundle = hostCaBundle;
-    this.#now = now;
+    this.#inspected = new Recent(now);
+    this.#hashed = new Recent(now);
   }
 
   /** Runs a change to the local images; every inspect answer is forgotten, before and after. */
   async #changing<T>(change: () => Promise<T>): Promise<T> {
-    this.#inspected.clear();
+    this.#forget();
     try {
       return await change();
     } finally {
-      this.#inspected.clear();
+      this.#forget();
     }
+  }
+
+  #forget(): void {
+    this.#inspected.clear();
+    this.#hashed.clear();
   }
 
   async imageExists(ref: string): Promise<boolean> {
@@ -76,16 +109,7 @@ export class PodmanImages implements ImageClient {
   }
 
   #inspect(ref: string): Promise<ImageInfo> {
-    const now = this.#now();
-    const recent = this.#inspected.get(ref);
-    if (recent !== undefined && now - recent.at < INSPECT_REUSE_MS) return recent.info;
-    const info = unlessMissing(this.#api.call("image.inspect", () => this.#api.docker.getImage(ref).inspect())).then((i) => i && factsOf(i));
-    const entry = { at: now, info };
-    this.#inspected.set(ref, entry);
-    info.catch(() => {
-      if (this.#inspected.get(ref) === entry) this.#inspected.delete(ref);
-    });
-    return info;
+    return this.#inspected.get(ref, () => unlessMissing(this.#api.call("image.inspect", () => this.#api.docker.getImage(ref).inspect())).then((i) => i && factsOf(i)));
   }
 
   async imageRecipe(ref: string): Promise<string | undefined> {
@@ -108,7 +132,7 @@ export class PodmanImages implements ImageClient {
   }
 
   buildInputsHash(build: ImageBuildSpec): Promise<string> {
-    return hashBuildInputs(build);
+    return this.#hashed.get(JSON.stringify([build.containerfile, build.context, build.args]), () => hashBuildInputs(build));
   }
 
   buildImage(ref: string, build: ImageBuildSpec, recipe: string, progress: Progress, signal?: AbortSignal): Promise<void> {

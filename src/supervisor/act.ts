@@ -94,33 +94,30 @@ export class Actor {
   }
 
   /**
-   * Creates these containers, not started, once `allowed` resolves true, when nothing has to be
-   * made for them first (their images and bases present and current, no secret): the host check
-   * calls this while it starts the pod's infra, so that the first start goes straight to Podman.
-   * Resolves once each create is done or left out; never rejects (a create that failed is made
+   * Creates this container, not started, once `allowed` resolves true, when nothing has to be
+   * made for it first (its image and bases present and current, no secret): the host check
+   * calls this while it starts the pod's infra, so that its start goes straight to Podman.
+   * Resolves once the create is done or left out; never rejects (a create that failed is made
    * again by its pass).
    */
-  createAhead(names: readonly string[], target: Target, allowed: Promise<boolean>): Promise<void> {
+  async createAhead(name: string, target: Target, allowed: Promise<boolean>): Promise<void> {
     const { runtime, logger } = this.#deps;
-    const creates = names.flatMap((name) => {
-      const hash = target.desired.hashes.get(name);
-      const desired = target.desired.containers.get(name);
-      if (hash === undefined || desired === undefined || desired.secret !== undefined) return [];
-      const id = allowed
-        .then(async (ok) => {
-          if (!ok || !(await imageCurrent(desired.request.image, target.spec.images, runtime))) return undefined;
-          const prep = await runtime.prepareCreate(desired.request);
-          logger.info({ container: name, image: desired.request.image }, "creating container (while the pod's infra starts)");
-          return await runtime.createContainer(desired.request, prep);
-        })
-        .catch((err: unknown) => {
-          logger.warn({ container: name, err }, "creating ahead failed; the start creates it");
-          return undefined;
-        });
-      this.#created.set(name, { hash, id });
-      return [id];
-    });
-    return Promise.all(creates).then(() => undefined);
+    const hash = target.desired.hashes.get(name);
+    const desired = target.desired.containers.get(name);
+    if (hash === undefined || desired === undefined || desired.secret !== undefined) return;
+    const id = allowed
+      .then(async (ok) => {
+        if (!ok || !(await imageCurrent(desired.request.image, target.spec.images, runtime))) return undefined;
+        const prep = await runtime.prepareCreate(desired.request);
+        logger.info({ container: name, image: desired.request.image }, "creating container (while the pod's infra starts)");
+        return await runtime.createContainer(desired.request, prep);
+      })
+      .catch((err: unknown) => {
+        logger.warn({ container: name, err }, "creating ahead failed; the start creates it");
+        return undefined;
+      });
+    this.#created.set(name, { hash, id });
+    await id;
   }
 
   /** The id of the container created ahead for this spec, if one was; used once. */

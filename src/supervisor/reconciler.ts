@@ -194,8 +194,8 @@ export class Reconciler {
   createAhead(allowed: Promise<boolean>): Promise<void> {
     const { spec } = this.#deps;
     const first = spec.containers.find((c) => c.name === startOrder(spec.containers)[0]);
-    const names = first && first.dependsOn.length === 0 && !first.init ? [first.name] : [];
-    return this.#actor.createAhead(names, { spec, desired: this.#desired }, allowed);
+    if (!first || first.dependsOn.length > 0 || first.init) return Promise.resolve();
+    return this.#actor.createAhead(first.name, { spec, desired: this.#desired }, allowed);
   }
 
   get hashes(): ReadonlyMap<string, string> {

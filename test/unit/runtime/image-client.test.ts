@@ -2,7 +2,7 @@
 // inspect answers again for INSPECT_REUSE_MS (a start asks about each image several times),
 // and a change made through the client (here a tag) forgets every answer.
 
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +55,24 @@ describe("PodmanImages", () => {
     now += 1;
     expect(await images.imageRecipe("localhost/app:1")).toBe("r2");
     expect(inspects).toHaveLength(2);
+  });
+
+  it("reads a build context once within INSPECT_REUSE_MS for images that share it, and again after a change it made", async () => {
+    let now = 0;
+    const images = new PodmanImages(new PodmanApi(join(dir, "podman.sock")), undefined, () => now);
+    const context = join(dir, "context");
+    await mkdir(context);
+    await writeFile(join(context, "Containerfile"), "FROM scratch\n");
+    const build = { containerfile: join(context, "Containerfile"), context, args: {} };
+    const first = await images.buildInputsHash(build);
+    await writeFile(join(context, "Containerfile"), "FROM scratch\nLABEL a=b\n");
+    expect(await images.buildInputsHash({ ...build })).toBe(first);
+    await images.tagImage("localhost/app:1", "localhost/app", "keep");
+    const second = await images.buildInputsHash(build);
+    expect(second).not.toBe(first);
+    now += INSPECT_REUSE_MS;
+    await writeFile(join(context, "Containerfile"), "FROM scratch\n");
+    expect(await images.buildInputsHash(build)).toBe(first);
   });
 
   it("forgets every answer when it changes the images (a tag); a missing image has no command to read", async () => {
